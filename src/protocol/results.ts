@@ -1,0 +1,51 @@
+/**
+ * What the sans-I/O core hands back to its caller (boringtun's TunnResult, widened so one call
+ * can both deliver a packet and ask for datagrams to be sent): the caller — the device, or a
+ * library user — performs the I/O. Every refusal carries a reason so drops can be counted and
+ * logged; none of them is an exception.
+ */
+
+export type DropReason =
+  | 'unknown-type'
+  | 'bad-length'
+  | 'bad-mac1'
+  | 'rate-limited'
+  | 'no-private-key'
+  | 'unknown-peer'
+  | 'handshake-failed'
+  | 'stale-timestamp'
+  | 'initiation-flood'
+  | 'unexpected-response'
+  | 'bad-cookie'
+  | 'unknown-index'
+  | 'expired-keypair'
+  | 'replay'
+  | 'bad-tag'
+  | 'not-ip'
+  | 'bad-ip-length'
+  | 'disallowed-source';
+
+export type TunnelResult =
+  /** Nothing to do (a keepalive arrived, a cookie was stored, a timer had nothing due). */
+  | { readonly kind: 'none' }
+  /** Datagrams to send to the peer's endpoint, in order. */
+  | { readonly kind: 'toNetwork'; readonly datagrams: Uint8Array[] }
+  /** A decrypted IP packet for the TUN, plus any datagrams that must also go out now. */
+  | {
+      readonly kind: 'toTunnel';
+      readonly packet: Uint8Array;
+      readonly family: 4 | 6;
+      readonly datagrams: Uint8Array[];
+    }
+  /** The input was refused; nothing changed. */
+  | { readonly kind: 'drop'; readonly reason: DropReason };
+
+export const NONE: TunnelResult = { kind: 'none' };
+
+export function drop(reason: DropReason): TunnelResult {
+  return { kind: 'drop', reason };
+}
+
+export function toNetwork(datagrams: Uint8Array[]): TunnelResult {
+  return datagrams.length === 0 ? NONE : { kind: 'toNetwork', datagrams };
+}

@@ -1,0 +1,388 @@
+/**
+ * A per-peer Tunnel (boringtun's `Tunn`, with the kernel's semantics): the whole protocol for one
+ * peer, sans I/O. `encapsulate` turns an IP packet into datagrams (starting a handshake and
+ * staging the packet when no session can send), `decapsulate` turns a datagram into an IP packet
+ * and/or datagrams, and `tick` runs the timer rules (whitepaper section 6). Time is `now`,
+ * monotonic milliseconds; wall time enters only through the injected TAI64N `timestamp` source.
+ *
+ * A device with many peers parses each datagram once, routes it (initiations through the
+ * Responder, everything else through the index table) and calls the typed `consume*` methods;
+ * a library user with one peer can call `decapsulate` and let it do that routing.
+ */
+import {
+  DEFAULT_MTU,
+  HANDSHAKE_INITIATION_RATE_MS,
+  KEY_LENGTH,
+  REKEY_AFTER_MESSAGES,
+  REKEY_AFTER_TIME_MS,
+  REKEY_ON_RECEIVE_AFTER_MS,
+  REKEY_TIMEOUT_JITTER_MAX_MS,
+  REKEY_TIMEOUT_MS,
+} from '../constants.js';
+import { tai64nAfter } from '../crypto/tai64n.js';
+import { CookieGenerator, type RandomSource } from './cookie.js';
+import { createInitiation, type ResponderState } from './handshake.js';
+import { IndexTable } from './indices.js';
+import type { LocalIdentity } from './identity.js';
+import type { CookieReplyMessage, InitiationMessage, ResponseMessage, TransportMessage } from './messages.js';
+import { parseMessage } from './messages.js';
+import { Responder } from './responder.js';
+import { NONE, drop, toNetwork, type TunnelResult } from './results.js';
+import { Session } from './session.js';
+import { Timers } from './timers.js';
+import { innerPacket, openTransport, sealTransport } from './transport.js';
+import type { Keypair } from './keypairs.js';
+
+/** Where a datagram came from: the roaming endpoint, and the input of cookies and rate limits. */
+export interface Endpoint {
+  readonly address: Uint8Array;
+  readonly port: number;
+}
+
+export interface TunnelOptions {
+  /** The interface's static key, shared by all of a device's tunnels. */
+  readonly identity: LocalIdentity;
+  /** The peer's static public key S_pub. */
+  readonly remotePublic: Uint8Array;
+  readonly presharedKey?: Uint8Array | null;
+  /** Seconds; 0 or absent is off. */
+  readonly persistentKeepalive?: number;
+  readonly mtu?: number;
+  /** TAI64N source for initiations (wall clock); see crypto/tai64n's tai64nFromMillis. */
+  readonly timestamp: () => Uint8Array;
+  readonly random: RandomSource;
+  /** The device's receiver-index table; a standalone tunnel gets its own. */
+  readonly indices?: IndexTable<Tunnel>;
+  /** Cryptokey routing on receive: may this peer send a packet with this source address? */
+  readonly allowedSource?: (packet: Uint8Array, family: 4 | 6) => boolean;
+  /** For standalone `decapsulate` of handshake messages; a device passes its own. */
+  readonly responder?: Responder;
+}
+
+/** Packets waiting for a session (the kernel's MAX_STAGED_PACKETS). */
+const MAX_STAGED_PACKETS = 128;
+const EMPTY = new Uint8Array(0);
+
+export class Tunnel {
+  readonly timers: Timers;
+  readonly session: Session<Tunnel>;
+  readonly cookieGenerator: CookieGenerator;
+  readonly remotePublic: Uint8Array;
+  endpoint: Endpoint | null = null;
+  presharedKey: Uint8Array | null;
+  mtu: number;
+  rxBytes = 0;
+  txBytes = 0;
+  /** Monotonic ms of the last completed handshake, or null. */
+  lastHandshakeAt: number | null = null;
+
+  readonly #identity: LocalIdentity;
+  readonly #random: RandomSource;
+  readonly #timestamp: () => Uint8Array;
+  readonly #indices: IndexTable<Tunnel>;
+  readonly #allowedSource: ((packet: Uint8Array, family: 4 | 6) => boolean) | null;
+  readonly #responder: Responder;
+  #staged: Uint8Array[] = [];
+  #lastSentHandshake = -Infinity;
+  #lastTimestamp: Uint8Array | null = null;
+  #lastInitiationConsumed = -Infinity;
+
+  constructor(o: TunnelOptions) {
+    if (o.remotePublic.length !== KEY_LENGTH) throw new TypeError('remotePublic must be 32 bytes');
+    if (o.presharedKey && o.presharedKey.length !== KEY_LENGTH)
+      throw new TypeError('presharedKey must be 32 bytes');
+    this.#identity = o.identity;
+    this.remotePublic = Uint8Array.from(o.remotePublic);
+    this.presharedKey = o.presharedKey ? Uint8Array.from(o.presharedKey) : null;
+    this.mtu = o.mtu ?? DEFAULT_MTU;
+    this.#random = o.random;
+    this.#timestamp = o.timestamp;
+    this.#indices = o.indices ?? new IndexTable<Tunnel>(o.random);
+    this.#allowedSource = o.allowedSource ?? null;
+    this.#responder = o.responder ?? new Responder(o.identity, o.random);
+    this.timers = new Timers(() => {
+      const r = this.#random(2);
+      return ((r[0]! << 8) | r[1]!) % REKEY_TIMEOUT_JITTER_MAX_MS;
+    });
+    this.session = new Session(o.identity, this.remotePublic, this.#indices, this);
+    this.cookieGenerator = new CookieGenerator(this.remotePublic);
+    if (o.persistentKeepalive) this.timers.setPersistentKeepalive(o.persistentKeepalive, -Infinity);
+  }
+
+  // ---- outbound ---------------------------------------------------------------------------------
+
+  /** Seals an IP packet for this peer, or stages it and starts a handshake. */
+  encapsulate(packet: Uint8Array, now: number): TunnelResult {
+    this.#stage(packet);
+    return toNetwork(this.#sendStaged(now));
+  }
+
+  /** Sends a keepalive (an empty transport message), starting a handshake if there is no session. */
+  keepalive(now: number): TunnelResult {
+    if (this.#staged.length === 0) this.#staged.push(EMPTY);
+    return toNetwork(this.#sendStaged(now));
+  }
+
+  /** Sets the persistent keepalive interval; turning it on sends one keepalive at once. */
+  setPersistentKeepalive(seconds: number, now: number): TunnelResult {
+    const was = this.timers.persistentKeepaliveInterval;
+    this.timers.setPersistentKeepalive(seconds, now);
+    return seconds > 0 && was === 0 ? this.keepalive(now) : NONE;
+  }
+
+  #stage(packet: Uint8Array): void {
+    if (this.#staged.length >= MAX_STAGED_PACKETS) this.#staged.shift();
+    this.#staged.push(packet);
+  }
+
+  /** Seals everything staged under the current keypair, or asks for a handshake. */
+  #sendStaged(now: number): Uint8Array[] {
+    const kp = this.session.keypairs.current;
+    if (kp === null || !kp.canSend(now)) {
+      if (kp) kp.sendingValid = false;
+      const init = this.#initiate(now, false);
+      return init ? [init] : [];
+    }
+    const out: Uint8Array[] = [];
+    for (const packet of this.#staged) {
+      const dg = sealTransport(kp, packet, this.mtu);
+      this.txBytes += dg.length;
+      out.push(dg);
+      this.timers.onAnyAuthenticatedPacketTraversal(now);
+      this.timers.onAnyAuthenticatedPacketSent();
+      if (packet.length > 0) this.timers.onDataSent(now);
+    }
+    this.#staged = [];
+    // keep_key_fresh (send side): the initiator rekeys after REKEY_AFTER_TIME; either side after
+    // REKEY_AFTER_MESSAGES.
+    if (
+      kp.sendCounter > REKEY_AFTER_MESSAGES ||
+      (kp.isInitiator && now - kp.createdAt >= REKEY_AFTER_TIME_MS)
+    ) {
+      const init = this.#initiate(now, false);
+      if (init) out.push(init);
+    }
+    return out;
+  }
+
+  /** Creates an initiation, at most once per REKEY_TIMEOUT; null when none may be sent. */
+  #initiate(now: number, isRetry: boolean): Uint8Array | null {
+    if (!isRetry) this.timers.handshakeAttempts = 0;
+    if (now - this.#lastSentHandshake < REKEY_TIMEOUT_MS) return null;
+    const keys = this.#identity.keys;
+    const ss = this.session.staticStatic();
+    if (keys === null || ss === null) return null; // no key, our own key, or a low-order peer key
+    this.#lastSentHandshake = now;
+    const localIndex = this.session.beginInitiation();
+    const created = createInitiation(
+      keys,
+      this.remotePublic,
+      ss,
+      localIndex,
+      this.#random(KEY_LENGTH),
+      this.#timestamp(),
+    );
+    if (created === null) {
+      this.session.abandonHandshake();
+      return null;
+    }
+    this.session.initiationSent(created.state);
+    this.cookieGenerator.addMacs(created.message, now);
+    this.timers.onAnyAuthenticatedPacketTraversal(now);
+    this.timers.onAnyAuthenticatedPacketSent();
+    this.timers.onHandshakeInitiated(now);
+    this.txBytes += created.message.length;
+    return created.message;
+  }
+
+  // ---- inbound ----------------------------------------------------------------------------------
+
+  /**
+   * Standalone entry point: parses and routes one datagram addressed to this tunnel. `underLoad`
+   * turns on cookie replies for handshake messages.
+   */
+  decapsulate(datagram: Uint8Array, from: Endpoint | null, now: number, underLoad = false): TunnelResult {
+    const msg = parseMessage(datagram);
+    const address = from?.address ?? EMPTY;
+    const port = from?.port ?? 0;
+    switch (msg.type) {
+      case 'invalid':
+        return drop(msg.reason);
+      case 'initiation': {
+        const a = this.#responder.admit(msg, address, port, underLoad, now);
+        if (a.kind === 'drop') return drop(a.reason);
+        if (a.kind === 'cookie') return toNetwork([a.reply]);
+        const partial = this.#responder.identify(msg);
+        if (partial === null) return drop('handshake-failed');
+        if (Buffer.compare(partial.remoteStatic, this.remotePublic) !== 0) return drop('unknown-peer');
+        return this.consumeInitiation(partial, msg, from, now);
+      }
+      case 'response': {
+        const a = this.#responder.admit(msg, address, port, underLoad, now);
+        if (a.kind === 'drop') return drop(a.reason);
+        if (a.kind === 'cookie') return toNetwork([a.reply]);
+        return this.consumeResponse(msg, from, now);
+      }
+      case 'cookieReply':
+        return this.consumeCookieReply(msg, now);
+      case 'transport':
+        return this.consumeTransport(msg, from, now);
+    }
+  }
+
+  /** The second half of an initiation whose sender the Responder identified as this peer. */
+  consumeInitiation(
+    partial: ResponderState,
+    msg: InitiationMessage,
+    from: Endpoint | null,
+    now: number,
+  ): TunnelResult {
+    const r = this.session.finishInitiation(partial, msg);
+    if (r === null) return drop('handshake-failed');
+    // Replay and flood checks come after decryption (the timestamp is inside) and before any state changes.
+    if (this.#lastTimestamp !== null && !tai64nAfter(r.timestamp, this.#lastTimestamp))
+      return drop('stale-timestamp');
+    if (now - this.#lastInitiationConsumed < HANDSHAKE_INITIATION_RATE_MS) return drop('initiation-flood');
+    const response = this.session.respond(
+      r.state,
+      msg.sender,
+      this.#random(KEY_LENGTH),
+      this.presharedKey,
+      now,
+    );
+    if (response === null) return drop('handshake-failed');
+    this.#lastTimestamp = r.timestamp;
+    this.#lastInitiationConsumed = now;
+    this.rxBytes += msg.bytes.length;
+    this.#authenticatedFrom(from, now);
+    this.timers.onSessionDerived(now);
+    this.cookieGenerator.addMacs(response, now);
+    this.txBytes += response.length;
+    this.timers.onAnyAuthenticatedPacketTraversal(now);
+    this.timers.onAnyAuthenticatedPacketSent();
+    return toNetwork([response]);
+  }
+
+  /** A response to our initiation: derive the session and send what was waiting (or a keepalive). */
+  consumeResponse(msg: ResponseMessage, from: Endpoint | null, now: number): TunnelResult {
+    const ok = this.session.finishResponse(msg, this.presharedKey, now);
+    if (ok === 'unexpected') return drop('unexpected-response');
+    if (ok === 'failed') return drop('handshake-failed');
+    this.rxBytes += msg.bytes.length;
+    this.#authenticatedFrom(from, now);
+    this.timers.onSessionDerived(now);
+    this.#handshakeComplete(now);
+    return this.keepalive(now);
+  }
+
+  /** A cookie reply to our last initiation or response. */
+  consumeCookieReply(msg: CookieReplyMessage, now: number): TunnelResult {
+    if (!this.session.ownsIndex(msg.receiver)) return drop('unknown-index');
+    return this.cookieGenerator.consumeReply(msg, now) ? NONE : drop('bad-cookie');
+  }
+
+  /** A transport message: replay check, decrypt, mark, rotate, roam, then deliver. */
+  consumeTransport(msg: TransportMessage, from: Endpoint | null, now: number): TunnelResult {
+    const kp = this.session.keypairs.byIndex(msg.receiver);
+    if (kp === null) return drop('unknown-index');
+    if (!kp.canReceive(now)) return drop('expired-keypair');
+    if (!kp.replay.check(msg.counter)) return drop('replay');
+    const plain = openTransport(kp, msg.counter, msg.encrypted);
+    if (plain === null) return drop('bad-tag');
+    if (!kp.replay.mark(msg.counter)) return drop('replay');
+
+    this.rxBytes += msg.bytes.length;
+    const out: Uint8Array[] = [];
+    if (this.session.receivedWith(kp)) {
+      this.#handshakeComplete(now);
+      if (this.#staged.length > 0) out.push(...this.#sendStaged(now));
+    }
+    this.#authenticatedFrom(from, now);
+    this.#keepKeyFreshOnReceive(kp, now, out);
+    if (plain.length === 0) return toNetwork(out); // a keepalive
+    this.timers.onDataReceived(now);
+    const inner = innerPacket(plain);
+    if (!inner.ok) return drop(inner.reason);
+    if (this.#allowedSource && !this.#allowedSource(inner.packet, inner.family))
+      return drop('disallowed-source');
+    return { kind: 'toTunnel', packet: inner.packet, family: inner.family, datagrams: out };
+  }
+
+  /** Endpoint roaming and the timers every authenticated inbound packet drives. */
+  #authenticatedFrom(from: Endpoint | null, now: number): void {
+    if (from !== null) this.endpoint = from;
+    this.timers.onAnyAuthenticatedPacketReceived();
+    this.timers.onAnyAuthenticatedPacketTraversal(now);
+  }
+
+  #handshakeComplete(now: number): void {
+    this.timers.onHandshakeComplete();
+    this.lastHandshakeAt = now;
+  }
+
+  /** keep_key_fresh (receive side): an initiator whose session nears REJECT_AFTER_TIME rekeys once. */
+  #keepKeyFreshOnReceive(kp: Keypair, now: number, out: Uint8Array[]): void {
+    const current = this.session.keypairs.current;
+    if (current !== kp || !kp.isInitiator || !kp.canSend(now)) return;
+    if (now - kp.createdAt < REKEY_ON_RECEIVE_AFTER_MS || this.timers.sentLastMinuteHandshake) return;
+    this.timers.sentLastMinuteHandshake = true;
+    const init = this.#initiate(now, false);
+    if (init) out.push(init);
+  }
+
+  // ---- timers -----------------------------------------------------------------------------------
+
+  /** Runs every expired timer rule; returns the datagrams they produce. */
+  tick(now: number): TunnelResult {
+    const out: Uint8Array[] = [];
+    for (const action of this.timers.due(now)) {
+      switch (action) {
+        case 'retransmitHandshake': {
+          const init = this.#initiate(now, true);
+          if (init) out.push(init);
+          break;
+        }
+        case 'giveUpHandshake':
+          this.#staged = [];
+          break;
+        case 'sendKeepalive':
+        case 'persistentKeepalive': {
+          const r = this.keepalive(now);
+          if (r.kind === 'toNetwork') out.push(...r.datagrams);
+          break;
+        }
+        case 'newHandshake': {
+          const init = this.#initiate(now, false);
+          if (init) out.push(init);
+          break;
+        }
+        case 'zeroKeyMaterial':
+          this.session.clear();
+          break;
+      }
+    }
+    return toNetwork(out);
+  }
+
+  /**
+   * The interface's private key changed: sessions made with the old key can no longer send, and
+   * a new handshake may start at once (wireguard-go's ExpireCurrentKeypairs).
+   */
+  expireSessions(): void {
+    this.session.expire();
+    this.#lastSentHandshake = -Infinity;
+  }
+
+  /** The peer is being removed: free its indices and wipe its keys. */
+  destroy(): void {
+    this.session.clear();
+    this.timers.stopAll();
+    this.#staged = [];
+    this.cookieGenerator.wipe();
+  }
+
+  /** Number of packets waiting for a session. */
+  get stagedCount(): number {
+    return this.#staged.length;
+  }
+}
