@@ -1,0 +1,75 @@
+/**
+ * The data the cross-platform UAPI (wireguard.com/xplatform) carries, independent of its text
+ * encoding: a snapshot of the device for `get=1`, and a fully parsed, validated `set=1` request.
+ * The codec turns text into these and back; the device applies a DeviceSet as one unit, so a
+ * request that fails validation changes nothing.
+ */
+
+export interface IpPrefix {
+  readonly family: 4 | 6;
+  /** 4 or 16 bytes, host bits already masked. */
+  readonly bytes: Uint8Array;
+  readonly cidr: number;
+}
+
+export interface EndpointAddress {
+  /** 4 or 16 bytes. */
+  readonly address: Uint8Array;
+  readonly port: number;
+}
+
+export interface PeerSnapshot {
+  readonly publicKey: Uint8Array;
+  /** null when the peer has no pre-shared key (printed as 64 zeros). */
+  readonly presharedKey: Uint8Array | null;
+  readonly endpoint: EndpointAddress | null;
+  /** Absolute unix time of the last handshake; null if never. */
+  readonly lastHandshake: { readonly sec: number; readonly nsec: number } | null;
+  readonly txBytes: number;
+  readonly rxBytes: number;
+  /** Seconds, 0 = off. */
+  readonly persistentKeepalive: number;
+  readonly allowedIPs: readonly IpPrefix[];
+}
+
+export interface DeviceSnapshot {
+  readonly privateKey: Uint8Array | null;
+  readonly listenPort: number;
+  /** 0 = none (omitted from `get`). */
+  readonly fwmark: number;
+  readonly peers: readonly PeerSnapshot[];
+}
+
+/** Changes to one peer's allowed IPs, applied in order. */
+export type AllowedIPChange =
+  | { readonly kind: 'clear' }
+  | { readonly kind: 'add'; readonly prefix: IpPrefix }
+  | { readonly kind: 'remove'; readonly prefix: IpPrefix };
+
+export interface PeerSet {
+  readonly publicKey: Uint8Array;
+  readonly remove: boolean;
+  readonly updateOnly: boolean;
+  /** undefined: unchanged; null: remove the psk (all-zero in the request). */
+  readonly presharedKey?: Uint8Array | null;
+  readonly endpoint?: EndpointAddress;
+  readonly persistentKeepalive?: number;
+  readonly allowedIPs: readonly AllowedIPChange[];
+}
+
+export interface DeviceSet {
+  /** undefined: unchanged; null: remove the key (all-zero in the request). */
+  readonly privateKey?: Uint8Array | null;
+  readonly listenPort?: number;
+  /** 0 removes the mark. */
+  readonly fwmark?: number;
+  readonly replacePeers: boolean;
+  readonly peers: readonly PeerSet[];
+}
+
+/** What a UAPI server drives: the device, or a fake in tests. */
+export interface UapiTarget {
+  snapshot(): DeviceSnapshot;
+  /** Applies the whole request or nothing; resolves to 0 or a negative errno. */
+  apply(set: DeviceSet): Promise<number>;
+}
