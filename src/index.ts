@@ -6,3 +6,13 @@
 export * as constants from './constants.js';
 export * from './crypto/index.js';
 export * from './protocol/index.js';
+export { AllowedIPs, type AllowedIPEntry } from './routing/allowed-ips.js';
+export {
+  parseIP,
+  parseIPv4,
+  parseIPv6,
+  parsePrefix,
+  formatIP,
+  formatPrefix,
+  maskPrefix,
+} from './routing/ip.js';
