@@ -26,6 +26,7 @@ export type Admission =
 
 const ACCEPT: Admission = { kind: 'accept' };
 const ZERO_KEY = new Uint8Array(32);
+const NO_ADDRESS = new Uint8Array(4);
 
 export class Responder {
   readonly cookies: CookieChecker;
@@ -64,7 +65,9 @@ export class Responder {
     if (state === 'validMacNoCookie') {
       return { kind: 'cookie', reply: this.cookies.createReply(msg.bytes, msg.sender, source, now) };
     }
-    return this.rateLimiter.allow(address, now) ? ACCEPT : { kind: 'drop', reason: 'rate-limited' };
+    // A caller without a source address (a library user passing no endpoint) shares one bucket.
+    const key = address.length === 4 || address.length === 16 ? address : NO_ADDRESS;
+    return this.rateLimiter.allow(key, now) ? ACCEPT : { kind: 'drop', reason: 'rate-limited' };
   }
 
   /** Which static key sent this initiation; null when it does not decrypt under our key. */

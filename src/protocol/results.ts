@@ -37,7 +37,11 @@ export type TunnelResult =
       readonly family: 4 | 6;
       readonly datagrams: Uint8Array[];
     }
-  /** The input was refused; nothing changed. */
+  /**
+   * The input was refused. Unauthenticated input changes nothing; an authenticated transport
+   * packet whose content is refused (not IP, wrong source) has still roamed and been counted, as
+   * in the kernel.
+   */
   | { readonly kind: 'drop'; readonly reason: DropReason };
 
 export const NONE: TunnelResult = { kind: 'none' };

@@ -10,10 +10,17 @@ import { open, seal } from '../crypto/aead.js';
 import type { Keypair } from './keypairs.js';
 import { writeTransportHeader } from './messages.js';
 
-/** The padded plaintext length for a packet of `length` bytes on a link of `mtu`. */
+/**
+ * The padded plaintext length for a packet of `length` bytes on a link of `mtu`, exactly as the
+ * kernel's calculate_skb_padding and wireguard-go's calculatePaddingSize: an MTU of 0 means no
+ * cap, and a packet larger than the MTU is padded as if only its last `length % mtu` bytes were
+ * (so an oversized packet still gets the same 16-byte granularity instead of none).
+ */
 export function paddedLength(length: number, mtu: number): number {
-  const padded = Math.ceil(length / PADDING_MULTIPLE) * PADDING_MULTIPLE;
-  return Math.min(padded, Math.max(mtu, length));
+  const roundUp = (n: number): number => Math.ceil(n / PADDING_MULTIPLE) * PADDING_MULTIPLE;
+  if (mtu <= 0) return roundUp(length);
+  const lastUnit = length > mtu ? length % mtu : length;
+  return length + Math.min(roundUp(lastUnit), mtu) - lastUnit;
 }
 
 /** Seals `packet` under `kp` with the next counter (the caller has checked `kp.canSend`). */

@@ -253,6 +253,11 @@ export class Tunnel {
     if (response === null) return drop('handshake-failed');
     this.#lastTimestamp = r.timestamp;
     this.#lastInitiationConsumed = now;
+    // Sending a response counts as sending a handshake for the REKEY_TIMEOUT initiation limit
+    // (kernel send.c wg_packet_send_handshake_response, wireguard-go SendHandshakeResponse both
+    // stamp last_sent_handshake). Without it, data staged on the responder before the initiator's
+    // confirmation arrives would start a second, crossing handshake and churn both keypairs.
+    this.#lastSentHandshake = now;
     this.rxBytes += msg.bytes.length;
     this.#authenticatedFrom(from, now);
     this.timers.onSessionDerived(now);
@@ -302,9 +307,12 @@ export class Tunnel {
     if (plain.length === 0) return toNetwork(out); // a keepalive
     this.timers.onDataReceived(now);
     const inner = innerPacket(plain);
-    if (!inner.ok) return drop(inner.reason);
-    if (this.#allowedSource && !this.#allowedSource(inner.packet, inner.family))
-      return drop('disallowed-source');
+    // The packet authenticated, so its side effects (rotation, roaming, staged packets sealed and
+    // counted) have happened: if its content is refused, what it released must still go out.
+    if (!inner.ok) return out.length > 0 ? toNetwork(out) : drop(inner.reason);
+    if (this.#allowedSource && !this.#allowedSource(inner.packet, inner.family)) {
+      return out.length > 0 ? toNetwork(out) : drop('disallowed-source');
+    }
     return { kind: 'toTunnel', packet: inner.packet, family: inner.family, datagrams: out };
   }
 
