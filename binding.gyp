@@ -1,0 +1,22 @@
+# The wgts native addon (native/, Node-API C): TUN, UDP (recvmmsg/sendmmsg), SO_MARK, batched
+# readers on Node's event loop. Built by node-gyp into build/Release/wgts_native.node.
+# Linux only. -O2 replaces the -O3 of Node's common.gypi (the later flag wins).
+{
+  "targets": [
+    {
+      "target_name": "wgts_native",
+      "sources": [
+        "native/common.c",
+        "native/tun.c",
+        "native/udp.c",
+        "native/reader.c"
+      ],
+      "defines": ["_GNU_SOURCE"],
+      "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags!": ["-O3"],
+      "conditions": [
+        ["OS!='linux'", { "sources!": ["native/common.c", "native/tun.c", "native/udp.c", "native/reader.c"] }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,167 @@
+/*
+ * wgts native addon: module entry point and shared helpers. Errors thrown to JavaScript follow
+ * Node's own convention for system errors: `code` is the symbolic errno name, `errno` is the
+ * negated number (as in util.getSystemErrorName), `syscall` names the failing call.
+ */
+#include "common.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *wgts_errno_name(int err) {
+  switch (err) {
+#define E(name)                                                                                \
+  case name:                                                                                   \
+    return #name;
+    E(EPERM) E(ENOENT) E(ESRCH) E(EINTR) E(EIO) E(ENXIO) E(E2BIG) E(EBADF) E(EAGAIN)
+    E(ENOMEM) E(EACCES) E(EFAULT) E(EBUSY) E(EEXIST) E(ENODEV) E(ENOTDIR) E(EINVAL)
+    E(ENFILE) E(EMFILE) E(ENOTTY) E(EFBIG) E(ENOSPC) E(EPIPE) E(ERANGE) E(ENAMETOOLONG)
+    E(ENOSYS) E(EBADFD) E(ENOTSOCK) E(EDESTADDRREQ) E(EMSGSIZE) E(EPROTOTYPE)
+    E(ENOPROTOOPT) E(EPROTONOSUPPORT) E(EOPNOTSUPP) E(EAFNOSUPPORT) E(EADDRINUSE)
+    E(EADDRNOTAVAIL) E(ENETDOWN) E(ENETUNREACH) E(ENETRESET) E(ECONNABORTED)
+    E(ECONNRESET) E(ENOBUFS) E(EISCONN) E(ENOTCONN) E(ETIMEDOUT) E(ECONNREFUSED)
+    E(EHOSTDOWN) E(EHOSTUNREACH) E(EALREADY) E(EINPROGRESS)
+#undef E
+    default:
+      return "EUNKNOWN";
+  }
+}
+
+static napi_value make_error(napi_env env, const char *code, const char *message) {
+  napi_value jcode, jmsg, err;
+  if (napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &jcode) != napi_ok) return NULL;
+  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &jmsg) != napi_ok) return NULL;
+  if (napi_create_error(env, jcode, jmsg, &err) != napi_ok) return NULL;
+  return err;
+}
+
+napi_value wgts_throw_errno(napi_env env, const char *syscall, int err) {
+  char message[192];
+  const char *name = wgts_errno_name(err);
+  snprintf(message, sizeof message, "%s failed: %s (%s)", syscall, strerror(err), name);
+  napi_value e = make_error(env, name, message);
+  if (e == NULL) return NULL;
+  napi_value jerrno, jsys;
+  if (napi_create_int32(env, -err, &jerrno) == napi_ok)
+    napi_set_named_property(env, e, "errno", jerrno);
+  if (napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &jsys) == napi_ok)
+    napi_set_named_property(env, e, "syscall", jsys);
+  napi_throw(env, e);
+  return NULL;
+}
+
+napi_value wgts_throw_type(napi_env env, const char *message) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+  return NULL;
+}
+
+napi_value wgts_throw_range(napi_env env, const char *message) {
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
+  return NULL;
+}
+
+static int type_fail(napi_env env, const char *what, const char *expected) {
+  char message[160];
+  snprintf(message, sizeof message, "wgts_native: %s must be %s", what, expected);
+  wgts_throw_type(env, message);
+  return -1;
+}
+
+int wgts_arg_i32(napi_env env, napi_value v, const char *what, int32_t *out) {
+  if (napi_get_value_int32(env, v, out) != napi_ok) return type_fail(env, what, "a number");
+  return 0;
+}
+
+int wgts_arg_u32(napi_env env, napi_value v, const char *what, uint32_t *out) {
+  if (napi_get_value_uint32(env, v, out) != napi_ok) return type_fail(env, what, "a number");
+  return 0;
+}
+
+int wgts_arg_bytes(napi_env env, napi_value v, const char *what, uint8_t **data, size_t *len) {
+  bool is_typed = false;
+  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed)
+    return type_fail(env, what, "a Uint8Array");
+  napi_typedarray_type type;
+  size_t count = 0;
+  void *ptr = NULL;
+  if (napi_get_typedarray_info(env, v, &type, &count, &ptr, NULL, NULL) != napi_ok)
+    return type_fail(env, what, "a Uint8Array");
+  if (type != napi_uint8_array) return type_fail(env, what, "a Uint8Array");
+  *data = (uint8_t *)ptr;
+  *len = count;
+  return 0;
+}
+
+int wgts_arg_typed(napi_env env, napi_value v, napi_typedarray_type want, const char *what,
+                   void **data, size_t *count) {
+  bool is_typed = false;
+  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed)
+    return type_fail(env, what, "a typed array");
+  napi_typedarray_type type;
+  if (napi_get_typedarray_info(env, v, &type, count, data, NULL, NULL) != napi_ok || type != want)
+    return type_fail(env, what, "a typed array of the documented element type");
+  return 0;
+}
+
+int wgts_arg_string(napi_env env, napi_value v, const char *what, char *buf, size_t cap) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok)
+    return type_fail(env, what, "a string");
+  if (len >= cap) {
+    char message[160];
+    snprintf(message, sizeof message, "wgts_native: %s is longer than %zu bytes", what, cap - 1);
+    wgts_throw_range(env, message);
+    return -1;
+  }
+  napi_get_value_string_utf8(env, v, buf, cap, &len);
+  return 0;
+}
+
+int wgts_arg_status(napi_env env, napi_value v, int32_t **status) {
+  size_t count = 0;
+  void *data = NULL;
+  if (wgts_arg_typed(env, v, napi_int32_array, "status", &data, &count) != 0) return -1;
+  if (count < 3) {
+    wgts_throw_range(env, "wgts_native: status must hold at least 3 elements");
+    return -1;
+  }
+  *status = (int32_t *)data;
+  return 0;
+}
+
+void wgts_set_i32(napi_env env, napi_value obj, const char *name, int32_t value) {
+  napi_value v;
+  if (napi_create_int32(env, value, &v) == napi_ok) napi_set_named_property(env, obj, name, v);
+}
+
+static void free_scratch(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+wgts_scratch *wgts_get_scratch(napi_env env) {
+  void *data = NULL;
+  if (napi_get_instance_data(env, &data) != napi_ok) return NULL;
+  return (wgts_scratch *)data;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  wgts_scratch *scratch = calloc(1, sizeof *scratch);
+  if (scratch == NULL) {
+    napi_throw_error(env, "ENOMEM", "wgts_native: out of memory");
+    return NULL;
+  }
+  if (napi_set_instance_data(env, scratch, free_scratch, NULL) != napi_ok) {
+    free(scratch);
+    return NULL;
+  }
+  if (wgts_init_tun(env, exports) != napi_ok) return NULL;
+  if (wgts_init_udp(env, exports) != napi_ok) return NULL;
+  if (wgts_init_reader(env, exports) != napi_ok) return NULL;
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,73 @@
+/*
+ * wgts native addon: shared helpers (argument parsing, errno -> JS Error, per-environment
+ * scratch memory). The addon is deliberately thin (DESIGN.md "The native layer is thin"): it
+ * performs Linux syscalls on buffers that TypeScript owns and never looks inside a packet.
+ */
+#ifndef WGTS_COMMON_H
+#define WGTS_COMMON_H
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+/* Largest batch one native send call hands to sendmmsg at once; larger batches are chunked. */
+#define WGTS_SEND_CHUNK 64
+
+/* Per-environment scratch for the send path: allocated once when the module loads, reused by
+ * every batch, so sending allocates nothing. Only the JS thread of that environment uses it. */
+typedef struct wgts_scratch {
+  struct mmsghdr msgs[WGTS_SEND_CHUNK];
+  struct iovec iov[WGTS_SEND_CHUNK];
+  struct sockaddr_in6 names[WGTS_SEND_CHUNK];
+} wgts_scratch;
+
+wgts_scratch *wgts_get_scratch(napi_env env);
+
+/* Throws an Error { code: 'EADDRINUSE', errno: -98, syscall } for a positive errno. Returns NULL
+ * so callers can `return wgts_throw_errno(...)`. */
+napi_value wgts_throw_errno(napi_env env, const char *syscall, int err);
+/* Throws a TypeError / RangeError with a `code`. */
+napi_value wgts_throw_type(napi_env env, const char *message);
+napi_value wgts_throw_range(napi_env env, const char *message);
+/* The symbolic name of a positive errno ("EADDRINUSE"), or "EUNKNOWN". */
+const char *wgts_errno_name(int err);
+
+/* Argument helpers: each returns 0 on success, or throws a TypeError and returns -1. */
+int wgts_arg_i32(napi_env env, napi_value v, const char *what, int32_t *out);
+int wgts_arg_u32(napi_env env, napi_value v, const char *what, uint32_t *out);
+/* A Uint8Array (or Buffer): returns its bytes and byte length. */
+int wgts_arg_bytes(napi_env env, napi_value v, const char *what, uint8_t **data, size_t *len);
+/* A TypedArray of one exact element type, returning the element pointer and element count. */
+int wgts_arg_typed(napi_env env, napi_value v, napi_typedarray_type type, const char *what,
+                   void **data, size_t *count);
+/* A string into buf (at most cap-1 bytes + NUL); longer strings are a RangeError. */
+int wgts_arg_string(napi_env env, napi_value v, const char *what, char *buf, size_t cap);
+
+/* An Int32Array of at least 3 elements that a write/send call fills with
+ * [done, dropped, last errno negated or 0]. */
+int wgts_arg_status(napi_env env, napi_value v, int32_t **status);
+
+/* Sets obj[name] = int32 value (ignores failures: only used while building result objects). */
+void wgts_set_i32(napi_env env, napi_value obj, const char *name, int32_t value);
+
+/* Registration of each part of the module. */
+napi_status wgts_init_tun(napi_env env, napi_value exports);
+napi_status wgts_init_udp(napi_env env, napi_value exports);
+napi_status wgts_init_reader(napi_env env, napi_value exports);
+
+#define WGTS_CHECK(env, call)                                                                  \
+  do {                                                                                         \
+    if ((call) != napi_ok) return NULL;                                                        \
+  } while (0)
+
+#define WGTS_ARGS(env, info, n, argv)                                                          \
+  size_t argc_ = (n);                                                                          \
+  napi_value argv[(n) > 0 ? (n) : 1];                                                          \
+  WGTS_CHECK(env, napi_get_cb_info((env), (info), &argc_, argv, NULL, NULL));                  \
+  if (argc_ < (size_t)(n)) return wgts_throw_type((env), "wgts_native: too few arguments")
+
+#endif

@@ -1,0 +1,370 @@
+/*
+ * wgts native addon: batched readers for a TUN fd (read()) and a UDP socket (recvmmsg()),
+ * driven by a libuv poll handle on Node's own event loop (uv_poll, level-triggered).
+ *
+ *   readerCreate(fd, kind, buffer, slots, stride, headroom, capacity, lengths,
+ *                addresses, ports, callback) -> handle
+ *       kind 0: TUN, read() until EAGAIN or `slots` packets; kind 4 / 6: a UDP socket of that
+ *       family, one recvmmsg() of up to `slots` datagrams. Slot i's bytes land at
+ *       buffer[i * stride + headroom], at most `capacity` bytes; lengths[i] (Int32Array) gets its
+ *       length. For UDP, addresses[i * 16 ..] (Uint8Array, 16 bytes per slot; a v4 source uses
+ *       the first 4) and ports[i] (Uint16Array) get the source. All of these arrays belong to the
+ *       caller, are allocated once, and are held (by reference) until close.
+ *   readerStart(h) / readerStop(h) / readerClose(h)
+ *
+ * Every time the fd is readable the handle reads one batch and makes ONE JavaScript call,
+ * callback(count, err): `count` slots are filled; err is 0 or a negated errno (read() failing
+ * with EBADFD after `ip link del`: epoll reports EPOLLERR, libuv turns that into EBADF, and the
+ * reader reads to learn the real error). A TUN reader stops polling after any error (a dead TUN
+ * would otherwise spin); a UDP reader stops only on EBADF/ENOTSOCK/EINVAL/EFAULT and keeps going
+ * after transient errors (ENOMEM, a queued ICMP error). The slots are overwritten
+ * by the next batch, which can only start after the callback returned. The callback runs through
+ * napi_make_callback (so process.nextTick and promise jobs run after it, as for any I/O event);
+ * an exception it throws is reported as uncaught. Nothing here allocates per packet or per batch
+ * (beyond the two small integers handed to the callback).
+ *
+ * Lifetime: while polling, the handle keeps itself alive (a strong reference to its own JS
+ * object). readerClose stops the poll, drops every reference and closes the uv handle; the memory
+ * is freed when both the uv close callback and the JS finalizer have run. The fd is the caller's:
+ * close the reader before closing the fd (epoll must not see a closed fd).
+ */
+#include "common.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define READER_MAGIC 0x77677264u /* "wgrd" */
+#define KIND_TUN 0
+
+typedef struct reader {
+  uint32_t magic;
+  uv_poll_t poll;
+  napi_env env;
+  int fd;
+  int kind;
+  uint8_t *buf;
+  uint32_t slots;
+  size_t stride, headroom, capacity;
+  int32_t *lengths;
+  uint8_t *addrs;
+  uint16_t *ports;
+  /* UDP only: recvmmsg descriptors, one per slot, prepared once. */
+  struct mmsghdr *msgs;
+  struct iovec *iov;
+  struct sockaddr_in6 *names;
+  napi_ref buf_ref, lengths_ref, addrs_ref, ports_ref, cb_ref, resource_ref, self_ref;
+  napi_async_context async;
+  int polling;
+  int closed;        /* readerClose (or teardown) ran: references gone */
+  int handle_closed; /* uv close callback ran */
+  int finalized;     /* JS object collected */
+} reader_t;
+
+static void free_reader(reader_t *r) {
+  free(r->msgs);
+  free(r->iov);
+  free(r->names);
+  r->magic = 0;
+  free(r);
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  reader_t *r = h->data;
+  r->handle_closed = 1;
+  if (r->finalized) free_reader(r);
+}
+
+static void delete_ref(napi_env env, napi_ref *ref) {
+  if (*ref != NULL) {
+    napi_delete_reference(env, *ref);
+    *ref = NULL;
+  }
+}
+
+static void stop_polling(reader_t *r) {
+  if (!r->polling) return;
+  uv_poll_stop(&r->poll);
+  r->polling = 0;
+  uint32_t count;
+  if (r->self_ref != NULL) napi_reference_unref(r->env, r->self_ref, &count);
+}
+
+static void cleanup_hook(void *arg);
+
+/* Stops, drops every reference and starts closing the uv handle. Idempotent. */
+static void close_reader(reader_t *r, int from_cleanup_hook) {
+  if (r->closed) return;
+  stop_polling(r);
+  r->closed = 1;
+  napi_env env = r->env;
+  if (!from_cleanup_hook) napi_remove_env_cleanup_hook(env, cleanup_hook, r);
+  delete_ref(env, &r->buf_ref);
+  delete_ref(env, &r->lengths_ref);
+  delete_ref(env, &r->addrs_ref);
+  delete_ref(env, &r->ports_ref);
+  delete_ref(env, &r->cb_ref);
+  delete_ref(env, &r->resource_ref);
+  delete_ref(env, &r->self_ref);
+  if (r->async != NULL) {
+    napi_async_destroy(env, r->async);
+    r->async = NULL;
+  }
+  uv_close((uv_handle_t *)&r->poll, on_handle_closed);
+}
+
+static void cleanup_hook(void *arg) { close_reader((reader_t *)arg, 1); }
+
+static void finalize_reader(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  reader_t *r = data;
+  close_reader(r, 0);
+  r->finalized = 1;
+  if (r->handle_closed) free_reader(r);
+}
+
+static uint8_t *slot(reader_t *r, uint32_t i) { return r->buf + (size_t)i * r->stride + r->headroom; }
+
+static int32_t read_tun(reader_t *r, int32_t *err) {
+  uint32_t n = 0;
+  while (n < r->slots) {
+    ssize_t got = read(r->fd, slot(r, n), r->capacity);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) *err = -errno;
+      break;
+    }
+    r->lengths[n++] = (int32_t)got;
+  }
+  return (int32_t)n;
+}
+
+static int32_t read_udp(reader_t *r, int32_t *err) {
+  for (uint32_t i = 0; i < r->slots; i++) {
+    r->msgs[i].msg_hdr.msg_namelen = sizeof r->names[i];
+    r->msgs[i].msg_hdr.msg_flags = 0;
+  }
+  int n;
+  do n = recvmmsg(r->fd, r->msgs, r->slots, MSG_DONTWAIT, NULL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK) *err = -errno;
+    return 0;
+  }
+  for (int i = 0; i < n; i++) {
+    r->lengths[i] = (int32_t)r->msgs[i].msg_len;
+    const struct sockaddr_in6 *sa = &r->names[i];
+    uint8_t *a = r->addrs + (size_t)i * 16;
+    if (sa->sin6_family == AF_INET) {
+      const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+      memcpy(a, &s4->sin_addr, 4);
+      memset(a + 4, 0, 12);
+      r->ports[i] = ntohs(s4->sin_port);
+    } else {
+      memcpy(a, &sa->sin6_addr, 16);
+      r->ports[i] = ntohs(sa->sin6_port);
+    }
+  }
+  return n;
+}
+
+static int stops_reader(const reader_t *r, int32_t err) {
+  if (r->kind == KIND_TUN) return 1;
+  return err == -EBADF || err == -ENOTSOCK || err == -EINVAL || err == -EFAULT;
+}
+
+static void deliver(reader_t *r, int32_t count, int32_t err) {
+  napi_env env = r->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, resource, argv[2], result;
+  if (napi_get_reference_value(env, r->cb_ref, &cb) == napi_ok &&
+      napi_get_reference_value(env, r->resource_ref, &resource) == napi_ok &&
+      napi_create_int32(env, count, &argv[0]) == napi_ok &&
+      napi_create_int32(env, err, &argv[1]) == napi_ok) {
+    napi_status s = napi_make_callback(env, r->async, resource, cb, 2, argv, &result);
+    if (s == napi_pending_exception) {
+      napi_value exc;
+      if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  (void)events;
+  reader_t *r = h->data;
+  if (r->closed || !r->polling) return;
+  int32_t count = 0, err = 0;
+  count = r->kind == KIND_TUN ? read_tun(r, &err) : read_udp(r, &err);
+  if (status < 0) {
+    /* libuv turns EPOLLERR into UV_EBADF and stops the handle. The read above tells the real
+     * error (a TUN whose link was deleted: EBADFD) and consumes a socket's pending error; only a
+     * UDP socket whose read reported such a transient error resumes polling. */
+    if (err == 0 || stops_reader(r, err)) {
+      if (err == 0) err = status;
+      stop_polling(r);
+    } else if (uv_poll_start(&r->poll, UV_READABLE, on_poll) != 0) {
+      stop_polling(r);
+    }
+  } else if (err != 0 && stops_reader(r, err)) {
+    stop_polling(r);
+  }
+  if (count == 0 && err == 0) return;
+  deliver(r, count, err);
+}
+
+static reader_t *reader_arg(napi_env env, napi_value v) {
+  void *data = NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external ||
+      napi_get_value_external(env, v, &data) != napi_ok || data == NULL ||
+      ((reader_t *)data)->magic != READER_MAGIC) {
+    wgts_throw_type(env, "wgts_native: not a reader handle");
+    return NULL;
+  }
+  return data;
+}
+
+static napi_value reader_create(napi_env env, napi_callback_info info) {
+  WGTS_ARGS(env, info, 11, argv);
+  int32_t fd, kind;
+  uint32_t slots, stride, headroom, capacity;
+  uint8_t *buf, *addrs = NULL;
+  size_t buf_len, n_lengths, n_addrs = 0, n_ports = 0;
+  void *lengths, *ports = NULL;
+  napi_valuetype cbt;
+  if (wgts_arg_i32(env, argv[0], "fd", &fd) != 0) return NULL;
+  if (wgts_arg_i32(env, argv[1], "kind", &kind) != 0) return NULL;
+  if (kind != KIND_TUN && kind != 4 && kind != 6)
+    return wgts_throw_range(env, "wgts_native: kind must be 0 (TUN), 4 or 6 (UDP)");
+  if (wgts_arg_bytes(env, argv[2], "buffer", &buf, &buf_len) != 0) return NULL;
+  if (wgts_arg_u32(env, argv[3], "slots", &slots) != 0) return NULL;
+  if (wgts_arg_u32(env, argv[4], "stride", &stride) != 0) return NULL;
+  if (wgts_arg_u32(env, argv[5], "headroom", &headroom) != 0) return NULL;
+  if (wgts_arg_u32(env, argv[6], "capacity", &capacity) != 0) return NULL;
+  if (wgts_arg_typed(env, argv[7], napi_int32_array, "lengths", &lengths, &n_lengths) != 0)
+    return NULL;
+  if (kind != KIND_TUN) {
+    if (wgts_arg_bytes(env, argv[8], "addresses", &addrs, &n_addrs) != 0) return NULL;
+    if (wgts_arg_typed(env, argv[9], napi_uint16_array, "ports", &ports, &n_ports) != 0)
+      return NULL;
+  }
+  if (napi_typeof(env, argv[10], &cbt) != napi_ok || cbt != napi_function)
+    return wgts_throw_type(env, "wgts_native: callback must be a function");
+  if (slots == 0 || capacity == 0 || (uint64_t)headroom + capacity > stride ||
+      (uint64_t)slots * stride > buf_len || n_lengths < slots ||
+      (kind != KIND_TUN && ((uint64_t)slots * 16 > n_addrs || n_ports < slots)))
+    return wgts_throw_range(env, "wgts_native: reader buffers do not fit slots x stride");
+
+  reader_t *r = calloc(1, sizeof *r);
+  if (r == NULL) return wgts_throw_errno(env, "calloc", ENOMEM);
+  r->magic = READER_MAGIC;
+  r->env = env;
+  r->fd = fd;
+  r->kind = kind;
+  r->buf = buf;
+  r->slots = slots;
+  r->stride = stride;
+  r->headroom = headroom;
+  r->capacity = capacity;
+  r->lengths = lengths;
+  r->addrs = addrs;
+  r->ports = ports;
+  if (kind != KIND_TUN) {
+    r->msgs = calloc(slots, sizeof *r->msgs);
+    r->iov = calloc(slots, sizeof *r->iov);
+    r->names = calloc(slots, sizeof *r->names);
+    if (r->msgs == NULL || r->iov == NULL || r->names == NULL) {
+      free_reader(r);
+      return wgts_throw_errno(env, "calloc", ENOMEM);
+    }
+    for (uint32_t i = 0; i < slots; i++) {
+      r->iov[i].iov_base = slot(r, i);
+      r->iov[i].iov_len = capacity;
+      r->msgs[i].msg_hdr.msg_iov = &r->iov[i];
+      r->msgs[i].msg_hdr.msg_iovlen = 1;
+      r->msgs[i].msg_hdr.msg_name = &r->names[i];
+    }
+  }
+
+  uv_loop_t *loop = NULL;
+  int uverr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    free_reader(r);
+    return NULL;
+  }
+  if ((uverr = uv_poll_init(loop, &r->poll, fd)) != 0) {
+    free_reader(r);
+    return wgts_throw_errno(env, "uv_poll_init", -uverr);
+  }
+  r->poll.data = r;
+
+  /* From here on the uv handle exists: failures go through close_reader + finalizer. */
+  napi_value ext, resource, name;
+  if (napi_create_external(env, r, finalize_reader, NULL, &ext) != napi_ok) {
+    r->finalized = 1;
+    r->closed = 1;
+    uv_close((uv_handle_t *)&r->poll, on_handle_closed);
+    return NULL;
+  }
+  napi_add_env_cleanup_hook(env, cleanup_hook, r);
+  WGTS_CHECK(env, napi_create_reference(env, argv[2], 1, &r->buf_ref));
+  WGTS_CHECK(env, napi_create_reference(env, argv[7], 1, &r->lengths_ref));
+  if (kind != KIND_TUN) {
+    WGTS_CHECK(env, napi_create_reference(env, argv[8], 1, &r->addrs_ref));
+    WGTS_CHECK(env, napi_create_reference(env, argv[9], 1, &r->ports_ref));
+  }
+  WGTS_CHECK(env, napi_create_reference(env, argv[10], 1, &r->cb_ref));
+  WGTS_CHECK(env, napi_create_object(env, &resource));
+  WGTS_CHECK(env, napi_create_reference(env, resource, 1, &r->resource_ref));
+  WGTS_CHECK(env, napi_create_string_utf8(env, kind == KIND_TUN ? "wgts:TunReader" : "wgts:UdpReader",
+                                          NAPI_AUTO_LENGTH, &name));
+  WGTS_CHECK(env, napi_async_init(env, resource, name, &r->async));
+  WGTS_CHECK(env, napi_create_reference(env, ext, 0, &r->self_ref));
+  return ext;
+}
+
+static napi_value reader_start(napi_env env, napi_callback_info info) {
+  WGTS_ARGS(env, info, 1, argv);
+  reader_t *r = reader_arg(env, argv[0]);
+  if (r == NULL) return NULL;
+  if (r->closed) return wgts_throw_errno(env, "readerStart", EBADF);
+  if (r->polling) return NULL;
+  int uverr = uv_poll_start(&r->poll, UV_READABLE, on_poll);
+  if (uverr != 0) return wgts_throw_errno(env, "uv_poll_start", -uverr);
+  r->polling = 1;
+  uint32_t count;
+  napi_reference_ref(env, r->self_ref, &count);
+  return NULL;
+}
+
+static napi_value reader_stop(napi_env env, napi_callback_info info) {
+  WGTS_ARGS(env, info, 1, argv);
+  reader_t *r = reader_arg(env, argv[0]);
+  if (r == NULL) return NULL;
+  stop_polling(r);
+  return NULL;
+}
+
+static napi_value reader_close(napi_env env, napi_callback_info info) {
+  WGTS_ARGS(env, info, 1, argv);
+  reader_t *r = reader_arg(env, argv[0]);
+  if (r == NULL) return NULL;
+  close_reader(r, 0);
+  return NULL;
+}
+
+napi_status wgts_init_reader(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"readerCreate", NULL, reader_create, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readerStart", NULL, reader_start, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readerStop", NULL, reader_stop, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readerClose", NULL, reader_close, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs the Debian packages the interop tests drive (the real wireguard-go and wg, iperf3,
+# nftables, ping) when they are missing. Needs root and Debian's package lists; without them it
+# says what is missing and the tests that need those tools skip with a reason.
+set -u
+missing=""
+need() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
+need wireguard-go wireguard-go
+need wg wireguard-tools
+need iperf3 iperf3
+need nft nftables
+need ping iputils-ping
+need ip iproute2
+need ss iproute2
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "ensure-deps: missing$missing (run as root on Debian to install); interop tests will skip" >&2
+  exit 0
+fi
+echo "ensure-deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y --no-install-recommends $missing >/dev/null 2>&1; then
+  apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends $missing >/dev/null 2>&1 \
+    || echo "ensure-deps: could not install$missing" >&2
+fi
+exit 0

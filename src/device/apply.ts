@@ -1,0 +1,77 @@
+/**
+ * Applies a parsed UAPI `set` request (wireguard.com/xplatform, wireguard-go's IpcSetOperation)
+ * to a device as one unit. The codec has already validated every line, so the only step that
+ * can still fail is binding a new listen port: it runs first, and if it fails nothing else is
+ * touched. Semantics follow wireguard-go: setting the same private key changes nothing (so
+ * `wg syncconf` keeps sessions alive); a new key expires every session and drops a peer whose
+ * public key equals ours; a peer section naming our own public key is ignored; `update_only`
+ * skips unknown peers; turning persistent keepalive on sends one keepalive at once.
+ */
+import { constantTimeEqual } from '../crypto/bytes.js';
+import { EADDRINUSE, EIO } from '../uapi/errno.js';
+import type { DeviceSet, PeerSet } from '../uapi/types.js';
+import type { Device } from './device.js';
+
+export async function applyDeviceSet(device: Device, set: DeviceSet): Promise<number> {
+  // The two steps that can fail (SO_MARK needs CAP_NET_ADMIN; a port may be taken) run first,
+  // the second undoing the first if it fails, so a refused request leaves the device as it was.
+  const oldMark = device.fwmark;
+  if (set.fwmark !== undefined && set.fwmark !== oldMark) {
+    try {
+      device.bind.setMark(set.fwmark);
+    } catch (err) {
+      device.log.error(`cannot set fwmark ${set.fwmark}: ${(err as Error).message}`);
+      return EIO;
+    }
+    device.fwmark = set.fwmark;
+  }
+  if (set.listenPort !== undefined && set.listenPort !== device.listenPort) {
+    try {
+      device.listenPort = await device.bind.open(set.listenPort);
+    } catch (err) {
+      device.log.error(`cannot bind port ${set.listenPort}: ${(err as Error).message}`);
+      if (device.fwmark !== oldMark) {
+        device.bind.setMark(oldMark);
+        device.fwmark = oldMark;
+      }
+      return (err as { code?: string }).code === 'EADDRINUSE' ? EADDRINUSE : EIO;
+    }
+  }
+  if (set.privateKey !== undefined && device.identity.setPrivateKey(set.privateKey)) {
+    const own = device.identity.keys?.publicKey;
+    for (const peer of [...device.peers.values()]) {
+      if (own && constantTimeEqual(peer.publicKey, own)) device.removePeer(peer);
+      else peer.tunnel.expireSessions();
+    }
+  }
+  if (set.replacePeers) for (const peer of [...device.peers.values()]) device.removePeer(peer);
+  for (const p of set.peers) applyPeer(device, p);
+  return 0;
+}
+
+function applyPeer(device: Device, p: PeerSet): void {
+  const own = device.identity.keys?.publicKey;
+  if (own && constantTimeEqual(p.publicKey, own)) return; // never a peer of ourselves
+  let peer = device.peerByKey(p.publicKey);
+  if (p.remove) {
+    if (peer) device.removePeer(peer);
+    return;
+  }
+  if (peer === undefined) {
+    if (p.updateOnly) return;
+    peer = device.createPeer(p.publicKey);
+  }
+  const tunnel = peer.tunnel;
+  if (p.presharedKey !== undefined)
+    tunnel.presharedKey = p.presharedKey ? Uint8Array.from(p.presharedKey) : null;
+  if (p.endpoint !== undefined)
+    tunnel.endpoint = { address: Uint8Array.from(p.endpoint.address), port: p.endpoint.port };
+  for (const change of p.allowedIPs) {
+    if (change.kind === 'clear') device.allowedIPs.removeByPeer(peer);
+    else if (change.kind === 'add') device.allowedIPs.insert(change.prefix.bytes, change.prefix.cidr, peer);
+    else device.allowedIPs.remove(change.prefix.bytes, change.prefix.cidr, peer);
+  }
+  if (p.persistentKeepalive !== undefined) {
+    device.transmit(peer, tunnel.setPersistentKeepalive(p.persistentKeepalive, device.now()));
+  }
+}

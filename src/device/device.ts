@@ -1,0 +1,272 @@
+/**
+ * The device (wireguard-go's device.Device): the one place that decides what to send and where.
+ * It owns the interface identity, the peers and their Tunnels, the receiver-index table, the
+ * allowed-IPs trie used for cryptokey routing in both directions (whitepaper section 2), the
+ * handshake queue with "under load" detection, and one coarse scheduler that ticks every peer's
+ * timers. I/O comes in through the TunDevice and Bind interfaces, so tests can run it on fakes.
+ *
+ * Outbound: TUN packet -> destination lookup in the trie -> that peer's Tunnel.encapsulate -> Bind.
+ * Inbound: datagram -> parse once -> transport and cookie replies by receiver index, handshake
+ * messages through the bounded queue -> Responder admission -> Tunnel -> TUN and/or Bind.
+ */
+import { randomBytes } from 'node:crypto';
+import { toHex } from '../crypto/bytes.js';
+import { tai64nFromMillis } from '../crypto/tai64n.js';
+import type { Bind } from '../io/bind.js';
+import type { TunDevice } from '../io/tun.js';
+import { IndexTable } from '../protocol/indices.js';
+import { LocalIdentity } from '../protocol/identity.js';
+import { parseMessage } from '../protocol/messages.js';
+import { Responder } from '../protocol/responder.js';
+import type { TunnelResult } from '../protocol/results.js';
+import { Tunnel, type Endpoint } from '../protocol/tunnel.js';
+import { IP_DESTINATION_OFFSET, IP_SOURCE_OFFSET } from '../protocol/transport.js';
+import { AllowedIPs } from '../routing/allowed-ips.js';
+import type { DeviceSet, DeviceSnapshot, UapiTarget } from '../uapi/types.js';
+import { applyDeviceSet } from './apply.js';
+import { HandshakeQueue } from './handshake-queue.js';
+import { SILENT_LOGGER, type Logger } from './logger.js';
+import { Peer } from './peer.js';
+import { snapshotDevice } from './snapshot.js';
+
+export interface DeviceOptions {
+  readonly tun: TunDevice | null;
+  readonly bind: Bind;
+  readonly logger?: Logger;
+  /** Monotonic milliseconds. */
+  readonly now?: () => number;
+  /** Wall-clock milliseconds since the unix epoch (TAI64N and handshake times). */
+  readonly wallNow?: () => number;
+  readonly random?: (n: number) => Uint8Array;
+  readonly mtu?: number;
+  /** The coarse scheduler's period. */
+  readonly tickMs?: number;
+}
+
+/** Handshake messages processed per event-loop turn before yielding to other I/O. */
+const HANDSHAKES_PER_TURN = 16;
+const DEFAULT_TICK_MS = 100;
+
+export class Device implements UapiTarget {
+  readonly identity = new LocalIdentity();
+  readonly responder: Responder;
+  readonly indices: IndexTable<Tunnel>;
+  readonly peers = new Map<string, Peer>();
+  readonly allowedIPs = new AllowedIPs<Peer>();
+  readonly queue = new HandshakeQueue();
+  readonly tun: TunDevice | null;
+  readonly bind: Bind;
+  readonly log: Logger;
+  readonly now: () => number;
+  readonly wallNow: () => number;
+  readonly random: (n: number) => Uint8Array;
+  listenPort = 0;
+  fwmark = 0;
+  mtu: number;
+  #peerOfTunnel = new WeakMap<Tunnel, Peer>();
+  #ticker: NodeJS.Timeout | null = null;
+  #draining = false;
+  #closed = false;
+  #lastGc = 0;
+
+  constructor(o: DeviceOptions) {
+    this.tun = o.tun;
+    this.bind = o.bind;
+    this.log = o.logger ?? SILENT_LOGGER;
+    this.now = o.now ?? (() => performance.now());
+    this.wallNow = o.wallNow ?? (() => Date.now());
+    this.random = o.random ?? ((n) => new Uint8Array(randomBytes(n)));
+    this.mtu = o.mtu ?? o.tun?.mtu ?? 1420;
+    this.responder = new Responder(this.identity, this.random);
+    this.indices = new IndexTable<Tunnel>(this.random);
+    this.#tickMs = o.tickMs ?? DEFAULT_TICK_MS;
+  }
+  readonly #tickMs: number;
+
+  /** Binds the UDP port (0 = random), starts reading both sides and the scheduler. */
+  async start(listenPort = 0): Promise<void> {
+    this.listenPort = await this.bind.open(listenPort);
+    this.bind.start((datagrams, sources) => this.receiveDatagrams(datagrams, sources));
+    this.tun?.start(
+      (packets) => this.sendPackets(packets),
+      (err) => this.log.error(`TUN read failed: ${err.message}`),
+    );
+    this.#ticker = setInterval(() => this.tick(), this.#tickMs);
+    this.#ticker.unref();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#ticker) clearInterval(this.#ticker);
+    for (const peer of this.peers.values()) peer.tunnel.destroy();
+    this.peers.clear();
+    this.allowedIPs.clear();
+    this.queue.clear();
+    this.bind.close();
+    this.tun?.close();
+  }
+
+  // ---- peers ------------------------------------------------------------------------------------
+
+  peerByKey(publicKey: Uint8Array): Peer | undefined {
+    return this.peers.get(toHex(publicKey));
+  }
+
+  createPeer(publicKey: Uint8Array): Peer {
+    const ref: { peer: Peer | null } = { peer: null };
+    const tunnel = new Tunnel({
+      identity: this.identity,
+      remotePublic: publicKey,
+      mtu: this.mtu,
+      timestamp: () => tai64nFromMillis(this.wallNow()),
+      random: this.random,
+      indices: this.indices,
+      responder: this.responder,
+      // Cryptokey routing, inbound: the packet's source must map to the peer it came from.
+      allowedSource: (packet, family) =>
+        this.allowedIPs.lookupAt(packet, IP_SOURCE_OFFSET[family], family) === ref.peer,
+    });
+    const peer = new Peer(publicKey, tunnel);
+    ref.peer = peer;
+    this.peers.set(peer.id, peer);
+    this.#peerOfTunnel.set(tunnel, peer);
+    return peer;
+  }
+
+  removePeer(peer: Peer): void {
+    this.allowedIPs.removeByPeer(peer);
+    peer.tunnel.destroy();
+    this.peers.delete(peer.id);
+  }
+
+  // ---- configuration ----------------------------------------------------------------------------
+
+  snapshot(): DeviceSnapshot {
+    return snapshotDevice(this);
+  }
+
+  apply(set: DeviceSet): Promise<number> {
+    return applyDeviceSet(this, set);
+  }
+
+  // ---- outbound ---------------------------------------------------------------------------------
+
+  /** IP packets read from the TUN (views valid only during this call). */
+  sendPackets(packets: readonly Uint8Array[]): void {
+    const now = this.now();
+    for (const packet of packets) {
+      const version = packet.length > 0 ? packet[0]! >> 4 : 0;
+      let peer: Peer | undefined;
+      if (version === 4 && packet.length >= 20)
+        peer = this.allowedIPs.lookupAt(packet, IP_DESTINATION_OFFSET[4], 4);
+      else if (version === 6 && packet.length >= 40)
+        peer = this.allowedIPs.lookupAt(packet, IP_DESTINATION_OFFSET[6], 6);
+      if (peer === undefined) continue; // no route: cryptokey routing drops it
+      this.transmit(peer, peer.tunnel.encapsulate(packet.slice(), now));
+    }
+  }
+
+  /** Sends whatever a Tunnel asked for to its peer's current endpoint. */
+  transmit(peer: Peer, r: TunnelResult): void {
+    if (r.kind !== 'toNetwork' && r.kind !== 'toTunnel') return;
+    if (r.datagrams.length === 0) return;
+    const endpoint = peer.tunnel.endpoint;
+    if (endpoint === null) {
+      this.log.verbose(
+        `peer ${peer.id.slice(0, 8)}: no endpoint, ${r.datagrams.length} datagram(s) not sent`,
+      );
+      return;
+    }
+    this.bind.send(r.datagrams, endpoint);
+  }
+
+  // ---- inbound ----------------------------------------------------------------------------------
+
+  /** Datagrams from the Bind (views valid only during this call). */
+  receiveDatagrams(datagrams: readonly Uint8Array[], sources: readonly Endpoint[]): void {
+    const now = this.now();
+    const toTun: Uint8Array[] = [];
+    for (let i = 0; i < datagrams.length; i++) {
+      const d = datagrams[i]!;
+      const src = sources[i]!;
+      const type = d.length >= 4 ? d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24) : 0;
+      if (type === 1 || type === 2) {
+        // Handshake: copy out of the receive slot and queue it; never DH inline.
+        this.queue.push({ datagram: d.slice(), from: copyEndpoint(src) });
+        continue;
+      }
+      const msg = parseMessage(d);
+      if (msg.type === 'transport') {
+        const tunnel = this.indices.get(msg.receiver);
+        if (tunnel === undefined) continue;
+        const r = tunnel.consumeTransport(msg, copyEndpoint(src), now);
+        if (r.kind === 'toTunnel') toTun.push(r.packet);
+        this.transmit(this.#peerOfTunnel.get(tunnel)!, r);
+      } else if (msg.type === 'cookieReply') {
+        this.indices.get(msg.receiver)?.consumeCookieReply(msg, now);
+      }
+    }
+    if (toTun.length > 0) this.tun?.write(toTun);
+    if (this.queue.length > 0) this.#scheduleDrain();
+  }
+
+  #scheduleDrain(): void {
+    if (this.#draining || this.#closed) return;
+    this.#draining = true;
+    setImmediate(() => this.#drain());
+  }
+
+  /** Processes a slice of the handshake queue, then yields so transport traffic keeps flowing. */
+  #drain(): void {
+    this.#draining = false;
+    if (this.#closed) return;
+    for (let i = 0; i < HANDSHAKES_PER_TURN; i++) {
+      const item = this.queue.shift();
+      if (item === undefined) return;
+      this.#handleHandshake(item.datagram, item.from);
+    }
+    if (this.queue.length > 0) this.#scheduleDrain();
+  }
+
+  #handleHandshake(datagram: Uint8Array, from: Endpoint): void {
+    const now = this.now();
+    const msg = parseMessage(datagram);
+    if (msg.type !== 'initiation' && msg.type !== 'response') return;
+    const admission = this.responder.admit(msg, from.address, from.port, this.queue.underLoad(now), now);
+    if (admission.kind === 'drop') return;
+    if (admission.kind === 'cookie') {
+      this.bind.send([admission.reply], from);
+      return;
+    }
+    if (msg.type === 'initiation') {
+      const partial = this.responder.identify(msg);
+      if (partial === null) return;
+      const peer = this.peers.get(toHex(partial.remoteStatic));
+      if (peer === undefined) return;
+      this.transmit(peer, peer.tunnel.consumeInitiation(partial, msg, from, now));
+    } else {
+      const tunnel = this.indices.get(msg.receiver);
+      if (tunnel === undefined) return;
+      this.transmit(this.#peerOfTunnel.get(tunnel)!, tunnel.consumeResponse(msg, from, now));
+    }
+  }
+
+  // ---- timers -----------------------------------------------------------------------------------
+
+  /** The coarse scheduler: runs due timers of every peer, and housekeeping. */
+  tick(): void {
+    const now = this.now();
+    for (const peer of this.peers.values()) {
+      if (peer.tunnel.timers.nextDeadline() <= now) this.transmit(peer, peer.tunnel.tick(now));
+    }
+    if (now - this.#lastGc >= 1000) {
+      this.#lastGc = now;
+      this.responder.rateLimiter.gc(now);
+    }
+  }
+}
+
+function copyEndpoint(e: Endpoint): Endpoint {
+  return { address: Uint8Array.from(e.address), port: e.port };
+}

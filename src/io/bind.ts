@@ -1,0 +1,409 @@
+/**
+ * The UDP side of the device: `Bind` (the shape of wireguard-go's conn.Bind, push-based and
+ * batched) and its Linux implementation over the native addon (conn.StdNetBind's behaviour).
+ *
+ * Two sockets share one port, as in wireguard-go: an AF_INET socket and an AF_INET6 socket with
+ * IPV6_V6ONLY=1, both bound to the wildcard address. `open(0)` binds v4 to a random port and v6 to
+ * the same port, retrying with a new random port (up to 100 times) if the v6 bind of that port
+ * fails with EADDRINUSE. A family the kernel lacks (EAFNOSUPPORT) is skipped, so the bind works
+ * v4-only (or v6-only). A 4-byte destination goes out of the v4 socket, a 16-byte one out of the
+ * v6 socket; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is sent as IPv4. Link-local IPv6 peers
+ * would need a scope id, which an Endpoint does not carry yet. (wireguard-go also keeps the
+ * source address a peer last reached us on, with IP_PKTINFO; this bind lets the kernel choose.)
+ *
+ * Receiving: each socket has a libuv poll; a readable event makes one recvmmsg() of up to
+ * `batchSize` datagrams (default 64) into preallocated slots (65536 bytes each: the largest UDP
+ * payload fits, so nothing is ever truncated; the two sockets share one slot buffer, since their
+ * callbacks never overlap) and one JavaScript call. Sending: one sendmmsg() per batch; a datagram
+ * the kernel refuses is dropped and counted, a full socket buffer (EAGAIN) drops the rest of the
+ * batch, and nothing ever blocks (see native/udp.c). Both sockets get 7 MiB buffers
+ * (SO_RCVBUFFORCE/SO_SNDBUFFORCE as root, else capped by net.core.[rw]mem_max), as wireguard-go.
+ */
+import { errnoName, loadNative, systemError, type NativeAddon, type ReaderHandle } from './native.js';
+
+/** A UDP endpoint: a 4- or 16-byte address and a port (the protocol's Endpoint shape). */
+export interface Endpoint {
+  readonly address: Uint8Array;
+  readonly port: number;
+}
+
+/** The UDP transport as the WireGuard device sees it. */
+export interface Bind {
+  /** The bound port, or 0 when closed. */
+  readonly port: number;
+  /**
+   * Binds v4 and v6 on `port` (0: a random port) and resolves to the port. If already open, the
+   * new sockets are bound first and the old ones closed only on success (a failed port change
+   * leaves the bind as it was); reading continues on the new sockets. Rejects with an Error whose
+   * `code` is 'EADDRINUSE' (UAPI errno -98) when the port is taken.
+   */
+  open(port: number): Promise<number>;
+  /** SO_MARK (fwmark) on both sockets, now and after any later open; 0 clears it. */
+  setMark(mark: number): void;
+  /**
+   * Starts delivering received datagrams, a batch per call, with their sources (sources[i] for
+   * datagrams[i]). The arrays, the datagram bytes and the source address bytes are valid ONLY
+   * during the call (reused slots): copy what you keep. Consecutive datagrams from one source
+   * share one Endpoint object. `onError` (optional) receives receive errors.
+   */
+  start(
+    onDatagrams: (datagrams: Uint8Array[], sources: Endpoint[]) => void,
+    onError?: (err: Error) => void,
+  ): void;
+  /** Sends datagrams to one endpoint in one batch. Failures are dropped and counted. */
+  send(datagrams: readonly Uint8Array[], to: Endpoint): void;
+  /** Closes both sockets (stops reading). open() may be called again; start() then too. */
+  close(): void;
+}
+
+export interface BindOptions {
+  /** Datagrams per recvmmsg and JavaScript call; default 64. */
+  readonly batchSize?: number;
+  /** SO_RCVBUF/SO_SNDBUF request in bytes; default 7 MiB (wireguard-go's socketBufferSize). */
+  readonly socketBufferSize?: number;
+  /** Address families to open; default both. */
+  readonly families?: readonly (4 | 6)[];
+}
+
+export interface BindStats {
+  datagramsReceived: number;
+  receiveBatches: number;
+  datagramsSent: number;
+  /** Datagrams not sent: refused by the kernel, no socket of that family, or bind closed. */
+  sendDropped: number;
+  /** The last send errno name ('ENETUNREACH', 'EAGAIN', ...), or null. */
+  lastSendError: string | null;
+}
+
+export const DEFAULT_UDP_BATCH = 64;
+export const UDP_SLOT_STRIDE = 65536;
+export const SOCKET_BUFFER_SIZE = 7 << 20;
+
+/** Families the kernel may simply not have; such a socket is skipped, not an error. */
+const UNAVAILABLE = new Set(['EAFNOSUPPORT', 'EPROTONOSUPPORT']);
+const MAX_PORT_TRIES = 100;
+
+/** The native UDP bind. */
+export function createBind(options: BindOptions = {}): LinuxBind {
+  return new LinuxBind(options);
+}
+
+/** What openDualStack needs of one socket. */
+export interface BoundSocket {
+  readonly port: number;
+}
+
+/**
+ * wireguard-go's StdNetBind.Open port logic, separated from the syscalls so it can be tested:
+ * opens v4 on `port`, then v6 on the port v4 got; with port 0, an EADDRINUSE on v6 closes v4 and
+ * retries (at most 100 tries). A family that fails with EAFNOSUPPORT/EPROTONOSUPPORT is absent.
+ * Any other failure closes what was opened and throws it.
+ */
+export function openDualStack<S extends BoundSocket>(
+  openOne: (family: 4 | 6, port: number) => S,
+  closeOne: (socket: S) => void,
+  port: number,
+  families: readonly (4 | 6)[] = [4, 6],
+): { v4: S | null; v6: S | null; port: number } {
+  for (let tries = 0; ; tries++) {
+    let v4: S | null = null;
+    let v6: S | null = null;
+    let bound = port;
+    if (families.includes(4)) {
+      try {
+        v4 = openOne(4, bound);
+        bound = v4.port;
+      } catch (err) {
+        if (!UNAVAILABLE.has(codeOf(err))) throw err;
+      }
+    }
+    if (families.includes(6)) {
+      try {
+        v6 = openOne(6, bound);
+        bound = v6.port;
+      } catch (err) {
+        if (port === 0 && v4 !== null && codeOf(err) === 'EADDRINUSE' && tries < MAX_PORT_TRIES) {
+          closeOne(v4);
+          continue;
+        }
+        if (!UNAVAILABLE.has(codeOf(err))) {
+          if (v4 !== null) closeOne(v4);
+          throw err;
+        }
+      }
+    }
+    if (v4 === null && v6 === null) throw systemError(-97, 'socket');
+    return { v4, v6, port: bound };
+  }
+}
+
+function codeOf(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : '';
+}
+
+/** One bound socket and its reader. */
+interface UdpSocket {
+  readonly family: 4 | 6;
+  readonly fd: number;
+  readonly port: number;
+  reader: ReaderHandle | null;
+}
+
+/** Bind over two native UDP sockets. Extra: `stats`, `fds`, `sendBatch`. */
+export class LinuxBind implements Bind {
+  readonly stats: BindStats = {
+    datagramsReceived: 0,
+    receiveBatches: 0,
+    datagramsSent: 0,
+    sendDropped: 0,
+    lastSendError: null,
+  };
+  readonly #native: NativeAddon;
+  readonly #families: readonly (4 | 6)[];
+  readonly #bufferSize: number;
+  readonly #batch: number;
+  readonly #status = new Int32Array(3);
+  // Receive slots, shared by both sockets' readers. The large buffer is address space only until
+  // datagrams land in it.
+  readonly #slots: Uint8Array;
+  readonly #lengths: Int32Array;
+  readonly #addresses: Uint8Array;
+  readonly #addressWords: Uint32Array;
+  readonly #ports: Uint16Array;
+  #v4: UdpSocket | null = null;
+  #v6: UdpSocket | null = null;
+  #port = 0;
+  #mark = 0;
+  #onDatagrams: ((datagrams: Uint8Array[], sources: Endpoint[]) => void) | null = null;
+  #onError: ((err: Error) => void) | null = null;
+
+  constructor(options: BindOptions = {}) {
+    const batch = options.batchSize ?? DEFAULT_UDP_BATCH;
+    if (!Number.isInteger(batch) || batch < 1 || batch > 1024) {
+      throw new RangeError(`batchSize must be 1..1024, got ${batch}`);
+    }
+    this.#native = loadNative();
+    this.#batch = batch;
+    this.#bufferSize = options.socketBufferSize ?? SOCKET_BUFFER_SIZE;
+    this.#families = options.families ?? [4, 6];
+    this.#slots = new Uint8Array(batch * UDP_SLOT_STRIDE);
+    this.#lengths = new Int32Array(batch);
+    this.#addressWords = new Uint32Array(batch * 4);
+    this.#addresses = new Uint8Array(this.#addressWords.buffer);
+    this.#ports = new Uint16Array(batch);
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  /** The open sockets' fds (for tests and diagnostics). */
+  get fds(): { v4: number | null; v6: number | null } {
+    return { v4: this.#v4?.fd ?? null, v6: this.#v6?.fd ?? null };
+  }
+
+  async open(port: number): Promise<number> {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new RangeError(`port must be an integer 0..65535, got ${port}`);
+    }
+    if (this.#port !== 0 && port === this.#port) return port;
+    const native = this.#native;
+    const opened = openDualStack(
+      (family, p): UdpSocket => ({ family, reader: null, ...native.udpOpen(family, p, this.#bufferSize) }),
+      (s) => native.closeFd(s.fd),
+      port,
+      this.#families,
+    );
+    try {
+      if (this.#mark !== 0) {
+        if (opened.v4 !== null) native.setMark(opened.v4.fd, this.#mark);
+        if (opened.v6 !== null) native.setMark(opened.v6.fd, this.#mark);
+      }
+    } catch (err) {
+      if (opened.v4 !== null) native.closeFd(opened.v4.fd);
+      if (opened.v6 !== null) native.closeFd(opened.v6.fd);
+      throw err;
+    }
+    this.#closeSockets();
+    this.#v4 = opened.v4;
+    this.#v6 = opened.v6;
+    this.#port = opened.port;
+    if (this.#onDatagrams !== null) this.#startReaders();
+    return this.#port;
+  }
+
+  setMark(mark: number): void {
+    if (!Number.isInteger(mark) || mark < 0 || mark > 0xffffffff) {
+      throw new RangeError(`fwmark must be a 32-bit unsigned integer, got ${mark}`);
+    }
+    if (mark === this.#mark) return;
+    for (const s of [this.#v4, this.#v6]) if (s !== null) this.#native.setMark(s.fd, mark);
+    this.#mark = mark;
+  }
+
+  /** SO_MARK as the kernel reports it for each open socket (for tests). */
+  marks(): { v4: number | null; v6: number | null } {
+    const get = (s: UdpSocket | null): number | null => (s === null ? null : this.#native.getMark(s.fd));
+    return { v4: get(this.#v4), v6: get(this.#v6) };
+  }
+
+  start(
+    onDatagrams: (datagrams: Uint8Array[], sources: Endpoint[]) => void,
+    onError?: (err: Error) => void,
+  ): void {
+    this.#onDatagrams = onDatagrams;
+    this.#onError = onError ?? null;
+    this.#startReaders();
+  }
+
+  #startReaders(): void {
+    for (const s of [this.#v4, this.#v6]) {
+      if (s === null) continue;
+      if (s.reader === null) {
+        const family = s.family;
+        s.reader = this.#native.readerCreate(
+          s.fd,
+          family,
+          this.#slots,
+          this.#batch,
+          UDP_SLOT_STRIDE,
+          0,
+          UDP_SLOT_STRIDE,
+          this.#lengths,
+          this.#addresses,
+          this.#ports,
+          (count, err) => this.#onBatch(family, count, err),
+        );
+      }
+      this.#native.readerStart(s.reader);
+    }
+  }
+
+  #onBatch(family: 4 | 6, count: number, err: number): void {
+    const onDatagrams = this.#onDatagrams;
+    if (count > 0 && onDatagrams !== null) {
+      const slots = this.#slots;
+      const lengths = this.#lengths;
+      const addresses = this.#addresses;
+      const words = this.#addressWords;
+      const ports = this.#ports;
+      const alen = family === 4 ? 4 : 16;
+      const datagrams = new Array<Uint8Array>(count);
+      const sources = new Array<Endpoint>(count);
+      let prev: Endpoint | null = null;
+      let p = 0; // slot index of prev
+      for (let i = 0; i < count; i++) {
+        datagrams[i] = new Uint8Array(slots.buffer, slots.byteOffset + i * UDP_SLOT_STRIDE, lengths[i]);
+        const w = i * 4;
+        const q = p * 4;
+        if (
+          prev !== null &&
+          ports[i] === ports[p] &&
+          words[w] === words[q] &&
+          (alen === 4 ||
+            (words[w + 1] === words[q + 1] && words[w + 2] === words[q + 2] && words[w + 3] === words[q + 3]))
+        ) {
+          sources[i] = prev;
+        } else {
+          prev = { address: addresses.subarray(i * 16, i * 16 + alen), port: ports[i] };
+          p = i;
+          sources[i] = prev;
+        }
+      }
+      this.stats.datagramsReceived += count;
+      this.stats.receiveBatches++;
+      onDatagrams(datagrams, sources);
+    }
+    if (err !== 0 && this.#onError !== null) this.#onError(systemError(err, 'recvmmsg'));
+  }
+
+  send(datagrams: readonly Uint8Array[], to: Endpoint): void {
+    const n = datagrams.length;
+    if (n === 0) return;
+    let address = to.address;
+    let family: 4 | 6;
+    if (address.length === 4) family = 4;
+    else if (address.length === 16) {
+      if (isV4Mapped(address)) {
+        family = 4;
+        address = address.subarray(12);
+      } else family = 6;
+    } else throw new RangeError(`endpoint address must be 4 or 16 bytes, got ${address.length}`);
+    const socket = family === 4 ? this.#v4 : this.#v6;
+    if (socket === null) {
+      this.#dropped(n, this.#port === 0 ? 'EBADF' : 'EAFNOSUPPORT');
+      return;
+    }
+    this.#native.sendList(socket.fd, family, datagrams, n, address, to.port, this.#status);
+    this.#account();
+  }
+
+  /**
+   * Sends `count` datagrams lying in one buffer, each to its own destination (addresses: 16
+   * bytes per datagram, the first 4 used for family 4) through the socket of `family`, without a
+   * JavaScript object per datagram: the form a batch sealed in place will use.
+   */
+  sendBatch(
+    family: 4 | 6,
+    buffer: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    count: number,
+    addresses: Uint8Array,
+    ports: Uint16Array,
+  ): void {
+    if (count === 0) return;
+    const socket = family === 4 ? this.#v4 : this.#v6;
+    if (socket === null) {
+      this.#dropped(count, this.#port === 0 ? 'EBADF' : 'EAFNOSUPPORT');
+      return;
+    }
+    this.#native.sendBatch(
+      socket.fd,
+      family,
+      buffer,
+      offsets,
+      lengths,
+      count,
+      addresses,
+      ports,
+      this.#status,
+    );
+    this.#account();
+  }
+
+  #account(): void {
+    const s = this.#status;
+    this.stats.datagramsSent += s[0];
+    if (s[1] > 0) this.#dropped(s[1], errnoName(s[2]));
+  }
+
+  #dropped(n: number, code: string): void {
+    this.stats.sendDropped += n;
+    this.stats.lastSendError = code;
+  }
+
+  close(): void {
+    this.#closeSockets();
+    this.#port = 0;
+    this.#onDatagrams = null;
+    this.#onError = null;
+  }
+
+  #closeSockets(): void {
+    for (const s of [this.#v4, this.#v6]) {
+      if (s === null) continue;
+      if (s.reader !== null) this.#native.readerClose(s.reader);
+      s.reader = null;
+      this.#native.closeFd(s.fd);
+    }
+    this.#v4 = null;
+    this.#v6 = null;
+  }
+}
+
+function isV4Mapped(a: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (a[i] !== 0) return false;
+  return a[10] === 0xff && a[11] === 0xff;
+}

@@ -1,0 +1,173 @@
+/**
+ * Loads the native addon (native/*.c, built by node-gyp into build/Release/wgts_native.node) and
+ * types its surface. The addon is thin by design (DESIGN.md): Linux syscalls over buffers that
+ * TypeScript owns (TUN open/read/write, UDP recvmmsg/sendmmsg, SO_MARK, link ioctls) and no
+ * protocol state. Loading is lazy, so importing src/io for its types (or the fakes in tests)
+ * works without a compiler; the first real use throws a `WgtsNativeError` with code
+ * ERR_WGTS_NATIVE_MISSING and the command that builds it.
+ *
+ * Errors thrown by the addon are `Error`s with Node's system-error fields: `code` ('EADDRINUSE'),
+ * `errno` (negated, -98) and `syscall` ('bind'). Write/send calls never throw for network
+ * conditions: they fill a status Int32Array [done, dropped, last errno negated or 0].
+ */
+import { createRequire } from 'node:module';
+import { constants as osConstants } from 'node:os';
+
+/** Reader kinds for `readerCreate`: 0 reads a TUN with read(), 4/6 a UDP socket with recvmmsg. */
+export type ReaderKind = 0 | 4 | 6;
+
+/** An opaque native reader handle (a Node-API external). */
+export interface ReaderHandle {
+  readonly __wgtsReader: unique symbol;
+}
+
+export interface TunOpenResult {
+  readonly fd: number;
+  /** The kernel's name for the link (it picks tunN when the requested name is empty). */
+  readonly name: string;
+  /** The IFF_* flags the kernel reports for the device. */
+  readonly flags: number;
+}
+
+export interface UdpOpenResult {
+  readonly fd: number;
+  /** The bound port (the kernel's choice when 0 was asked for). */
+  readonly port: number;
+  /** The socket buffer sizes the kernel granted (it doubles the requested value). */
+  readonly rcvbuf: number;
+  readonly sndbuf: number;
+}
+
+export interface NativeConstants {
+  readonly IFF_TUN: number;
+  readonly IFF_NO_PI: number;
+  readonly IFF_VNET_HDR: number;
+  readonly IFF_MULTI_QUEUE: number;
+  readonly IFNAMSIZ: number;
+}
+
+/** The addon's exports. Every fd is a plain number owned by the TypeScript wrapper. */
+export interface NativeAddon {
+  readonly constants: NativeConstants;
+  /** open(/dev/net/tun) + TUNSETIFF with IFF_TUN | IFF_NO_PI | extraFlags; O_NONBLOCK. */
+  tunOpen(name: string, extraFlags: number): TunOpenResult;
+  /** Adopts an already-open TUN fd (TUNGETIFF for its name and flags); sets O_NONBLOCK. */
+  tunAttach(fd: number): TunOpenResult;
+  linkMtu(name: string): number;
+  setLinkMtu(name: string, mtu: number): void;
+  linkIndex(name: string): number;
+  closeFd(fd: number): void;
+  /** write() each of packets[0..count) to fd; status <- [written, dropped, lastErrno]. */
+  writeList(fd: number, packets: readonly Uint8Array[], count: number, status: Int32Array): void;
+  /** write() buffer[offsets[i] .. + lengths[i]) for i < count; status as writeList. */
+  writeBatch(
+    fd: number,
+    buffer: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    count: number,
+    status: Int32Array,
+  ): void;
+  /** A non-blocking UDP socket bound to the wildcard address (IPV6_V6ONLY=1 for family 6). */
+  udpOpen(family: 4 | 6, port: number, bufferSize: number): UdpOpenResult;
+  setMark(fd: number, mark: number): void;
+  getMark(fd: number): number;
+  socketBufferSizes(fd: number): [number, number];
+  /** sendmmsg of datagrams[0..count) to one destination; status <- [sent, dropped, lastErrno]. */
+  sendList(
+    fd: number,
+    family: 4 | 6,
+    datagrams: readonly Uint8Array[],
+    count: number,
+    address: Uint8Array,
+    port: number,
+    status: Int32Array,
+  ): void;
+  /** sendmmsg over one buffer with a destination per datagram (16 address bytes each). */
+  sendBatch(
+    fd: number,
+    family: 4 | 6,
+    buffer: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    count: number,
+    addresses: Uint8Array,
+    ports: Uint16Array,
+    status: Int32Array,
+  ): void;
+  /**
+   * A batched reader on fd (see native/reader.c): slot i is buffer[i*stride + headroom ..] of at
+   * most `capacity` bytes; callback(count, err) once per readable event; err is 0 or -errno.
+   */
+  readerCreate(
+    fd: number,
+    kind: ReaderKind,
+    buffer: Uint8Array,
+    slots: number,
+    stride: number,
+    headroom: number,
+    capacity: number,
+    lengths: Int32Array,
+    addresses: Uint8Array | null,
+    ports: Uint16Array | null,
+    callback: (count: number, err: number) => void,
+  ): ReaderHandle;
+  readerStart(handle: ReaderHandle): void;
+  readerStop(handle: ReaderHandle): void;
+  readerClose(handle: ReaderHandle): void;
+}
+
+/** Thrown when the addon cannot be loaded. */
+export class WgtsNativeError extends Error {
+  readonly code = 'ERR_WGTS_NATIVE_MISSING';
+}
+
+/** Where the addon may be, relative to this file (dist/src/io/ when compiled, src/io/ in place). */
+const CANDIDATES = ['../../../build/Release/wgts_native.node', '../../build/Release/wgts_native.node'];
+
+let cached: NativeAddon | null = null;
+
+/** The addon, loaded on first use. Throws WgtsNativeError if it was not built (or not on Linux). */
+export function loadNative(): NativeAddon {
+  if (cached !== null) return cached;
+  if (process.platform !== 'linux') {
+    throw new WgtsNativeError(`wgts native I/O is Linux-only (this is ${process.platform})`);
+  }
+  const require = createRequire(import.meta.url);
+  const failures: string[] = [];
+  for (const candidate of CANDIDATES) {
+    try {
+      cached = require(candidate) as NativeAddon;
+      return cached;
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code !== 'MODULE_NOT_FOUND') failures.push(`${candidate}: ${e.message}`);
+    }
+  }
+  const why = failures.length > 0 ? ` (${failures.join('; ')})` : '';
+  throw new WgtsNativeError(
+    `wgts native addon build/Release/wgts_native.node is not built${why}: run npm install / npm run build:native`,
+  );
+}
+
+/** A system error as the addon would throw it, for errnos reported through callbacks/status. */
+export function systemError(errno: number, syscall: string): NodeJS.ErrnoException {
+  const code = errnoName(errno);
+  const err: NodeJS.ErrnoException = new Error(`${syscall} failed: ${code}`);
+  err.code = code;
+  err.errno = errno;
+  err.syscall = syscall;
+  return err;
+}
+
+/** errno number -> name, from Node's table plus the Linux-only ones it lacks (EBADFD: a TUN whose
+ * link was deleted). */
+const ERRNO_NAMES = new Map<number, string>([
+  ...Object.entries(osConstants.errno).map(([name, n]): [number, string] => [n, name]),
+  [77, 'EBADFD'],
+]);
+
+/** The symbolic name of a (negated or positive) errno: 'EADDRINUSE' for -98. */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`;
+}

@@ -1,0 +1,299 @@
+/**
+ * The UAPI text codec (wireguard.com/xplatform "Configuration Protocol"), strings to types and
+ * back, with no sockets. It follows wireguard-go's device/uapi.go, verified against wireguard-go
+ * 0.0.20220316 (see test/uapi/interop.test.ts):
+ *
+ * - formatGet prints IpcGetOperation's body byte for byte: private_key (only when set),
+ *   listen_port (only when ≠ 0), fwmark (only when ≠ 0), then per peer public_key, preshared_key
+ *   (always; zeros when none), protocol_version=1, endpoint (when known), last_handshake_time_sec,
+ *   last_handshake_time_nsec, tx_bytes, rx_bytes, persistent_keepalive_interval, allowed_ip…, and
+ *   the `errno=0` line and blank line IpcHandle adds.
+ * - parseSet validates a whole `set=1` body with IpcSetOperation's errnos: a line without `=` is
+ *   EPROTO; an unknown key, a key in the wrong section (device keys end at the first public_key)
+ *   or a bad value is EINVAL; flags take only `true`; protocol_version only `1`; a private key
+ *   is clamped (all-zero means none), a zero preshared key means none. Unlike
+ *   wireguard-go, which applies line by line and so half-applies a bad request, nothing is applied
+ *   unless every line is valid: the result is one DeviceSet.
+ * - parseGet reads a `get=1` reply as wg(8) does (ipc-uapi.h): unknown keys are skipped, a
+ *   malformed known value or a missing errno line is EPROTO, a non-zero errno is thrown.
+ * - formatSet writes what wg(8) sends for `set`/`setconf` (ipc-uapi.h userspace_set_device), plus
+ *   update_only and `-addr/cidr` removal, which newer wireguard-go and wireguard-tools speak.
+ *
+ * Error messages never contain key material.
+ */
+import { isAllZero } from '../crypto/bytes.js';
+import { clampPrivateKey } from '../crypto/x25519.js';
+import { EINVAL, EPROTO, UapiError } from './errno.js';
+import type { AllowedIPChange, DeviceSet, DeviceSnapshot, IpPrefix, PeerSet, PeerSnapshot } from './types.js';
+import {
+  formatAllowedIP,
+  formatDecimal,
+  formatEndpoint,
+  formatHexKey,
+  parseAllowedIP,
+  parseDecimal,
+  parseEndpoint,
+  parseHexKey,
+} from './values.js';
+
+export { RequestReader } from './reader.js';
+export type { ReaderEvent, RequestReaderOptions } from './reader.js';
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+const MAX_U16 = 0xffff;
+const MAX_U32 = 0xffffffff;
+
+/** Quotes a value for a log message, shortened so a 64 KiB line cannot flood the log. */
+function quote(text: string): string {
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// get
+
+/** The body of a `get=1` reply, ending with `errno=0` and the blank line. */
+export function formatGet(s: DeviceSnapshot): string {
+  const out: string[] = [];
+  if (s.privateKey !== null && !isAllZero(s.privateKey))
+    out.push(`private_key=${formatHexKey(s.privateKey)}`);
+  if (s.listenPort !== 0) out.push(`listen_port=${formatDecimal(s.listenPort)}`);
+  if (s.fwmark !== 0) out.push(`fwmark=${formatDecimal(s.fwmark)}`);
+  for (const p of s.peers) {
+    out.push(`public_key=${formatHexKey(p.publicKey)}`);
+    out.push(`preshared_key=${formatHexKey(p.presharedKey)}`);
+    out.push('protocol_version=1');
+    if (p.endpoint !== null) out.push(`endpoint=${formatEndpoint(p.endpoint)}`);
+    out.push(`last_handshake_time_sec=${formatDecimal(p.lastHandshake?.sec ?? 0)}`);
+    out.push(`last_handshake_time_nsec=${formatDecimal(p.lastHandshake?.nsec ?? 0)}`);
+    out.push(`tx_bytes=${formatDecimal(p.txBytes)}`);
+    out.push(`rx_bytes=${formatDecimal(p.rxBytes)}`);
+    out.push(`persistent_keepalive_interval=${formatDecimal(p.persistentKeepalive)}`);
+    for (const prefix of p.allowedIPs) out.push(`allowed_ip=${formatAllowedIP(prefix)}`);
+  }
+  out.push('errno=0', '', '');
+  return out.join('\n');
+}
+
+/** A counter of up to 64 bits as a number (exact below 2^53); null unless plain digits. */
+function parseCounter(text: string): number | null {
+  return /^[0-9]{1,20}$/.test(text) ? Number(text) : null;
+}
+
+interface PeerDraft extends Omit<Writable<PeerSnapshot>, 'lastHandshake' | 'allowedIPs'> {
+  sec: number;
+  nsec: number;
+  allowedIPs: IpPrefix[];
+}
+
+function finishPeer(d: PeerDraft): PeerSnapshot {
+  const { sec, nsec, ...rest } = d;
+  return { ...rest, lastHandshake: sec === 0 && nsec === 0 ? null : { sec, nsec } };
+}
+
+/**
+ * Parses a `get=1` reply (lines up to the blank line). Throws UapiError: EPROTO when malformed or
+ * unterminated, or the reply's own errno when it is not 0. Unknown keys, device keys after the
+ * first peer and peer keys before it are ignored, as wg(8) ignores them.
+ */
+export function parseGet(text: string): DeviceSnapshot {
+  const device: Writable<DeviceSnapshot> = { privateKey: null, listenPort: 0, fwmark: 0, peers: [] };
+  const peers: PeerSnapshot[] = [];
+  let peer: PeerDraft | null = null;
+  let errno: number | null = null;
+  const bad = (line: string): never => {
+    throw new UapiError(EPROTO, `malformed get reply line ${quote(line.replace(/_key=.*/, '_key=…'))}`);
+  };
+  let start = 0;
+  for (;;) {
+    const nl = text.indexOf('\n', start);
+    if (nl < 0) throw new UapiError(EPROTO, 'get reply ended before its blank line');
+    const line = text.slice(start, nl);
+    start = nl + 1;
+    if (line === '') break;
+    const eq = line.indexOf('=');
+    if (eq < 0) bad(line);
+    const key = line.slice(0, eq);
+    const value = line.slice(eq + 1);
+    if (key === 'public_key') {
+      if (peer !== null) peers.push(finishPeer(peer));
+      const publicKey = parseHexKey(value) ?? bad(line);
+      peer = {
+        publicKey,
+        presharedKey: null,
+        endpoint: null,
+        sec: 0,
+        nsec: 0,
+        txBytes: 0,
+        rxBytes: 0,
+        persistentKeepalive: 0,
+        allowedIPs: [],
+      };
+    } else if (key === 'errno') {
+      const n = /^-?[0-9]{1,10}$/.test(value) ? Number(value) : bad(line);
+      errno = n > 0 ? -n : n;
+    } else if (peer === null) {
+      if (key === 'private_key') {
+        const k = parseHexKey(value) ?? bad(line);
+        device.privateKey = isAllZero(k) ? null : k;
+      } else if (key === 'listen_port') device.listenPort = parseDecimal(value, MAX_U16) ?? bad(line);
+      else if (key === 'fwmark') device.fwmark = parseDecimal(value, MAX_U32) ?? bad(line);
+    } else if (key === 'preshared_key') {
+      const k = parseHexKey(value) ?? bad(line);
+      peer.presharedKey = isAllZero(k) ? null : k;
+    } else if (key === 'endpoint') peer.endpoint = parseEndpoint(value) ?? bad(line);
+    else if (key === 'last_handshake_time_sec') peer.sec = parseCounter(value) ?? bad(line);
+    else if (key === 'last_handshake_time_nsec') peer.nsec = parseCounter(value) ?? bad(line);
+    else if (key === 'tx_bytes') peer.txBytes = parseCounter(value) ?? bad(line);
+    else if (key === 'rx_bytes') peer.rxBytes = parseCounter(value) ?? bad(line);
+    else if (key === 'persistent_keepalive_interval') {
+      peer.persistentKeepalive = parseDecimal(value, MAX_U16) ?? bad(line);
+    } else if (key === 'allowed_ip') peer.allowedIPs.push(parseAllowedIP(value) ?? bad(line));
+  }
+  if (peer !== null) peers.push(finishPeer(peer));
+  if (errno === null) throw new UapiError(EPROTO, 'get reply has no errno line');
+  if (errno !== 0) throw new UapiError(errno, `get failed with errno=${errno}`);
+  device.peers = peers;
+  return device;
+}
+
+// ---------------------------------------------------------------------------------------------
+// set
+
+interface PeerSetDraft extends Omit<Writable<PeerSet>, 'allowedIPs'> {
+  allowedIPs: AllowedIPChange[];
+}
+
+/**
+ * Parses and validates the body of a `set=1` request (the lines after `set=1`, without the blank
+ * line that ends it). Throws UapiError with wireguard-go's errno for the first bad line; returns
+ * the whole request as one DeviceSet otherwise.
+ */
+export function parseSet(lines: readonly string[]): DeviceSet {
+  const device: Writable<DeviceSet> = { replacePeers: false, peers: [] };
+  const peers: PeerSet[] = [];
+  let peer: PeerSetDraft | null = null;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const where = `set line ${i + 1}`;
+    const eq = line.indexOf('=');
+    if (eq < 0) throw new UapiError(EPROTO, `${where}: no '=' in ${quote(line)}`);
+    const key = line.slice(0, eq);
+    const value = line.slice(eq + 1);
+    const invalid = (what: string): never => {
+      throw new UapiError(EINVAL, `${where}: ${what}`);
+    };
+    const flag = (): true =>
+      value === 'true' ? true : invalid(`${key} takes only "true", got ${quote(value)}`);
+
+    if (key === 'public_key') {
+      if (peer !== null) peers.push(peer);
+      const publicKey = parseHexKey(value) ?? invalid('public_key is not 64 lowercase hex digits');
+      peer = { publicKey, remove: false, updateOnly: false, allowedIPs: [] };
+      continue;
+    }
+    if (peer === null) {
+      switch (key) {
+        case 'private_key': {
+          const k = parseHexKey(value) ?? invalid('private_key is not 64 lowercase hex digits');
+          // Clamped here, as wireguard-go's FromMaybeZeroHex (and the kernel) do: `get` then shows
+          // the clamped key, and an unclamped copy of the current key counts as the same key.
+          device.privateKey = isAllZero(k) ? null : clampPrivateKey(k);
+          break;
+        }
+        case 'listen_port':
+          device.listenPort = parseDecimal(value, MAX_U16) ?? invalid(`bad listen_port ${quote(value)}`);
+          break;
+        case 'fwmark':
+          device.fwmark = parseDecimal(value, MAX_U32) ?? invalid(`bad fwmark ${quote(value)}`);
+          break;
+        case 'replace_peers':
+          device.replacePeers = flag();
+          break;
+        default:
+          invalid(`invalid UAPI device key ${quote(key)}`);
+      }
+      continue;
+    }
+    switch (key) {
+      case 'update_only':
+        peer.updateOnly = flag();
+        break;
+      case 'remove':
+        peer.remove = flag();
+        break;
+      case 'preshared_key': {
+        const k = parseHexKey(value) ?? invalid('preshared_key is not 64 lowercase hex digits');
+        peer.presharedKey = isAllZero(k) ? null : k;
+        break;
+      }
+      case 'endpoint':
+        peer.endpoint =
+          parseEndpoint(value) ?? invalid(`bad endpoint ${quote(value)} (want ip:port or [ipv6]:port)`);
+        break;
+      case 'persistent_keepalive_interval':
+        peer.persistentKeepalive =
+          parseDecimal(value, MAX_U16) ?? invalid(`bad persistent_keepalive_interval ${quote(value)}`);
+        break;
+      case 'replace_allowed_ips':
+        flag();
+        peer.allowedIPs.push({ kind: 'clear' });
+        break;
+      case 'allowed_ip': {
+        const remove = value.startsWith('-');
+        const prefix =
+          parseAllowedIP(remove ? value.slice(1) : value) ??
+          invalid(`bad allowed_ip ${quote(value)} (want addr/cidr)`);
+        peer.allowedIPs.push(remove ? { kind: 'remove', prefix } : { kind: 'add', prefix });
+        break;
+      }
+      case 'protocol_version':
+        if (value !== '1') invalid(`invalid protocol version ${quote(value)}`);
+        break;
+      default:
+        invalid(`invalid UAPI peer key ${quote(key)}`);
+    }
+  }
+  if (peer !== null) peers.push(peer);
+  device.peers = peers;
+  return device;
+}
+
+/**
+ * The body of a `set=1` request for `set` (lines ending in `\n`, without `set=1` and without the
+ * terminating blank line): the inverse of parseSet. Order as wg(8) sends it; update_only comes
+ * right after public_key so a new peer is never half-created; a removed peer gets only remove=true.
+ */
+export function formatSet(set: DeviceSet): string {
+  const out: string[] = [];
+  if (set.privateKey !== undefined) out.push(`private_key=${formatHexKey(set.privateKey)}`);
+  if (set.listenPort !== undefined) out.push(`listen_port=${formatDecimal(set.listenPort)}`);
+  if (set.fwmark !== undefined) out.push(`fwmark=${formatDecimal(set.fwmark)}`);
+  if (set.replacePeers) out.push('replace_peers=true');
+  for (const p of set.peers) {
+    out.push(`public_key=${formatHexKey(p.publicKey)}`);
+    if (p.remove) {
+      out.push('remove=true');
+      continue;
+    }
+    if (p.updateOnly) out.push('update_only=true');
+    if (p.presharedKey !== undefined) out.push(`preshared_key=${formatHexKey(p.presharedKey)}`);
+    if (p.endpoint !== undefined) out.push(`endpoint=${formatEndpoint(p.endpoint)}`);
+    if (p.persistentKeepalive !== undefined) {
+      out.push(`persistent_keepalive_interval=${formatDecimal(p.persistentKeepalive)}`);
+    }
+    for (const change of p.allowedIPs) {
+      if (change.kind === 'clear') out.push('replace_allowed_ips=true');
+      else out.push(`allowed_ip=${change.kind === 'remove' ? '-' : ''}${formatAllowedIP(change.prefix)}`);
+    }
+  }
+  return out.length === 0 ? '' : `${out.join('\n')}\n`;
+}
+
+/** Splits a set body (as formatSet returns it) into the lines parseSet takes. */
+export function setBodyLines(body: string): string[] {
+  if (body === '') return [];
+  const lines = body.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}

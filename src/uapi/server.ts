@@ -1,0 +1,323 @@
+/**
+ * The UAPI server (wireguard.com/xplatform; wireguard-go's IpcHandle in device/uapi.go and
+ * ipc/uapi_unix.go): serves a UapiTarget on a unix stream socket, a path or an inherited listening
+ * descriptor (WG_UAPI_FD). Requests on one connection are answered in order, one `errno=N` reply
+ * each (a get's body comes first); an unknown verb closes the connection without a reply; framing
+ * follows RequestReader. Gets and sets from all connections run one at a time, as wireguard-go's
+ * ipcMutex makes them, so a get never sees half a set.
+ *
+ * Beyond wireguard-go, deliberately:
+ * - A set is validated whole before anything is applied; a client that disconnects (or half-
+ *   closes) before the blank line applies nothing. wireguard-go applies line by line and applies a
+ *   truncated request at EOF.
+ * - Pipelined requests are all answered; wireguard-go's bufio.Scanner swallows whatever follows a
+ *   set in the same read.
+ * - Slow clients are cut off: a request must complete within `requestTimeoutMs` of its first byte,
+ *   a connection idle between requests (or not reading its reply) for `idleTimeoutMs` is closed,
+ *   and at most `maxConnections` are open at once. wireguard-go has no limits.
+ * - Handlers never throw: a failure of the target (or a bug) is logged and answered errno=-EIO.
+ *
+ * Socket path policy (directory, umask, stale sockets, removal) belongs to the daemon.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { EIO, UapiError, errnoName } from './errno.js';
+import { formatGet, parseSet } from './codec.js';
+import { RequestReader, type ReaderEvent } from './reader.js';
+import type { UapiTarget } from './types.js';
+
+/** Where wireguard-go (and wgtsd) put an interface's UAPI socket. */
+export function uapiSocketPath(ifname: string): string {
+  return `/var/run/wireguard/${ifname}.sock`;
+}
+
+/** The logger the server writes to; the daemon's Logger fits. */
+export interface UapiLogger {
+  verbose(message: string): void;
+  error(message: string): void;
+}
+
+export interface UapiServerOptions {
+  readonly logger?: UapiLogger;
+  /** Close a connection that sends no request (or does not read its reply) for this long; default 120 s. */
+  readonly idleTimeoutMs?: number;
+  /** Close a connection whose request is not complete this long after its first byte; default 30 s. */
+  readonly requestTimeoutMs?: number;
+  /** Refuse connections beyond this many open at once; default 64. */
+  readonly maxConnections?: number;
+  /** Longest line, without its newline; default 65535 (wireguard-go's bufio.Scanner limit). */
+  readonly maxLineBytes?: number;
+  /** Largest set request; default 64 MiB. */
+  readonly maxRequestBytes?: number;
+}
+
+const SILENT: UapiLogger = { verbose: () => {}, error: () => {} };
+
+function reply(errno: number): string {
+  return `errno=${errno}\n\n`;
+}
+
+export class UapiServer {
+  readonly #target: UapiTarget;
+  readonly #log: UapiLogger;
+  readonly #idleMs: number;
+  readonly #requestMs: number;
+  readonly #maxLine: number | undefined;
+  readonly #maxRequest: number | undefined;
+  readonly #server: Server;
+  readonly #connections = new Set<Connection>();
+  /** Serialises target access across connections (wireguard-go's ipcMutex). */
+  #lock: Promise<void> = Promise.resolve();
+
+  constructor(target: UapiTarget, options: UapiServerOptions = {}) {
+    this.#target = target;
+    this.#log = options.logger ?? SILENT;
+    this.#idleMs = options.idleTimeoutMs ?? 120_000;
+    this.#requestMs = options.requestTimeoutMs ?? 30_000;
+    this.#maxLine = options.maxLineBytes;
+    this.#maxRequest = options.maxRequestBytes;
+    this.#server = createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
+    this.#server.maxConnections = options.maxConnections ?? 64;
+    this.#server.on('error', (err) => this.#log.error(`UAPI listener: ${err.message}`));
+  }
+
+  /** Number of open connections. */
+  get connections(): number {
+    return this.#connections.size;
+  }
+
+  /** Listens on a unix socket path (which must not exist). */
+  listen(path: string): Promise<void> {
+    return this.#listen(() => this.#server.listen(path));
+  }
+
+  /** Listens on an inherited, already listening unix socket descriptor (WG_UAPI_FD). */
+  listenFd(fd: number): Promise<void> {
+    return this.#listen(() => this.#server.listen({ fd }));
+  }
+
+  /** Stops listening and drops every open connection; resolves once the listener is closed. */
+  close(): Promise<void> {
+    for (const c of this.#connections) c.socket.destroy();
+    return new Promise((resolve) => {
+      if (!this.#server.listening) resolve();
+      else this.#server.close(() => resolve());
+    });
+  }
+
+  #listen(start: () => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => {
+        this.#server.off('listening', onListening);
+        reject(err);
+      };
+      const onListening = (): void => {
+        this.#server.off('error', onError);
+        resolve();
+      };
+      this.#server.once('error', onError);
+      this.#server.once('listening', onListening);
+      try {
+        start();
+      } catch (err) {
+        this.#server.off('error', onError);
+        this.#server.off('listening', onListening);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  }
+
+  #accept(socket: Socket): void {
+    const reader = new RequestReader({
+      ...(this.#maxLine !== undefined ? { maxLineBytes: this.#maxLine } : {}),
+      ...(this.#maxRequest !== undefined ? { maxRequestBytes: this.#maxRequest } : {}),
+    });
+    const conn = new Connection(socket, reader, this.#idleMs, this.#requestMs, this.#log, (ev) =>
+      this.#handle(ev),
+    );
+    this.#connections.add(conn);
+    socket.once('close', () => this.#connections.delete(conn));
+  }
+
+  #exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+    const run = this.#lock.then(fn);
+    this.#lock = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** The reply to one event (null: none), never a rejection. */
+  async #handle(ev: ReaderEvent): Promise<string | null> {
+    switch (ev.kind) {
+      case 'get':
+        try {
+          return await this.#exclusive(() => formatGet(this.#target.snapshot()));
+        } catch (err) {
+          this.#log.error(`UAPI get failed: ${describe(err)}`);
+          return reply(EIO);
+        }
+      case 'set':
+        return reply(await this.#set(ev.lines));
+      case 'reply':
+      case 'fail':
+        this.#log.error(`IPC error ${ev.errno}: ${ev.reason}`);
+        return reply(ev.errno);
+      case 'close':
+        this.#log.error(ev.reason);
+        return null;
+    }
+  }
+
+  async #set(lines: string[]): Promise<number> {
+    let errno: number;
+    try {
+      const set = parseSet(lines);
+      errno = await this.#exclusive(() => this.#target.apply(set));
+    } catch (err) {
+      if (err instanceof UapiError) {
+        this.#log.error(`IPC error ${err.errno}: ${err.message}`);
+        return err.errno;
+      }
+      this.#log.error(`UAPI set failed: ${describe(err)}`);
+      return EIO;
+    }
+    if (Number.isSafeInteger(errno) && errno <= 0) {
+      if (errno !== 0) this.#log.error(`IPC error ${errno}: set refused by the device (${errnoName(errno)})`);
+      return errno;
+    }
+    this.#log.error(`UAPI set: the device returned ${String(errno)}, not 0 or a negative errno`);
+    return Number.isSafeInteger(errno) ? -errno : EIO;
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}
+
+/** One client connection: feeds the reader, answers events in order, enforces the timeouts. */
+class Connection {
+  readonly socket: Socket;
+  readonly #reader: RequestReader;
+  readonly #idleMs: number;
+  readonly #requestMs: number;
+  readonly #log: UapiLogger;
+  readonly #handle: (ev: ReaderEvent) => Promise<string | null>;
+  #busy = false;
+  #eof = false;
+  #closed = false;
+  #timer: NodeJS.Timeout | null = null;
+  #timerKind: 'idle' | 'request' | null = null;
+
+  constructor(
+    socket: Socket,
+    reader: RequestReader,
+    idleMs: number,
+    requestMs: number,
+    log: UapiLogger,
+    handle: (ev: ReaderEvent) => Promise<string | null>,
+  ) {
+    this.socket = socket;
+    this.#reader = reader;
+    this.#idleMs = idleMs;
+    this.#requestMs = requestMs;
+    this.#log = log;
+    this.#handle = handle;
+    socket.on('data', (chunk: Buffer) => {
+      this.#reader.push(chunk);
+      if (!this.#busy) this.#updateTimer();
+      void this.#pump();
+    });
+    socket.on('end', () => {
+      this.#eof = true;
+      void this.#pump();
+    });
+    socket.on('error', (err) => this.#log.verbose(`UAPI connection error: ${err.message}`));
+    socket.on('close', () => {
+      this.#closed = true;
+      this.#clearTimer();
+    });
+    this.#arm('idle');
+  }
+
+  #arm(kind: 'idle' | 'request'): void {
+    this.#clearTimer();
+    this.#timerKind = kind;
+    this.#timer = setTimeout(
+      () => {
+        this.#log.verbose(
+          `UAPI connection closed: ${kind === 'idle' ? 'idle too long' : 'request not completed in time'}`,
+        );
+        this.socket.destroy();
+      },
+      kind === 'idle' ? this.#idleMs : this.#requestMs,
+    );
+    this.#timer.unref();
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerKind = null;
+  }
+
+  /** A request under way keeps its deadline (a trickle cannot extend it); otherwise idle. */
+  #updateTimer(): void {
+    if (this.#reader.midRequest) {
+      if (this.#timerKind !== 'request') this.#arm('request');
+    } else if (this.#timerKind !== 'idle') this.#arm('idle');
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#busy || this.#closed) return;
+    this.#busy = true;
+    try {
+      for (let ev = this.#reader.take(); ev !== null; ev = this.#reader.take()) {
+        this.socket.pause();
+        this.#clearTimer();
+        const text = await this.#handle(ev);
+        if (this.#closed) return;
+        if (ev.kind === 'fail' || ev.kind === 'close') {
+          this.#shutdown(text);
+          return;
+        }
+        if (text !== null && !this.socket.write(text)) await this.#drained();
+        if (this.#closed) return;
+      }
+      if (this.#eof) {
+        // The client half-closed: no request can complete any more. A partial one is dropped.
+        if (this.#reader.midRequest) this.#log.verbose('UAPI client ended mid-request: nothing applied');
+        this.#shutdown(null);
+        return;
+      }
+      this.socket.resume();
+      this.#updateTimer();
+    } catch (err) {
+      this.#log.error(`UAPI connection failed: ${describe(err)}`);
+      this.socket.destroy();
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** Waits until the reply is handed to the kernel; a client not reading it meets the idle timeout. */
+  #drained(): Promise<void> {
+    this.#arm('idle');
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+  }
+
+  /** Writes the last words, if any, then closes once they are flushed (bounded by the idle timer). */
+  #shutdown(text: string | null): void {
+    if (text !== null) this.socket.write(text);
+    this.socket.destroySoon();
+    this.#arm('idle');
+  }
+}
