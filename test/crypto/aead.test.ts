@@ -63,19 +63,21 @@ for (const v of vectors) {
     assert.equal(hexOf(opened), hexOf(plaintext));
   });
 
-  test(`${v.name}: seal/open with the counter the nonce encodes (when it has WireGuard's form)`, (t) => {
-    const { key, nonce, aad, plaintext, sealed } = decode(v);
-    const counter = counterOf(nonce);
-    if (counter === null) {
-      t.skip('nonce is not 00000000 ‖ LE64(counter)');
-      return;
-    }
-    assert.equal(hexOf(counterNonce(counter)), v.nonce);
-    assert.equal(hexOf(seal(key, counter, plaintext, aad)), hexOf(sealed));
-    const opened = open(key, counter, sealed, aad);
-    assert.ok(opened);
-    assert.equal(hexOf(opened), hexOf(plaintext));
-  });
+  // Only vectors whose nonce has WireGuard's form (00000000 ‖ LE64(counter)) can go through seal/open.
+  if (counterOf(decode(v).nonce) !== null)
+    test(`${v.name}: seal/open with the counter the nonce encodes (when it has WireGuard's form)`, (t) => {
+      const { key, nonce, aad, plaintext, sealed } = decode(v);
+      const counter = counterOf(nonce);
+      if (counter === null) {
+        t.skip('nonce is not 00000000 ‖ LE64(counter)');
+        return;
+      }
+      assert.equal(hexOf(counterNonce(counter)), v.nonce);
+      assert.equal(hexOf(seal(key, counter, plaintext, aad)), hexOf(sealed));
+      const opened = open(key, counter, sealed, aad);
+      assert.ok(opened);
+      assert.equal(hexOf(opened), hexOf(plaintext));
+    });
 
   test(`${v.name}: every flipped bit of the tag, and flips in ciphertext, aad, nonce and key, give null`, () => {
     const { key, nonce, aad, sealed } = decode(v);

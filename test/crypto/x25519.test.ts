@@ -38,12 +38,9 @@ for (const vec of v.x25519) {
   });
 }
 
-for (const step of v.iterated.after) {
-  test(`RFC 7748 section 5.2 iterated test, ${step.iterations} iteration(s)`, (t) => {
-    if (step.skip) {
-      t.skip('1,000,000 iterations take too long for the unit suite');
-      return;
-    }
+// The 1,000,000-iteration step is in the vector file but left out: it takes minutes here.
+for (const step of v.iterated.after.filter((s) => s.skip !== true)) {
+  test(`RFC 7748 section 5.2 iterated test, ${step.iterations} iteration(s)`, () => {
     let k = unhex(v.iterated.start);
     let u = unhex(v.iterated.start);
     for (let i = 0; i < step.iterations; i++) {
