@@ -127,6 +127,20 @@ static napi_value link_index(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* The link's interface flags (SIOCGIFFLAGS): the daemon follows IFF_UP as wireguard-go does. */
+static napi_value link_flags(napi_env env, napi_callback_info info) {
+  WGTS_ARGS(env, info, 1, argv);
+  char name[IFNAMSIZ];
+  if (wgts_arg_string(env, argv[0], "name", name, sizeof name) != 0) return NULL;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  int err = link_ioctl(name, SIOCGIFFLAGS, &ifr);
+  if (err != 0) return wgts_throw_errno(env, "ioctl SIOCGIFFLAGS", err);
+  napi_value out;
+  WGTS_CHECK(env, napi_create_int32(env, (int32_t)(unsigned short)ifr.ifr_flags, &out));
+  return out;
+}
+
 static napi_value close_fd(napi_env env, napi_callback_info info) {
   WGTS_ARGS(env, info, 1, argv);
   int32_t fd;
@@ -238,6 +252,7 @@ napi_status wgts_init_tun(napi_env env, napi_value exports) {
       {"linkMtu", NULL, link_mtu, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setLinkMtu", NULL, set_link_mtu, NULL, NULL, NULL, napi_enumerable, NULL},
       {"linkIndex", NULL, link_index, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"linkFlags", NULL, link_flags, NULL, NULL, NULL, napi_enumerable, NULL},
       {"closeFd", NULL, close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"writeList", NULL, write_list, NULL, NULL, NULL, napi_enumerable, NULL},
       {"writeBatch", NULL, write_batch, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -1,52 +1,107 @@
 /**
  * Daemonising the way wireguard-go does: unless told to stay in the foreground, the process
- * re-executes itself detached with WG_PROCESS_FOREGROUND=1 and waits until the child reports that
- * the TUN exists and the UAPI socket listens, so that `wg-quick`, which runs `wg addconf` right
- * after starting the daemon, never races it. The child's readiness arrives on an extra pipe (fd 3).
- * As in wireguard-go, the child's output goes to our stdout/stderr only when LOG_LEVEL is set.
+ * re-executes itself detached (a new session) with WG_PROCESS_FOREGROUND=1 and waits until the
+ * child reports that the TUN exists and the UAPI socket listens, so that `wg-quick`, which runs
+ * `wg addconf` right after starting the daemon, never races it. The child reports on an extra
+ * pipe (its fd 3): `R` when ready, or `E` and a message when it gave up, which the parent prints
+ * (when the child's own stderr went to /dev/null) and turns into its exit status.
+ *
+ * As in wireguard-go, the child's stdout/stderr are ours only when LOG_LEVEL is set and not
+ * `silent`; otherwise /dev/null. Descriptors handed to us in WG_TUN_FD / WG_UAPI_FD are passed on
+ * to the child at fds 4 and 5 (fd 3 is the pipe), with the variables rewritten to match, as
+ * wireguard-go passes its own TUN and socket to its child at fixed positions.
  */
-import { spawn } from 'node:child_process';
-import { openSync, writeSync, closeSync } from 'node:fs';
+import { spawn, type StdioOptions } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
 
 export const READY_FD_ENV = 'WGTSD_READY_FD';
+/** Descriptors the daemon may inherit (as wireguard-go's ENV_WG_TUN_FD and ENV_WG_UAPI_FD). */
+export const INHERITED_FD_ENVS = ['WG_TUN_FD', 'WG_UAPI_FD'] as const;
 
 /** Starts the detached child and resolves with the exit code the parent should use. */
 export function daemonize(script: string, args: readonly string[]): Promise<number> {
-  const quiet = process.env.LOG_LEVEL === undefined || process.env.LOG_LEVEL === 'silent';
-  const devnull = openSync('/dev/null', 'r+');
-  const child = spawn(process.execPath, [script, ...args], {
-    detached: true,
-    stdio: [devnull, quiet ? devnull : 'inherit', quiet ? devnull : 'inherit', 'pipe'],
-    env: { ...process.env, WG_PROCESS_FOREGROUND: '1', [READY_FD_ENV]: '3' },
-  });
-  closeSync(devnull);
+  const level = process.env.LOG_LEVEL;
+  const childHasOutput = level !== undefined && level !== '' && level !== 'silent';
+  const env: NodeJS.ProcessEnv = { ...process.env, WG_PROCESS_FOREGROUND: '1', [READY_FD_ENV]: '3' };
+  let devnull: number;
+  try {
+    devnull = openSync('/dev/null', 'r+');
+  } catch (err) {
+    process.stderr.write(`wgtsd: cannot open /dev/null: ${(err as Error).message}\n`);
+    return Promise.resolve(1);
+  }
+  const stdio: (number | 'inherit' | 'pipe')[] = [
+    devnull,
+    childHasOutput ? 'inherit' : devnull,
+    childHasOutput ? 'inherit' : devnull,
+    'pipe',
+  ];
+  for (const name of INHERITED_FD_ENVS) {
+    const value = process.env[name];
+    if (value === undefined || value === '' || !/^\d+$/.test(value)) continue; // the child refuses it
+    stdio.push(Number(value));
+    env[name] = String(stdio.length - 1);
+  }
+  let child;
+  try {
+    child = spawn(process.execPath, [script, ...args], { detached: true, stdio: stdio as StdioOptions, env });
+  } catch (err) {
+    process.stderr.write(`wgtsd: cannot start the daemon process: ${(err as Error).message}\n`);
+    return Promise.resolve(1);
+  } finally {
+    closeSync(devnull);
+  }
   return new Promise((resolve) => {
-    let ready = false;
+    let said = '';
     const pipe = child.stdio[3] as NodeJS.ReadableStream;
     pipe.on('data', (chunk: Buffer) => {
-      if (chunk.includes('R'.charCodeAt(0))) ready = true;
+      said += chunk.toString('utf8');
     });
     pipe.on('end', () => {
-      if (ready) {
+      if (said.startsWith('R')) {
         child.unref();
         resolve(0);
       }
     });
-    child.once('exit', (code) => {
-      if (!ready) resolve(code === 0 || code === null ? 1 : code);
+    pipe.on('error', () => {
+      // The child died: 'close' below reports it.
+    });
+    child.once('error', (err) => {
+      process.stderr.write(`wgtsd: cannot start the daemon process: ${err.message}\n`);
+      resolve(1);
+    });
+    child.once('close', (code) => {
+      if (said.startsWith('R')) return;
+      if (said.startsWith('E') && !childHasOutput && level !== 'silent') {
+        process.stderr.write(`wgtsd: ${said.slice(1).trimEnd()}\n`);
+      }
+      resolve(code === 0 || code === null ? 1 : code);
     });
   });
 }
 
-/** Called by the child once it is ready: tells the waiting parent and closes the pipe. */
-export function signalReady(): void {
+function tell(message: string): void {
   const fd = Number(process.env[READY_FD_ENV]);
   if (!Number.isInteger(fd) || fd < 3) return;
+  delete process.env[READY_FD_ENV];
   try {
-    writeSync(fd, 'R');
-    closeSync(fd);
+    writeSync(fd, message);
   } catch {
     // The parent is gone; nothing to tell.
   }
-  delete process.env[READY_FD_ENV];
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed.
+  }
+}
+
+/** Called by the child once it is ready: tells the waiting parent and closes the pipe. */
+export function signalReady(): void {
+  tell('R');
+}
+
+/** Called by the child when it gives up starting: the parent prints `message` and fails. */
+export function signalFailure(message: string): void {
+  tell(`E${message}`);
 }

@@ -4,10 +4,10 @@
  * (`wgtsd [-f|--foreground] IFNAME`; REFERENCE.md "Daemon"). It creates the TUN, binds UDP,
  * serves the cross-platform UAPI on /var/run/wireguard/IFNAME.sock, and exits cleanly — socket
  * removed — on SIGTERM/SIGINT, when its link is deleted, or when its socket file is removed.
+ * The daemon's modules load only once the arguments are good, so usage errors, `--version` and
+ * the daemonising parent start fast.
  */
 import { fileURLToPath } from 'node:url';
-import { daemonize } from './daemonize.js';
-import { runDaemon } from './run.js';
 
 const USAGE = 'Usage: wgtsd [-f/--foreground] INTERFACE-NAME\n';
 
@@ -15,11 +15,19 @@ function parseArgs(argv: readonly string[]): { foreground: boolean; ifname: stri
   let foreground = false;
   const rest: string[] = [];
   for (const a of argv) {
+    // Anything else starting with '-' is an unknown option, not an interface name.
     if (a === '-f' || a === '--foreground') foreground = true;
+    else if (a.startsWith('-')) return null;
     else rest.push(a);
   }
   if (rest.length !== 1) return null;
   return { foreground, ifname: rest[0]! };
+}
+
+/** The kernel's dev_valid_name: 1-15 bytes, not . or .., no '/', ':' or whitespace. */
+function validInterfaceName(name: string): boolean {
+  const bytes = Buffer.byteLength(name, 'utf8');
+  return bytes >= 1 && bytes <= 15 && name !== '.' && name !== '..' && !/[/:\s]/.test(name);
 }
 
 async function main(): Promise<number> {
@@ -28,19 +36,27 @@ async function main(): Promise<number> {
     process.stdout.write('wgtsd v0.1.0\n');
     return 0;
   }
+  if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const args = parseArgs(argv);
   if (args === null) {
     process.stderr.write(USAGE);
     return 1;
   }
-  if (!/^[^\s/]{1,15}$/.test(args.ifname) || args.ifname === '.' || args.ifname === '..') {
+  if (!validInterfaceName(args.ifname)) {
     process.stderr.write(
-      `wgtsd: invalid interface name '${args.ifname}' (1-15 characters, no '/' or spaces)\n`,
+      `wgtsd: invalid interface name '${args.ifname}' (1-15 bytes, not . or .., no '/', ':' or spaces)\n`,
     );
     return 1;
   }
   const foreground = args.foreground || process.env.WG_PROCESS_FOREGROUND === '1';
-  if (!foreground) return daemonize(fileURLToPath(import.meta.url), ['-f', args.ifname]);
+  if (!foreground) {
+    const { daemonize } = await import('./daemonize.js');
+    return daemonize(fileURLToPath(import.meta.url), ['-f', args.ifname]);
+  }
+  const { runDaemon } = await import('./run.js');
   return runDaemon(args.ifname);
 }
 

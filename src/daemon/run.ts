@@ -1,46 +1,86 @@
 /**
  * The foreground daemon: TUN + Device + UAPI server + the three ways to stop (signal, link
  * deleted, socket removed). WG_TUN_FD and WG_UAPI_FD hand in already-open descriptors, as
- * wireguard-go accepts them.
+ * wireguard-go accepts them. A name the kernel completes (`wg%d`) is resolved by opening the TUN
+ * first; the socket, the logs and the link watch then use the real name (wireguard-go does the
+ * same). Startup failures are logged (LOG_LEVEL) and reported to a daemonising parent.
  */
 import { unlinkSync } from 'node:fs';
 import { Device } from '../device/device.js';
-import { createLogger, parseLogLevel } from '../device/logger.js';
+import { createLogger, parseLogLevel, type Logger } from '../device/logger.js';
 import { createBind } from '../io/bind.js';
 import { openTun, type TunDevice } from '../io/tun.js';
-import { linkIndex } from './link.js';
+import { linkIndex, linkIsUp } from './link.js';
 import { UapiServer } from '../uapi/server.js';
-import { signalReady } from './daemonize.js';
+import { signalFailure, signalReady } from './daemonize.js';
 import { ensureSocketDirectory, inodeOf, probeSocket, socketPath } from './socket-path.js';
 
 /** How often the daemon checks that its link and socket file still exist. */
 const WATCH_MS = 250;
+/** After a stop, exit even if some handle would keep the event loop alive. */
+const EXIT_GRACE_MS = 2_000;
 
-export async function runDaemon(ifname: string): Promise<number> {
-  const log = createLogger(ifname, parseLogLevel(process.env.LOG_LEVEL));
-  const uapiFd = numericEnv('WG_UAPI_FD');
-  const tunFd = numericEnv('WG_TUN_FD');
-  const path = socketPath(ifname);
+export async function runDaemon(requested: string): Promise<number> {
+  const level = parseLogLevel(process.env.LOG_LEVEL);
+  let log: Logger = createLogger(requested, level);
+  const fail = (message: string): number => {
+    log.error(message);
+    signalFailure(message);
+    return 1;
+  };
 
-  if (uapiFd === null) {
-    ensureSocketDirectory();
-    if ((await probeSocket(path)) === 'live') {
-      log.error(`UAPI socket ${path} is in use: another daemon runs ${ifname}`);
-      process.stderr.write(`wgtsd: interface ${ifname} is already run by another daemon (${path})\n`);
-      return 1;
+  let uapiFd: number | null;
+  let tunFd: number | null;
+  try {
+    uapiFd = fdFromEnv('WG_UAPI_FD');
+    tunFd = fdFromEnv('WG_TUN_FD');
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+
+  // Refuse before touching the TUN when another daemon serves this name (from any namespace: the
+  // socket directory is shared), so a refused start never disturbs the running one.
+  const refusal = async (name: string): Promise<string | null> => {
+    if (uapiFd !== null) return null;
+    const path = socketPath(name);
+    try {
+      ensureSocketDirectory();
+    } catch (err) {
+      return `cannot create the socket directory for ${path}: ${(err as Error).message}`;
     }
+    return (await probeSocket(path)) === 'live'
+      ? `interface ${name} is already run by another daemon (${path} is in use)`
+      : null;
+  };
+  if (tunFd === null && !requested.includes('%')) {
+    const why = await refusal(requested);
+    if (why !== null) return fail(why);
   }
 
   let tun: TunDevice;
   try {
-    tun = openTun(ifname, { mtu: 1420, ...(tunFd !== null ? { fd: tunFd } : {}) });
+    tun = openTun(requested, { mtu: 1420, ...(tunFd !== null ? { fd: tunFd } : {}) });
   } catch (err) {
-    process.stderr.write(`wgtsd: cannot create TUN device ${ifname}: ${(err as Error).message}\n`);
-    return 1;
+    return fail(`cannot create TUN device ${requested}: ${(err as Error).message}`);
   }
+  const ifname = tun.name;
+  if (ifname !== requested || tunFd !== null) {
+    log = createLogger(ifname, level);
+    const why = await refusal(ifname);
+    if (why !== null) {
+      tun.close();
+      return fail(why);
+    }
+  }
+  const path = socketPath(ifname);
 
-  const device = new Device({ tun, bind: createBind(), logger: log });
-  await device.start(0);
+  const device = new Device({ tun, bind: createBind(), logger: log, linkUp: () => linkIsUp(tun.name) });
+  try {
+    await device.start(0);
+  } catch (err) {
+    device.close();
+    return fail(`cannot open the UDP sockets: ${(err as Error).message}`);
+  }
 
   const server = new UapiServer(device, { logger: log });
   try {
@@ -54,13 +94,14 @@ export async function runDaemon(ifname: string): Promise<number> {
       }
     }
   } catch (err) {
-    process.stderr.write(`wgtsd: cannot listen on ${path}: ${(err as Error).message}\n`);
     device.close();
-    return 1;
+    return fail(`cannot listen on ${uapiFd !== null ? `fd ${uapiFd}` : path}: ${(err as Error).message}`);
   }
-  const socketInode = uapiFd === null ? inodeOf(path) : null;
+  // The socket file to watch (and remove on exit): ours, or with WG_UAPI_FD the one at the
+  // standard path if there is one (wireguard-go watches that path whatever the descriptor).
+  const socketInode = inodeOf(path);
   log.verbose('UAPI listener started');
-  log.verbose(`device started (TUN ${tun.name}, UDP port ${device.listenPort})`);
+  log.verbose(`device started (TUN ${ifname}, UDP port ${device.listenPort})`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -69,7 +110,7 @@ export async function runDaemon(ifname: string): Promise<number> {
       stopping = true;
       log.verbose(`shutting down: ${why}`);
       clearInterval(watcher);
-      server.close();
+      void server.close();
       if (socketInode !== null && inodeOf(path) === socketInode) {
         try {
           unlinkSync(path);
@@ -78,21 +119,33 @@ export async function runDaemon(ifname: string): Promise<number> {
         }
       }
       device.close();
+      setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
       resolve(0);
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    // The device follows the link's up/down state (a new TUN starts down), as wireguard-go does.
+    const followLink = (): void => {
+      const was = device.up;
+      device.syncLinkState();
+      if (device.up !== was) log.verbose(`interface ${device.up ? 'up' : 'down'}`);
+    };
+    followLink();
     const watcher = setInterval(() => {
-      if (linkIndex(ifname) !== tun.ifindex) stop(`link ${ifname} deleted`);
+      const index = linkIndex(ifname);
+      if (index !== undefined && index !== tun.ifindex) stop(`link ${ifname} deleted`);
       else if (socketInode !== null && inodeOf(path) !== socketInode) stop(`socket ${path} removed`);
+      else followLink();
     }, WATCH_MS);
     signalReady();
   });
 }
 
-function numericEnv(name: string): number | null {
+/** An inherited descriptor named by `name` (a decimal fd number), null when unset. */
+function fdFromEnv(name: string): number | null {
   const v = process.env[name];
   if (v === undefined || v === '') return null;
-  const n = Number(v);
-  return Number.isInteger(n) && n >= 0 ? n : null;
+  const n = /^\d{1,9}$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n)) throw new Error(`${name}=${v} is not a file descriptor number`);
+  return n;
 }

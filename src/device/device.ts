@@ -17,6 +17,7 @@ import type { TunDevice } from '../io/tun.js';
 import { IndexTable } from '../protocol/indices.js';
 import { LocalIdentity } from '../protocol/identity.js';
 import { parseMessage } from '../protocol/messages.js';
+import { INITIATION_SIZE, RESPONSE_SIZE } from '../constants.js';
 import { Responder } from '../protocol/responder.js';
 import type { TunnelResult } from '../protocol/results.js';
 import { Tunnel, type Endpoint } from '../protocol/tunnel.js';
@@ -39,6 +40,12 @@ export interface DeviceOptions {
   readonly wallNow?: () => number;
   readonly random?: (n: number) => Uint8Array;
   readonly mtu?: number;
+  /**
+   * Asks the kernel whether the link is up (undefined: could not tell). When given, the device
+   * re-reads it before applying a configuration, so a `wg set` right after `ip link set down`
+   * sees the link down without waiting for the daemon's poll.
+   */
+  readonly linkUp?: () => boolean | undefined;
   /** The coarse scheduler's period. */
   readonly tickMs?: number;
 }
@@ -67,7 +74,11 @@ export class Device implements UapiTarget {
   #ticker: NodeJS.Timeout | null = null;
   #draining = false;
   #closed = false;
+  #up = true;
+  readonly #linkUp: (() => boolean | undefined) | null;
   #lastGc = 0;
+  /** The MTU follows the TUN's (wg-quick sets it after the daemon starts) unless given. */
+  readonly #mtuFollowsTun: boolean;
 
   constructor(o: DeviceOptions) {
     this.tun = o.tun;
@@ -77,6 +88,8 @@ export class Device implements UapiTarget {
     this.wallNow = o.wallNow ?? (() => Date.now());
     this.random = o.random ?? ((n) => new Uint8Array(randomBytes(n)));
     this.mtu = o.mtu ?? o.tun?.mtu ?? 1420;
+    this.#mtuFollowsTun = o.mtu === undefined && o.tun !== null;
+    this.#linkUp = o.linkUp ?? null;
     this.responder = new Responder(this.identity, this.random);
     this.indices = new IndexTable<Tunnel>(this.random);
     this.#tickMs = o.tickMs ?? DEFAULT_TICK_MS;
@@ -147,6 +160,7 @@ export class Device implements UapiTarget {
   }
 
   apply(set: DeviceSet): Promise<number> {
+    this.syncLinkState();
     return applyDeviceSet(this, set);
   }
 
@@ -154,6 +168,11 @@ export class Device implements UapiTarget {
 
   /** IP packets read from the TUN (views valid only during this call). */
   sendPackets(packets: readonly Uint8Array[]): void {
+    // The kernel routes nothing through a down link, so a packet here means the link is up even if
+    // the daemon's link watch (a poll) has not seen it yet. Without this re-read, the first packet
+    // after `ip link set up` would start a handshake that transmit() then drops while its rate
+    // limit still counts: the tunnel came up only REKEY_TIMEOUT later.
+    if (!this.#up) this.syncLinkState();
     const now = this.now();
     for (const packet of packets) {
       const version = packet.length > 0 ? packet[0]! >> 4 : 0;
@@ -170,7 +189,7 @@ export class Device implements UapiTarget {
   /** Sends whatever a Tunnel asked for to its peer's current endpoint. */
   transmit(peer: Peer, r: TunnelResult): void {
     if (r.kind !== 'toNetwork' && r.kind !== 'toTunnel') return;
-    if (r.datagrams.length === 0) return;
+    if (r.datagrams.length === 0 || !this.#up) return;
     const endpoint = peer.tunnel.endpoint;
     if (endpoint === null) {
       this.log.verbose(
@@ -178,13 +197,53 @@ export class Device implements UapiTarget {
       );
       return;
     }
-    this.bind.send(r.datagrams, endpoint);
+    // Count what the kernel took, as wireguard-go does: not what the tunnel produced.
+    const sent = this.bind.send(r.datagrams, endpoint);
+    for (let i = 0; i < sent; i++) peer.txBytes += r.datagrams[i]!.length;
+  }
+
+  /** Re-reads the link state through the `linkUp` option, if there is one. */
+  syncLinkState(): void {
+    const up = this.#linkUp?.();
+    if (up !== undefined) this.setUp(up);
+  }
+
+  /** Whether the interface is up: a down device sends nothing and drops what arrives. */
+  get up(): boolean {
+    return this.#up;
+  }
+
+  /**
+   * Follows the link's administrative state (wireguard-go's Up/Down): going down forgets every
+   * session, timer and staged packet but keeps the configuration; coming up sends a keepalive to
+   * each peer with persistent keepalive, which starts its handshake.
+   */
+  setUp(up: boolean): void {
+    if (up === this.#up) return;
+    this.#up = up;
+    const now = this.now();
+    for (const peer of this.peers.values()) {
+      if (!up) {
+        peer.tunnel.destroy(); // sessions, timers and staged packets; the configuration stays
+        continue;
+      }
+      const interval = peer.tunnel.timers.persistentKeepaliveInterval;
+      if (interval > 0) {
+        peer.tunnel.timers.setPersistentKeepalive(interval, now);
+        this.transmit(peer, peer.tunnel.keepalive(now));
+      }
+    }
+    if (!up) this.queue.clear();
   }
 
   // ---- inbound ----------------------------------------------------------------------------------
 
   /** Datagrams from the Bind (views valid only during this call). */
   receiveDatagrams(datagrams: readonly Uint8Array[], sources: readonly Endpoint[]): void {
+    // Re-read the link state rather than trust the last poll: a peer's first initiation right
+    // after `ip link set up` would otherwise be dropped and retried only REKEY_TIMEOUT later.
+    if (!this.#up) this.syncLinkState();
+    if (!this.#up) return;
     const now = this.now();
     const toTun: Uint8Array[] = [];
     for (let i = 0; i < datagrams.length; i++) {
@@ -192,8 +251,12 @@ export class Device implements UapiTarget {
       const src = sources[i]!;
       const type = d.length >= 4 ? d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24) : 0;
       if (type === 1 || type === 2) {
-        // Handshake: copy out of the receive slot and queue it; never DH inline.
-        this.queue.push({ datagram: d.slice(), from: copyEndpoint(src) });
+        // Handshake: copy out of the receive slot and queue it; never DH inline. Only a message of
+        // its exact size takes a place in the queue (and counts toward "under load"), as the
+        // kernel checks sizes before queueing; nothing is copied when the queue is full.
+        if (d.length !== (type === 1 ? INITIATION_SIZE : RESPONSE_SIZE)) continue;
+        if (this.queue.full) this.queue.dropped++;
+        else this.queue.push({ datagram: d.slice(), from: copyEndpoint(src) });
         continue;
       }
       const msg = parseMessage(d);
@@ -256,6 +319,7 @@ export class Device implements UapiTarget {
 
   /** The coarse scheduler: runs due timers of every peer, and housekeeping. */
   tick(): void {
+    if (!this.#up) return;
     const now = this.now();
     for (const peer of this.peers.values()) {
       if (peer.tunnel.timers.nextDeadline() <= now) this.transmit(peer, peer.tunnel.tick(now));
@@ -263,7 +327,21 @@ export class Device implements UapiTarget {
     if (now - this.#lastGc >= 1000) {
       this.#lastGc = now;
       this.responder.rateLimiter.gc(now);
+      this.followTunMtu();
     }
+  }
+
+  /**
+   * Picks up a changed link MTU (`ip link set mtu`, as wg-quick does after starting the daemon),
+   * so padding never rounds a packet past the real MTU. Runs from the scheduler once a second.
+   */
+  followTunMtu(): void {
+    if (!this.#mtuFollowsTun || this.tun === null || this.#closed) return;
+    const mtu = this.tun.mtu;
+    if (mtu === this.mtu || !Number.isInteger(mtu) || mtu <= 0) return;
+    this.log.verbose(`MTU ${this.mtu} -> ${mtu}`);
+    this.mtu = mtu;
+    for (const peer of this.peers.values()) peer.tunnel.mtu = mtu;
   }
 }
 

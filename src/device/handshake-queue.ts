@@ -26,6 +26,10 @@ export class HandshakeQueue {
     return this.#items.length - this.#head;
   }
 
+  get full(): boolean {
+    return this.length >= this.capacity;
+  }
+
   /** Enqueues, or returns false (and counts a drop) when full. */
   push(item: QueuedHandshake): boolean {
     if (this.length >= this.capacity) {

@@ -9,6 +9,8 @@ import type { Tunnel } from '../protocol/tunnel.js';
 export class Peer {
   /** Hex of the public key: the key of the device's peer map. */
   readonly id: string;
+  /** Bytes of datagrams the kernel accepted for sending to this peer (the UAPI's tx_bytes). */
+  txBytes = 0;
 
   constructor(
     readonly publicKey: Uint8Array,

@@ -51,7 +51,8 @@ export interface Bind {
     onError?: (err: Error) => void,
   ): void;
   /** Sends datagrams to one endpoint in one batch. Failures are dropped and counted. */
-  send(datagrams: readonly Uint8Array[], to: Endpoint): void;
+  /** Returns how many of the datagrams, from the first, the kernel accepted (the rest were dropped). */
+  send(datagrams: readonly Uint8Array[], to: Endpoint): number;
   /** Closes both sockets (stops reading). open() may be called again; start() then too. */
   close(): void;
 }
@@ -318,9 +319,9 @@ export class LinuxBind implements Bind {
     if (err !== 0 && this.#onError !== null) this.#onError(systemError(err, 'recvmmsg'));
   }
 
-  send(datagrams: readonly Uint8Array[], to: Endpoint): void {
+  send(datagrams: readonly Uint8Array[], to: Endpoint): number {
     const n = datagrams.length;
-    if (n === 0) return;
+    if (n === 0) return 0;
     let address = to.address;
     let family: 4 | 6;
     if (address.length === 4) family = 4;
@@ -333,10 +334,11 @@ export class LinuxBind implements Bind {
     const socket = family === 4 ? this.#v4 : this.#v6;
     if (socket === null) {
       this.#dropped(n, this.#port === 0 ? 'EBADF' : 'EAFNOSUPPORT');
-      return;
+      return 0;
     }
     this.#native.sendList(socket.fd, family, datagrams, n, address, to.port, this.#status);
     this.#account();
+    return this.#status[0];
   }
 
   /**

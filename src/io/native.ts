@@ -56,6 +56,8 @@ export interface NativeAddon {
   linkMtu(name: string): number;
   setLinkMtu(name: string, mtu: number): void;
   linkIndex(name: string): number;
+  /** SIOCGIFFLAGS: the link's IFF_* flags. */
+  linkFlags(name: string): number;
   closeFd(fd: number): void;
   /** write() each of packets[0..count) to fd; status <- [written, dropped, lastErrno]. */
   writeList(fd: number, packets: readonly Uint8Array[], count: number, status: Int32Array): void;

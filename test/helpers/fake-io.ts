@@ -335,12 +335,12 @@ export class FakeBind implements Bind {
     this.#onDatagrams = onDatagrams;
   }
 
-  send(datagrams: readonly Uint8Array[], to: Endpoint): void {
+  send(datagrams: readonly Uint8Array[], to: Endpoint): number {
     const dest = unmapped(to.address);
     const from = this.addresses.find((a) => a.length === dest.length);
     if (this.#port === 0 || from === undefined) {
       this.dropped += datagrams.length;
-      return;
+      return 0;
     }
     for (const d of datagrams) {
       this.#net.enqueue({
@@ -350,6 +350,7 @@ export class FakeBind implements Bind {
       });
       this.sent++;
     }
+    return datagrams.length;
   }
 
   /** @internal Called by the hub with one batch for this bind. */

@@ -16,6 +16,7 @@
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -126,6 +127,11 @@ export interface StartDaemonOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** How long to wait for the UAPI socket; default 10 s. */
   readonly startTimeoutMs?: number;
+  /**
+   * Leave a socket file already at the UAPI path (a killed daemon's stale socket) for the daemon
+   * to deal with, and wait until the path accepts connections instead of merely existing.
+   */
+  readonly keepStaleSocket?: boolean;
 }
 
 export interface Daemon {
@@ -153,7 +159,9 @@ export async function startDaemon(ns: string, opts: StartDaemonOptions): Promise
   const ifname = opts.ifname ?? uniqueIfname('w');
   const socketPath = join(UAPI_DIR, `${ifname}.sock`);
   // The name is unique to this process, so a socket already there is a stale one of ours (pid reuse).
-  if (existsSync(socketPath)) rmSync(socketPath, { force: true });
+  const stale = existsSync(socketPath);
+  if (stale && opts.keepStaleSocket !== true) rmSync(socketPath, { force: true });
+  const waitLive = stale && opts.keepStaleSocket === true;
   const [cmd, args] = daemonCommand(opts.impl, ifname);
   const env = { ...process.env, LOG_LEVEL: defaultLogLevel(), ...opts.env };
   const proc = spawn(ns, cmd, args, { env });
@@ -171,7 +179,7 @@ export async function startDaemon(ns: string, opts: StartDaemonOptions): Promise
           const info = proc.exitInfo();
           throw new Error(`exited (${info?.code ?? info?.signal}) before creating its socket`);
         }
-        return existsSync(socketPath);
+        return waitLive ? acceptsConnections(socketPath) : existsSync(socketPath);
       },
       { timeoutMs: opts.startTimeoutMs ?? 10_000, intervalMs: 20, what: `${socketPath}` },
     );
@@ -180,6 +188,21 @@ export async function startDaemon(ns: string, opts: StartDaemonOptions): Promise
     throw new Error(`${opts.impl} ${ifname} in ${ns}: ${(err as Error).message}\n${proc.output()}`);
   }
   return { ns, ifname, impl: opts.impl, socketPath, proc, output: () => proc.output(), stop };
+}
+
+/** Whether a unix stream socket at `path` accepts a connection (closed at once), within 1 s. */
+export function acceptsConnections(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ path });
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), 1_000);
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }
 
 /** Runs the real `wg` with `args` inside `ns`; throws unless it exits 0. */
@@ -320,6 +343,11 @@ export interface TwoNodeOptions {
   readonly listenPorts?: readonly [number, number];
   readonly envA?: Readonly<Record<string, string>>;
   readonly envB?: Readonly<Record<string, string>>;
+  /**
+   * Which sides get the other's endpoint; default both. With `'a'`, only A knows where B is, so
+   * only A can initiate: B learns A's endpoint from A's first authenticated packet (roaming).
+   */
+  readonly endpointOn?: 'a' | 'b' | 'both';
 }
 
 export interface TunnelNode {
@@ -339,6 +367,8 @@ export interface TunnelNode {
   readonly innerV6: string;
   /** The endpoint the other side was given for this node (`ip:port` or `[ip]:port`). */
   readonly endpoint: string;
+  /** What `configureInterface` applied to this node (to apply again after a restart). */
+  readonly config: InterfaceConfig;
   /** Runs a command in this node's namespace (bounded, never throws on a non-zero exit). */
   exec(cmd: string, args: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
   /** `wg show IFNAME dump`, parsed. */
@@ -356,6 +386,14 @@ export interface TwoNodeTopology {
   logs(): string;
   /** Stops both daemons and deletes both namespaces (and so the veth and TUNs). Idempotent. */
   teardown(): Promise<void>;
+  /**
+   * Starts a fresh daemon (same implementation, namespace, interface name and environment) for a
+   * node whose daemon has already exited (the test stopped or killed it), applies the node's
+   * `config` again, and makes it the node's `daemon` (teardown stops it). Throws if the old
+   * daemon still runs. With `keepStaleSocket`, a socket the old daemon left stays for the new one
+   * to handle (see StartDaemonOptions).
+   */
+  restartDaemon(node: 'a' | 'b', opts?: { readonly keepStaleSocket?: boolean }): Promise<Daemon>;
 }
 
 /** Per-topology address octets: X from the pid, Y from a per-process counter. */
@@ -391,11 +429,13 @@ export async function createTwoNodeTopology(opts: TwoNodeOptions = {}): Promise<
   const plan = addressPlan();
   const daemons: Daemon[] = [];
   const spaces: string[] = [];
+  const current: Daemon[] = [];
   let tornDown = false;
   const teardown = async (): Promise<void> => {
     if (tornDown) return;
     tornDown = true;
-    await Promise.all(daemons.map((d) => d.stop()));
+    await Promise.all(current.map((d) => d.stop()));
+    await Promise.all(daemons.map((d) => d.proc.stop()));
     for (const ns of spaces) await deleteNamespace(ns);
   };
   try {
@@ -418,20 +458,48 @@ export async function createTwoNodeTopology(opts: TwoNodeOptions = {}): Promise<
       startDaemon(nsB, { impl: opts.implB ?? 'wireguard-go', ...(opts.envB ? { env: opts.envB } : {}) }),
     ]);
     daemons.push(daemonA, daemonB);
+    current.push(daemonA, daemonB);
 
     const endpointOf = (i: 0 | 1, port: number): string =>
       outer === 'v4' ? `${plan.outerV4[i]}:${port}` : `[${plan.outerV6[i]}]:${port}`;
     const keepaliveOn = opts.keepaliveOn ?? 'both';
+    const endpointOn = opts.endpointOn ?? 'both';
     const sides = [
       { name: 'a', ns: nsA, daemon: daemonA, keys: keysA, port: portA, vethIf: veth.ifA, i: 0 },
       { name: 'b', ns: nsB, daemon: daemonB, keys: keysB, port: portB, vethIf: veth.ifB, i: 1 },
     ] as const;
+    const configs = sides.map((side): InterfaceConfig => {
+      const o = side.i === 0 ? 1 : 0;
+      const keepalive =
+        opts.persistentKeepalive !== undefined && (keepaliveOn === 'both' || keepaliveOn === side.name)
+          ? { persistentKeepalive: opts.persistentKeepalive }
+          : {};
+      const endpoint =
+        endpointOn === 'both' || endpointOn === side.name ? { endpoint: endpointOf(o, sides[o].port) } : {};
+      return {
+        privateKey: side.keys.privateKey,
+        listenPort: side.port,
+        mtu,
+        addresses: [`${plan.innerV4[side.i]}/24`, `${plan.innerV6[side.i]}/64`],
+        peers: [
+          {
+            publicKey: sides[o].keys.publicKey,
+            ...endpoint,
+            allowedIps: [`${plan.innerV4[o]}/32`, `${plan.innerV6[o]}/128`],
+            ...(psk === null ? {} : { presharedKey: psk }),
+            ...keepalive,
+          },
+        ],
+      };
+    });
     const nodes = sides.map((side): TunnelNode => ({
       name: side.name,
       ns: side.ns,
       ifname: side.daemon.ifname,
       impl: side.daemon.impl,
-      daemon: side.daemon,
+      get daemon(): Daemon {
+        return current[side.i]!;
+      },
       keys: side.keys,
       listenPort: side.port,
       vethIf: side.vethIf,
@@ -440,33 +508,32 @@ export async function createTwoNodeTopology(opts: TwoNodeOptions = {}): Promise<
       innerV4: plan.innerV4[side.i],
       innerV6: plan.innerV6[side.i],
       endpoint: endpointOf(side.i, side.port),
+      config: configs[side.i]!,
       exec: (cmd, args, execOpts) => exec(side.ns, cmd, args, execOpts),
       dump: () => wgShowDump(side.ns, side.daemon.ifname),
     }));
-    await Promise.all(
-      sides.map((side) => {
-        const o = side.i === 0 ? 1 : 0;
-        const keepalive =
-          opts.persistentKeepalive !== undefined && (keepaliveOn === 'both' || keepaliveOn === side.name)
-            ? { persistentKeepalive: opts.persistentKeepalive }
-            : {};
-        return configureInterface(side.daemon, {
-          privateKey: side.keys.privateKey,
-          listenPort: side.port,
-          mtu,
-          addresses: [`${plan.innerV4[side.i]}/24`, `${plan.innerV6[side.i]}/64`],
-          peers: [
-            {
-              publicKey: sides[o].keys.publicKey,
-              endpoint: endpointOf(o, sides[o].port),
-              allowedIps: [`${plan.innerV4[o]}/32`, `${plan.innerV6[o]}/128`],
-              ...(psk === null ? {} : { presharedKey: psk }),
-              ...keepalive,
-            },
-          ],
-        });
-      }),
-    );
+    await Promise.all(sides.map((side) => configureInterface(side.daemon, configs[side.i]!)));
+    const restartDaemon = async (
+      name: 'a' | 'b',
+      restartOpts: { readonly keepStaleSocket?: boolean } = {},
+    ): Promise<Daemon> => {
+      const i = name === 'a' ? 0 : 1;
+      const old = current[i]!;
+      if (!old.proc.hasExited()) throw new Error(`${old.impl} ${old.ifname} is still running`);
+      // Forget it (its stop() would remove the socket path, which the new daemon will own).
+      await old.proc.stop();
+      const env = i === 0 ? opts.envA : opts.envB;
+      const fresh = await startDaemon(old.ns, {
+        impl: old.impl,
+        ifname: old.ifname,
+        ...(env ? { env } : {}),
+        ...(restartOpts.keepStaleSocket === true ? { keepStaleSocket: true } : {}),
+      });
+      daemons.push(fresh);
+      current[i] = fresh;
+      await configureInterface(fresh, configs[i]!);
+      return fresh;
+    };
     return {
       a: nodes[0]!,
       b: nodes[1]!,
@@ -476,6 +543,7 @@ export async function createTwoNodeTopology(opts: TwoNodeOptions = {}): Promise<
       logs: () =>
         daemons.map((d) => `--- ${d.impl} ${d.ifname} in ${d.ns} ---\n${d.output().trim()}`).join('\n'),
       teardown,
+      restartDaemon,
     };
   } catch (err) {
     const logs = daemons.map((d) => `--- ${d.impl} ${d.ifname} ---\n${d.output().trim()}`).join('\n');

@@ -1,0 +1,154 @@
+/**
+ * How wgts reaches an interface: the cross-platform UAPI socket /var/run/wireguard/IFNAME.sock of
+ * a userspace daemon (wgtsd, wireguard-go), following wireguard-tools src/ipc.c and
+ * src/ipc-uapi-unix.h step by step so that errors read as wg's do:
+ *
+ * - an interface "exists" when its socket path is a socket that accepts a connection; a socket that
+ *   refuses (its daemon died) is unlinked, as wg does;
+ * - otherwise wg would ask the kernel over netlink. wgts speaks no netlink, so it reports what wg
+ *   reports when the kernel has no such WireGuard interface: ENODEV ("No such device") when the
+ *   wireguard module is loaded, EPROTONOSUPPORT ("Protocol not supported") when it is not;
+ * - interfaces are listed in the directory's own order (readdir, not sorted), as `wg show all`
+ *   lists them. Kernel WireGuard interfaces are not listed (deliberate: userspace only).
+ *
+ * Failures are IpcError, whose message is wg's line (`Unable to access interface: No such device`).
+ */
+import { existsSync, opendirSync, statSync, unlinkSync } from 'node:fs';
+import { connect } from 'node:net';
+import { SOCKET_DIRECTORY, socketPath } from '../daemon/socket-path.js';
+import { uapiGetText, uapiSet } from '../uapi/client.js';
+import { UapiError } from '../uapi/errno.js';
+import type { DeviceSet } from '../uapi/types.js';
+import { DeviceReadError, parseDeviceReply, type WgDevice } from './device.js';
+import { errnoOf, strerror } from './errno-text.js';
+
+const ENODEV = 19;
+const EPROTONOSUPPORT = 93;
+const ECONNREFUSED = 111;
+
+export type IpcOperation = 'access' | 'modify' | 'retrieve' | 'list';
+
+const PREFIX: Readonly<Record<IpcOperation, string>> = {
+  access: 'Unable to access interface',
+  modify: 'Unable to modify interface',
+  retrieve: 'Unable to retrieve current interface configuration',
+  list: 'Unable to list interfaces',
+};
+
+/** An interface could not be read, configured or listed; `message` is wg's whole line. */
+export class IpcError extends Error {
+  /** Positive errno. */
+  readonly errno: number;
+  readonly reason: string;
+  readonly operation: IpcOperation;
+  readonly code = 'EIPC';
+
+  constructor(operation: IpcOperation, errno: number, options?: { cause?: unknown }) {
+    const reason = strerror(errno);
+    super(`${PREFIX[operation]}: ${reason}`, options);
+    this.name = 'IpcError';
+    this.errno = Math.abs(errno);
+    this.reason = reason;
+    this.operation = operation;
+  }
+}
+
+/** The directory the sockets live in (overridable for tests with WGTS_UAPI_DIR). */
+export function uapiDirectory(env: NodeJS.ProcessEnv = process.env): string {
+  return env['WGTS_UAPI_DIR'] ?? SOCKET_DIRECTORY;
+}
+
+function tryConnect(path: string): Promise<number> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(0);
+    });
+    s.once('error', (err) => {
+      s.destroy();
+      resolve(errnoOf(err));
+    });
+  });
+}
+
+/**
+ * wg's userspace_has_wireguard_interface then userspace_interface_file: 0 when the daemon answers,
+ * the errno to report otherwise (the kernel fallback's when there is no usable socket).
+ */
+async function probe(ifname: string, dir: string): Promise<number> {
+  const absent = existsSync('/sys/module/wireguard') ? ENODEV : EPROTONOSUPPORT;
+  if (ifname.includes('/')) return absent;
+  const path = socketPath(ifname, dir);
+  try {
+    if (!statSync(path).isSocket()) return absent;
+  } catch {
+    return absent;
+  }
+  const errno = await tryConnect(path);
+  if (errno === ECONNREFUSED) {
+    try {
+      unlinkSync(path);
+    } catch {
+      // gone already
+    }
+    return absent;
+  }
+  return errno;
+}
+
+function fromUapi(op: IpcOperation, err: unknown): IpcError {
+  if (err instanceof UapiError) return new IpcError(op, Math.abs(err.errno), { cause: err });
+  if (err instanceof DeviceReadError) return new IpcError(op, err.errno, { cause: err });
+  return new IpcError(op, errnoOf(err), { cause: err });
+}
+
+/** The userspace interfaces, in directory order. Throws IpcError('list'). */
+export async function listInterfaces(dir = uapiDirectory()): Promise<string[]> {
+  let handle;
+  try {
+    handle = opendirSync(dir);
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ENOENT') return [];
+    throw new IpcError('list', errnoOf(err), { cause: err });
+  }
+  const names: string[] = [];
+  try {
+    for (let ent = handle.readSync(); ent !== null; ent = handle.readSync()) {
+      const n = ent.name;
+      if (n.length <= 5 || !n.endsWith('.sock')) continue;
+      names.push(n.slice(0, -5));
+    }
+  } finally {
+    handle.closeSync();
+  }
+  const live: string[] = [];
+  for (const name of names) if ((await probe(name, dir)) === 0) live.push(name);
+  return live;
+}
+
+/** Reads an interface. Throws IpcError(`op`, default 'access'). */
+export async function getDevice(
+  ifname: string,
+  op: IpcOperation = 'access',
+  dir = uapiDirectory(),
+): Promise<WgDevice> {
+  const errno = await probe(ifname, dir);
+  if (errno !== 0) throw new IpcError(op, errno);
+  try {
+    return parseDeviceReply(ifname, await uapiGetText(socketPath(ifname, dir)));
+  } catch (err) {
+    throw fromUapi(op, err);
+  }
+}
+
+/** Sends one `set=1` request. Throws IpcError('modify'). */
+export async function setDevice(ifname: string, set: DeviceSet, dir = uapiDirectory()): Promise<void> {
+  const errno = await probe(ifname, dir);
+  if (errno !== 0) throw new IpcError('modify', errno);
+  try {
+    await uapiSet(socketPath(ifname, dir), set);
+  } catch (err) {
+    throw fromUapi('modify', err);
+  }
+}
