@@ -87,17 +87,34 @@ static int link_ioctl(const char *name, unsigned long request, struct ifreq *ifr
   return err;
 }
 
-static napi_value link_mtu(napi_env env, napi_callback_info info) {
+/* One integer of a link read with an ioctl on its name: SIOCGIFMTU, SIOCGIFINDEX or SIOCGIFFLAGS
+ * (the daemon follows IFF_UP as wireguard-go does). */
+static napi_value link_get(napi_env env, napi_callback_info info, unsigned long request, const char *what) {
   WGTS_ARGS(env, info, 1, argv);
   char name[IFNAMSIZ];
   if (wgts_arg_string(env, argv[0], "name", name, sizeof name) != 0) return NULL;
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  int err = link_ioctl(name, SIOCGIFMTU, &ifr);
-  if (err != 0) return wgts_throw_errno(env, "ioctl SIOCGIFMTU", err);
+  int err = link_ioctl(name, request, &ifr);
+  if (err != 0) return wgts_throw_errno(env, what, err);
+  int32_t value = request == SIOCGIFMTU     ? ifr.ifr_mtu
+                  : request == SIOCGIFINDEX ? ifr.ifr_ifindex
+                                            : (int32_t)(unsigned short)ifr.ifr_flags;
   napi_value out;
-  WGTS_CHECK(env, napi_create_int32(env, ifr.ifr_mtu, &out));
+  WGTS_CHECK(env, napi_create_int32(env, value, &out));
   return out;
+}
+
+static napi_value link_mtu(napi_env env, napi_callback_info info) {
+  return link_get(env, info, SIOCGIFMTU, "ioctl SIOCGIFMTU");
+}
+
+static napi_value link_index(napi_env env, napi_callback_info info) {
+  return link_get(env, info, SIOCGIFINDEX, "ioctl SIOCGIFINDEX");
+}
+
+static napi_value link_flags(napi_env env, napi_callback_info info) {
+  return link_get(env, info, SIOCGIFFLAGS, "ioctl SIOCGIFFLAGS");
 }
 
 static napi_value set_link_mtu(napi_env env, napi_callback_info info) {
@@ -112,33 +129,6 @@ static napi_value set_link_mtu(napi_env env, napi_callback_info info) {
   int err = link_ioctl(name, SIOCSIFMTU, &ifr);
   if (err != 0) return wgts_throw_errno(env, "ioctl SIOCSIFMTU", err);
   return NULL;
-}
-
-static napi_value link_index(napi_env env, napi_callback_info info) {
-  WGTS_ARGS(env, info, 1, argv);
-  char name[IFNAMSIZ];
-  if (wgts_arg_string(env, argv[0], "name", name, sizeof name) != 0) return NULL;
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  int err = link_ioctl(name, SIOCGIFINDEX, &ifr);
-  if (err != 0) return wgts_throw_errno(env, "ioctl SIOCGIFINDEX", err);
-  napi_value out;
-  WGTS_CHECK(env, napi_create_int32(env, ifr.ifr_ifindex, &out));
-  return out;
-}
-
-/* The link's interface flags (SIOCGIFFLAGS): the daemon follows IFF_UP as wireguard-go does. */
-static napi_value link_flags(napi_env env, napi_callback_info info) {
-  WGTS_ARGS(env, info, 1, argv);
-  char name[IFNAMSIZ];
-  if (wgts_arg_string(env, argv[0], "name", name, sizeof name) != 0) return NULL;
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  int err = link_ioctl(name, SIOCGIFFLAGS, &ifr);
-  if (err != 0) return wgts_throw_errno(env, "ioctl SIOCGIFFLAGS", err);
-  napi_value out;
-  WGTS_CHECK(env, napi_create_int32(env, (int32_t)(unsigned short)ifr.ifr_flags, &out));
-  return out;
 }
 
 static napi_value close_fd(napi_env env, napi_callback_info info) {

@@ -12,6 +12,7 @@ need nft nftables
 need ping iputils-ping
 need ip iproute2
 need ss iproute2
+need tcpdump tcpdump
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "ensure-deps: missing$missing (run as root on Debian to install); interop tests will skip" >&2

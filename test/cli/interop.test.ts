@@ -39,23 +39,11 @@ import {
   type TwoNodeTopology,
 } from '../helpers/wg-peer.js';
 import { compareWithWg, describeDiff, runWg, runWgts, sortBlocks } from './helpers.js';
+import { SHOW_FIELDS } from '../../src/cli/show-format.js';
 
 const skip = interopSkipReason(['wgtsd', 'wireguard-go'], ['ping']);
 const IMPLS: readonly Impl[] = ['wgtsd', 'wireguard-go'];
-const FIELDS = [
-  'public-key',
-  'private-key',
-  'listen-port',
-  'fwmark',
-  'peers',
-  'preshared-keys',
-  'endpoints',
-  'allowed-ips',
-  'latest-handshakes',
-  'transfer',
-  'persistent-keepalive',
-  'dump',
-];
+const FIELDS = SHOW_FIELDS;
 
 after(async () => {
   await cleanup();

@@ -22,22 +22,10 @@ import { SOCKET_DIRECTORY, ensureSocketDirectory } from '../../src/daemon/socket
 import { cleanup, prerequisitesMissing, trackPath, uniqueIfname } from '../helpers/netns.js';
 import { filterAnsi } from '../../src/cli/terminal.js';
 import { compareWithWg, describeDiff, RecordingTarget, runWg, runWgts } from './helpers.js';
+import { SHOW_FIELDS } from '../../src/cli/show-format.js';
 
 const skip = prerequisitesMissing(['wg']);
-const FIELDS = [
-  'public-key',
-  'private-key',
-  'listen-port',
-  'fwmark',
-  'peers',
-  'preshared-keys',
-  'endpoints',
-  'allowed-ips',
-  'latest-handshakes',
-  'transfer',
-  'persistent-keepalive',
-  'dump',
-];
+const FIELDS = SHOW_FIELDS;
 
 const v4 = (...b: number[]): Uint8Array => new Uint8Array(b);
 const v6 = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex.padStart(32, '0'), 'hex'));
