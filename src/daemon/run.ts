@@ -137,6 +137,35 @@ export async function runDaemon(requested: string): Promise<number> {
       else if (socketInode !== null && inodeOf(path) !== socketInode) stop(`socket ${path} removed`);
       else followLink();
     }, WATCH_MS);
+    // WGTS_STATS=1: a JSON line of the device's counters on stderr every WGTS_STATS_MS (default
+    // 1000), for the hostile-input tests and for watching a flood. Off by default.
+    if (process.env.WGTS_STATS === '1') {
+      const every = Number(process.env.WGTS_STATS_MS ?? '1000');
+      const statsTimer = setInterval(
+        () => {
+          // Run with NODE_OPTIONS=--expose-gc (scripts/soak.mjs does) to sample the heap after a
+          // full collection, so the soak compares live data rather than garbage not yet collected.
+          (globalThis as { gc?: () => void }).gc?.();
+          const { rss, heapUsed } = process.memoryUsage();
+          // Handles and timers for the soak (scripts/soak.mjs): growth would mean a leak.
+          const resources = process.getActiveResourcesInfo();
+          const timers = resources.filter((r) => r === 'Timeout' || r === 'Immediate').length;
+          const line = {
+            ...device.stats,
+            queueLength: device.queue.length,
+            rss,
+            heapUsed,
+            handles: resources.length - timers,
+            timers,
+            indices: device.indices.size,
+            peers: device.peers.size,
+          };
+          process.stderr.write(`STATS: ${JSON.stringify(line)}\n`);
+        },
+        Number.isFinite(every) && every >= 50 ? every : 1000,
+      );
+      statsTimer.unref();
+    }
     signalReady();
   });
 }

@@ -50,8 +50,33 @@ export interface DeviceOptions {
   readonly tickMs?: number;
 }
 
+/**
+ * Cheap counters for the hostile-input tests and operators (the daemon prints them as a `STATS`
+ * JSON line on stderr every WGTS_STATS_MS when WGTS_STATS=1). `handshakeDh` counts handshake
+ * messages that reached Diffie-Hellman (an initiation's identify, a response's consume): a flood
+ * with bad mac1s must leave it unchanged.
+ */
+export interface DeviceStats {
+  /** Handshake messages taken into the bounded queue. */
+  handshakesQueued: number;
+  /** Handshake messages refused because the queue was full (dropped before any copy or DH). */
+  handshakesQueueFull: number;
+  /** Dropped at admission: bad mac1. */
+  macRejected: number;
+  /** Dropped at admission: valid mac2 but over the per-source rate limit. */
+  rateLimited: number;
+  /** Cookie replies sent. */
+  cookieReplies: number;
+  /** Handshake messages that ran Diffie-Hellman. */
+  handshakeDh: number;
+  /** The highest queue length seen. */
+  queueHighWater: number;
+}
+
 /** Handshake messages processed per event-loop turn before yielding to other I/O. */
 const HANDSHAKES_PER_TURN = 16;
+/** Time spent on queued handshakes per event-loop turn before yielding (see #drain). */
+const HANDSHAKE_TURN_BUDGET_MS = 0.5;
 const DEFAULT_TICK_MS = 100;
 
 export class Device implements UapiTarget {
@@ -61,6 +86,15 @@ export class Device implements UapiTarget {
   readonly peers = new Map<string, Peer>();
   readonly allowedIPs = new AllowedIPs<Peer>();
   readonly queue = new HandshakeQueue();
+  readonly stats: DeviceStats = {
+    handshakesQueued: 0,
+    handshakesQueueFull: 0,
+    macRejected: 0,
+    rateLimited: 0,
+    cookieReplies: 0,
+    handshakeDh: 0,
+    queueHighWater: 0,
+  };
   readonly tun: TunDevice | null;
   readonly bind: Bind;
   readonly log: Logger;
@@ -255,8 +289,14 @@ export class Device implements UapiTarget {
         // its exact size takes a place in the queue (and counts toward "under load"), as the
         // kernel checks sizes before queueing; nothing is copied when the queue is full.
         if (d.length !== (type === 1 ? INITIATION_SIZE : RESPONSE_SIZE)) continue;
-        if (this.queue.full) this.queue.dropped++;
-        else this.queue.push({ datagram: d.slice(), from: copyEndpoint(src) });
+        if (this.queue.refuses(src.address)) {
+          this.queue.dropped++;
+          this.stats.handshakesQueueFull++;
+        } else {
+          this.queue.push({ datagram: d.slice(), from: copyEndpoint(src) });
+          this.stats.handshakesQueued++;
+          if (this.queue.length > this.stats.queueHighWater) this.stats.queueHighWater = this.queue.length;
+        }
         continue;
       }
       const msg = parseMessage(d);
@@ -284,10 +324,16 @@ export class Device implements UapiTarget {
   #drain(): void {
     this.#draining = false;
     if (this.#closed) return;
+    // At most HANDSHAKES_PER_TURN messages and about HANDSHAKE_TURN_BUDGET_MS per turn: under a
+    // flood each message costs a mac check and a cookie reply (~0.1 ms in JavaScript), and the
+    // receive path must keep reading its socket (transport packets wait behind the flood in a
+    // 7 MiB receive buffer otherwise, and the tunnel's latency climbs to seconds).
+    const started = performance.now();
     for (let i = 0; i < HANDSHAKES_PER_TURN; i++) {
       const item = this.queue.shift();
       if (item === undefined) return;
       this.#handleHandshake(item.datagram, item.from);
+      if (performance.now() - started >= HANDSHAKE_TURN_BUDGET_MS) break;
     }
     if (this.queue.length > 0) this.#scheduleDrain();
   }
@@ -297,12 +343,18 @@ export class Device implements UapiTarget {
     const msg = parseMessage(datagram);
     if (msg.type !== 'initiation' && msg.type !== 'response') return;
     const admission = this.responder.admit(msg, from.address, from.port, this.queue.underLoad(now), now);
-    if (admission.kind === 'drop') return;
+    if (admission.kind === 'drop') {
+      if (admission.reason === 'bad-mac1') this.stats.macRejected++;
+      else if (admission.reason === 'rate-limited') this.stats.rateLimited++;
+      return;
+    }
     if (admission.kind === 'cookie') {
+      this.stats.cookieReplies++;
       this.bind.send([admission.reply], from);
       return;
     }
     if (msg.type === 'initiation') {
+      this.stats.handshakeDh++;
       const partial = this.responder.identify(msg);
       if (partial === null) return;
       const peer = this.peers.get(toHex(partial.remoteStatic));
@@ -311,6 +363,7 @@ export class Device implements UapiTarget {
     } else {
       const tunnel = this.indices.get(msg.receiver);
       if (tunnel === undefined) return;
+      this.stats.handshakeDh++;
       this.transmit(this.#peerOfTunnel.get(tunnel)!, tunnel.consumeResponse(msg, from, now));
     }
   }

@@ -14,13 +14,44 @@ export interface QueuedHandshake {
   readonly from: Endpoint;
 }
 
+/**
+ * How many queued messages one source (an IPv4 address, an IPv6 /64) may hold: a single flooding
+ * host fills at most this share of the queue (twice what turns on "under load"), so the real peers'
+ * handshakes still find room and get their cookie replies instead of being dropped on a full queue.
+ */
+export const PER_SOURCE_LIMIT = HANDSHAKE_QUEUE_SIZE / 4;
+
+function sourceKey(address: Uint8Array): number | string {
+  if (address.length === 4)
+    return ((address[0]! << 24) | (address[1]! << 16) | (address[2]! << 8) | address[3]!) >>> 0;
+  let k = '';
+  for (let i = 0; i < 8 && i < address.length; i++) k += String.fromCharCode(address[i]!);
+  return k;
+}
+
 export class HandshakeQueue {
   #items: QueuedHandshake[] = [];
+  readonly #perSource = new Map<number | string, number>();
+  /** Messages refused because their source already held its share of the queue. */
+  sourceLimited = 0;
   #head = 0;
   #underLoadUntil = -Infinity;
   dropped = 0;
 
-  constructor(readonly capacity = HANDSHAKE_QUEUE_SIZE) {}
+  constructor(
+    readonly capacity = HANDSHAKE_QUEUE_SIZE,
+    readonly perSourceLimit = Math.max(1, Math.floor((PER_SOURCE_LIMIT * capacity) / HANDSHAKE_QUEUE_SIZE)),
+  ) {}
+
+  /** Whether a message from `address` would be refused (full queue, or its source's share used). */
+  refuses(address: Uint8Array): boolean {
+    if (this.length >= this.capacity) return true;
+    if ((this.#perSource.get(sourceKey(address)) ?? 0) >= this.perSourceLimit) {
+      this.sourceLimited++;
+      return true;
+    }
+    return false;
+  }
 
   get length(): number {
     return this.#items.length - this.#head;
@@ -37,12 +68,18 @@ export class HandshakeQueue {
       return false;
     }
     this.#items.push(item);
+    const key = sourceKey(item.from.address);
+    this.#perSource.set(key, (this.#perSource.get(key) ?? 0) + 1);
     return true;
   }
 
   shift(): QueuedHandshake | undefined {
     if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head++];
+    const item = this.#items[this.#head++]!;
+    const key = sourceKey(item.from.address);
+    const n = (this.#perSource.get(key) ?? 1) - 1;
+    if (n <= 0) this.#perSource.delete(key);
+    else this.#perSource.set(key, n);
     // Compact once the consumed prefix dominates, so memory stays bounded by capacity.
     if (this.#head > 64 && this.#head * 2 > this.#items.length) {
       this.#items = this.#items.slice(this.#head);
@@ -61,6 +98,7 @@ export class HandshakeQueue {
   }
 
   clear(): void {
+    this.#perSource.clear();
     this.#items = [];
     this.#head = 0;
   }
