@@ -48,10 +48,23 @@ export interface DeviceNode {
   endpoint(family?: 4 | 6): Endpoint;
 }
 
+export interface DeviceNetOptions {
+  /**
+   * Randomness for every node's private key and Device (indices, jitter, cookie secrets): a
+   * seeded source makes a whole run reproducible (test/fuzz). Default: node:crypto.
+   */
+  readonly random?: (n: number) => Uint8Array;
+}
+
 export class DeviceNet {
   readonly net = new FakeNetwork({ manual: true });
   readonly clock = new FakeClock();
   readonly nodes: DeviceNode[] = [];
+  readonly #random: ((n: number) => Uint8Array) | undefined;
+
+  constructor(options: DeviceNetOptions = {}) {
+    this.#random = options.random;
+  }
 
   /** Node N (1..250): a started Device with its private key set and listening on `port`. */
   async node(n: number, port = 51820 + n): Promise<DeviceNode> {
@@ -63,9 +76,10 @@ export class DeviceNet {
       now: () => this.clock.mono,
       wallNow: () => this.clock.wall,
       tickMs: 3_600_000, // the tests tick by hand
+      ...(this.#random === undefined ? {} : { random: this.#random }),
     });
     await device.start(0);
-    const privateKey = newPrivateKey();
+    const privateKey = this.#random === undefined ? newPrivateKey() : clampPrivateKey(this.#random(32));
     const node: DeviceNode = {
       n,
       device,
