@@ -13,7 +13,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
 import {
   cleanup,
   exec,
@@ -29,7 +28,6 @@ import {
   createTwoNodeTopology,
   genPsk,
   interopSkipReason,
-  UAPI_DIR,
   wg,
   writeSecretFile,
   type TunnelNode,
@@ -38,6 +36,7 @@ import {
   type WgDump,
 } from '../helpers/wg-peer.js';
 import { tcpTransfer } from './tcp-transfer.js';
+import { assertNothingLeft } from './checks.js';
 
 const skip = interopSkipReason(['wireguard-go'], ['ping', 'ss']);
 const skipPerf = skip || (which('iperf3') === null ? 'iperf3 not on PATH' : false);
@@ -259,33 +258,7 @@ describe('one tunnel (outer v4, no psk)', { skip }, () => {
 });
 
 test('teardown leaves no namespace, link, UAPI socket, process or key file behind', { skip }, async () => {
-  const held = tracked();
-  assert.deepEqual(held.namespaces, []);
-  assert.deepEqual(held.links, []);
-  assert.deepEqual(held.pids, []);
-  assert.deepEqual(await cleanup(), []);
-  assert.deepEqual(tracked().paths, []);
-
-  const prefix = `wgts-${process.pid}-`;
-  const netns = await exec(null, 'ip', ['netns', 'list']);
-  assert.equal(netns.code, 0);
-  assert.deepEqual(
-    netns.stdout.split('\n').filter((l) => l.startsWith(prefix)),
-    [],
-  );
-  const ifPrefix = `wgts-${process.pid.toString(36)}`;
-  const sockets = existsSync(UAPI_DIR) ? readdirSync(UAPI_DIR).filter((f) => f.startsWith(ifPrefix)) : [];
-  assert.deepEqual(sockets, []);
-  const links = await exec(null, 'ip', ['-o', 'link']);
-  assert.ok(!links.stdout.includes(ifPrefix), links.stdout);
-  const alive = spawnedPids().filter((pid) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  assert.deepEqual(alive, []);
+  assert.deepEqual(tracked().links, []);
+  await assertNothingLeft();
   assert.ok(spawnedPids().length >= 10, `only ${spawnedPids().length} processes were spawned`);
 });
