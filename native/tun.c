@@ -150,6 +150,33 @@ static int write_one(int fd, const uint8_t *p, size_t len) {
 
 static int fatal_write_error(int err) { return err == EBADF || err == EBADFD; }
 
+/* The outcome of a batch of TUN writes, reported to JavaScript as status[0..2]. */
+typedef struct {
+  int32_t written, dropped, last;
+} write_tally;
+
+/* Records one write's result (0 or a positive errno). Returns 0 when the descriptor is gone: the
+ * `remaining` packets, this one included, are counted as dropped and the batch stops. */
+static int tally_write(write_tally *t, int err, uint32_t remaining) {
+  if (err == 0) {
+    t->written++;
+    return 1;
+  }
+  t->last = -err;
+  if (fatal_write_error(err)) {
+    t->dropped += (int32_t)remaining;
+    return 0;
+  }
+  t->dropped++;
+  return 1;
+}
+
+static void tally_store(const write_tally *t, int32_t *status) {
+  status[0] = t->written;
+  status[1] = t->dropped;
+  status[2] = t->last;
+}
+
 static napi_value write_list(napi_env env, napi_callback_info info) {
   WGTS_ARGS(env, info, 4, argv);
   int32_t fd;
@@ -162,28 +189,16 @@ static napi_value write_list(napi_env env, napi_callback_info info) {
     return wgts_throw_type(env, "wgts_native: packets must be an array");
   if (count > array_len) return wgts_throw_range(env, "wgts_native: count exceeds packets.length");
 
-  int32_t written = 0, dropped = 0, last = 0;
+  write_tally t = {0, 0, 0};
   for (uint32_t i = 0; i < count; i++) {
     napi_value el;
     uint8_t *p;
     size_t len;
     WGTS_CHECK(env, napi_get_element(env, argv[1], i, &el));
     if (wgts_arg_bytes(env, el, "packets[i]", &p, &len) != 0) return NULL;
-    int err = write_one(fd, p, len);
-    if (err == 0) {
-      written++;
-      continue;
-    }
-    last = -err;
-    if (fatal_write_error(err)) {
-      dropped += (int32_t)(count - i);
-      break;
-    }
-    dropped++;
+    if (!tally_write(&t, write_one(fd, p, len), count - i)) break;
   }
-  status[0] = written;
-  status[1] = dropped;
-  status[2] = last;
+  tally_store(&t, status);
   return NULL;
 }
 
@@ -208,23 +223,11 @@ static napi_value write_batch(napi_env env, napi_callback_info info) {
     if ((uint64_t)offs[i] + lens[i] > buf_len)
       return wgts_throw_range(env, "wgts_native: a packet lies outside the buffer");
 
-  int32_t written = 0, dropped = 0, last = 0;
+  write_tally t = {0, 0, 0};
   for (uint32_t i = 0; i < count; i++) {
-    int err = write_one(fd, buf + offs[i], lens[i]);
-    if (err == 0) {
-      written++;
-      continue;
-    }
-    last = -err;
-    if (fatal_write_error(err)) {
-      dropped += (int32_t)(count - i);
-      break;
-    }
-    dropped++;
+    if (!tally_write(&t, write_one(fd, buf + offs[i], lens[i]), count - i)) break;
   }
-  status[0] = written;
-  status[1] = dropped;
-  status[2] = last;
+  tally_store(&t, status);
   return NULL;
 }
 
