@@ -141,6 +141,8 @@ export async function runDaemon(requested: string): Promise<number> {
     // 1000), for the hostile-input tests and for watching a flood. Off by default.
     if (process.env.WGTS_STATS === '1') {
       const every = Number(process.env.WGTS_STATS_MS ?? '1000');
+      // `seq` numbers the lines, so a reader can wait for one printed after a given moment.
+      let seq = 0;
       const statsTimer = setInterval(
         () => {
           // Run with NODE_OPTIONS=--expose-gc (scripts/soak.mjs does) to sample the heap after a
@@ -151,6 +153,7 @@ export async function runDaemon(requested: string): Promise<number> {
           const resources = process.getActiveResourcesInfo();
           const timers = resources.filter((r) => r === 'Timeout' || r === 'Immediate').length;
           const line = {
+            seq: ++seq,
             ...device.stats,
             queueLength: device.queue.length,
             rss,

@@ -62,13 +62,18 @@ after(async () => {
   await cleanup();
 });
 
+/**
+ * The first STATS line printed after this call (every 200 ms): counters as of now, never a line
+ * from before events that already happened. Freshness is told by the line's `seq` (a parse makes
+ * a new object each time, and the log buffer is a rolling window, so neither identity nor a line
+ * count will do).
+ */
 async function stats(): Promise<StatsLine> {
-  const before = lastStats(topo!.a.daemon.output());
-  // Wait for a fresh line (printed every 200 ms).
+  const seen = lastStats(topo!.a.daemon.output())?.seq ?? 0;
   return waitFor(
     () => {
       const s = lastStats(topo!.a.daemon.output());
-      return s !== null && s !== before ? s : null;
+      return s !== null && s.seq > seen ? s : null;
     },
     { timeoutMs: 3_000, intervalMs: 50, what: 'a WGTS_STATS line' },
   );

@@ -48,7 +48,11 @@ export async function startCapture(
   };
 }
 
-export type StatsLine = DeviceStats & { readonly queueLength: number; readonly rss: number };
+export type StatsLine = DeviceStats & {
+  readonly seq: number;
+  readonly queueLength: number;
+  readonly rss: number;
+};
 
 /** Every `STATS:` line wgtsd printed so far (WGTS_STATS=1), oldest first. */
 export function statsLines(output: string): StatsLine[] {
@@ -66,6 +70,7 @@ export function statsLines(output: string): StatsLine[] {
   return out;
 }
 
+/** The newest `STATS:` line, or null before the first. */
 export function lastStats(output: string): StatsLine | null {
   const all = statsLines(output);
   return all.length > 0 ? all[all.length - 1]! : null;
