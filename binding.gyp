@@ -1,5 +1,6 @@
 # The wgts native addon (native/, Node-API C): TUN, UDP (recvmmsg/sendmmsg), SO_MARK, batched
-# readers on Node's event loop. Built by node-gyp into build/Release/wgts_native.node.
+# readers on Node's event loop, bulk ChaCha20-Poly1305 on Node's OpenSSL, TUN/UDP offloads.
+# Built by node-gyp into build/Release/wgts_native.node.
 # Linux only. -O2 replaces the -O3 of Node's common.gypi (the later flag wins).
 {
   "targets": [
@@ -9,13 +10,15 @@
         "native/common.c",
         "native/tun.c",
         "native/udp.c",
-        "native/reader.c"
+        "native/reader.c",
+        "native/aead.c",
+        "native/offload.c"
       ],
       "defines": ["_GNU_SOURCE"],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags!": ["-O3"],
       "conditions": [
-        ["OS!='linux'", { "sources!": ["native/common.c", "native/tun.c", "native/udp.c", "native/reader.c"] }]
+        ["OS!='linux'", { "sources!": ["native/common.c", "native/tun.c", "native/udp.c", "native/reader.c", "native/aead.c", "native/offload.c"] }]
       ]
     }
   ]

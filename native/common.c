@@ -139,6 +139,8 @@ void wgts_set_i32(napi_env env, napi_value obj, const char *name, int32_t value)
 static void free_scratch(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
+  wgts_scratch *scratch = data;
+  if (scratch->aead != NULL) wgts_free_aead(scratch->aead);
   free(data);
 }
 
@@ -161,6 +163,8 @@ static napi_value init(napi_env env, napi_value exports) {
   if (wgts_init_tun(env, exports) != napi_ok) return NULL;
   if (wgts_init_udp(env, exports) != napi_ok) return NULL;
   if (wgts_init_reader(env, exports) != napi_ok) return NULL;
+  if (wgts_init_aead(env, exports, scratch) != napi_ok) return NULL;
+  if (wgts_init_offload(env, exports) != napi_ok) return NULL;
   return exports;
 }
 

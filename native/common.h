@@ -23,6 +23,8 @@ typedef struct wgts_scratch {
   struct mmsghdr msgs[WGTS_SEND_CHUNK];
   struct iovec iov[WGTS_SEND_CHUNK];
   struct sockaddr_in6 names[WGTS_SEND_CHUNK];
+  /* The bulk AEAD's reused OpenSSL contexts (native/aead.c), freed with the scratch. */
+  void *aead;
 } wgts_scratch;
 
 wgts_scratch *wgts_get_scratch(napi_env env);
@@ -54,10 +56,20 @@ int wgts_arg_status(napi_env env, napi_value v, int32_t **status);
 /* Sets obj[name] = int32 value (ignores failures: only used while building result objects). */
 void wgts_set_i32(napi_env env, napi_value obj, const char *name, int32_t value);
 
+/* UDP helpers shared by udp.c and offload.c: a sockaddr for family af (AF_INET/AF_INET6) from 4
+ * or 16 address bytes; and whether a send error drops the rest of a batch (a full buffer, a
+ * closed socket) rather than just the datagram. */
+socklen_t wgts_fill_addr(struct sockaddr_in6 *out, int af, const uint8_t *addr, uint16_t port);
+int wgts_send_drops_rest(int err);
+
 /* Registration of each part of the module. */
 napi_status wgts_init_tun(napi_env env, napi_value exports);
 napi_status wgts_init_udp(napi_env env, napi_value exports);
 napi_status wgts_init_reader(napi_env env, napi_value exports);
+napi_status wgts_init_aead(napi_env env, napi_value exports, wgts_scratch *scratch);
+napi_status wgts_init_offload(napi_env env, napi_value exports);
+/* Frees what wgts_init_aead put in scratch->aead. */
+void wgts_free_aead(void *aead);
 
 #define WGTS_CHECK(env, call)                                                                  \
   do {                                                                                         \

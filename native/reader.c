@@ -36,6 +36,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
+#include <netinet/udp.h>
+
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
 
 #define READER_MAGIC 0x77677264u /* "wgrd" */
 #define KIND_TUN 0
@@ -52,11 +57,14 @@ typedef struct reader {
   int32_t *lengths;
   uint8_t *addrs;
   uint16_t *ports;
+  /* UDP with UDP_GRO on: gso[i] gets the segment size of a coalesced slot (0: one datagram). */
+  int32_t *gso;
   /* UDP only: recvmmsg descriptors, one per slot, prepared once. */
   struct mmsghdr *msgs;
   struct iovec *iov;
   struct sockaddr_in6 *names;
-  napi_ref buf_ref, lengths_ref, addrs_ref, ports_ref, cb_ref, resource_ref, self_ref;
+  uint8_t *control; /* GRO_CONTROL bytes per slot when gso is set */
+  napi_ref buf_ref, lengths_ref, addrs_ref, ports_ref, gso_ref, cb_ref, resource_ref, self_ref;
   napi_async_context async;
   int polling;
   int closed;        /* readerClose (or teardown) ran: references gone */
@@ -64,7 +72,11 @@ typedef struct reader {
   int finalized;     /* JS object collected */
 } reader_t;
 
+/* Room for one UDP_GRO control message (an int segment size), aligned. */
+#define GRO_CONTROL CMSG_SPACE(sizeof(int))
+
 static void free_reader(reader_t *r) {
+  free(r->control);
   free(r->msgs);
   free(r->iov);
   free(r->names);
@@ -106,6 +118,7 @@ static void close_reader(reader_t *r, int from_cleanup_hook) {
   delete_ref(env, &r->lengths_ref);
   delete_ref(env, &r->addrs_ref);
   delete_ref(env, &r->ports_ref);
+  delete_ref(env, &r->gso_ref);
   delete_ref(env, &r->cb_ref);
   delete_ref(env, &r->resource_ref);
   delete_ref(env, &r->self_ref);
@@ -147,6 +160,7 @@ static int32_t read_udp(reader_t *r, int32_t *err) {
   for (uint32_t i = 0; i < r->slots; i++) {
     r->msgs[i].msg_hdr.msg_namelen = sizeof r->names[i];
     r->msgs[i].msg_hdr.msg_flags = 0;
+    if (r->gso != NULL) r->msgs[i].msg_hdr.msg_controllen = GRO_CONTROL;
   }
   int n;
   do n = recvmmsg(r->fd, r->msgs, r->slots, MSG_DONTWAIT, NULL);
@@ -157,6 +171,18 @@ static int32_t read_udp(reader_t *r, int32_t *err) {
   }
   for (int i = 0; i < n; i++) {
     r->lengths[i] = (int32_t)r->msgs[i].msg_len;
+    if (r->gso != NULL) {
+      int32_t seg = 0;
+      struct msghdr *m = &r->msgs[i].msg_hdr;
+      for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == 104 /* UDP_GRO */) {
+          int v;
+          memcpy(&v, CMSG_DATA(c), sizeof v);
+          seg = v;
+        }
+      }
+      r->gso[i] = seg;
+    }
     const struct sockaddr_in6 *sa = &r->names[i];
     uint8_t *a = r->addrs + (size_t)i * 16;
     if (sa->sin6_family == AF_INET) {
@@ -195,10 +221,16 @@ static void deliver(reader_t *r, int32_t count, int32_t err) {
   napi_close_handle_scope(env, scope);
 }
 
+static void read_and_deliver(reader_t *r, int status);
+
 static void on_poll(uv_poll_t *h, int status, int events) {
   (void)events;
   reader_t *r = h->data;
   if (r->closed || !r->polling) return;
+  read_and_deliver(r, status);
+}
+
+static void read_and_deliver(reader_t *r, int status) {
   int32_t count = 0, err = 0;
   count = r->kind == KIND_TUN ? read_tun(r, &err) : read_udp(r, &err);
   if (status < 0) {
@@ -231,7 +263,15 @@ static reader_t *reader_arg(napi_env env, napi_value v) {
 }
 
 static napi_value reader_create(napi_env env, napi_callback_info info) {
-  WGTS_ARGS(env, info, 11, argv);
+  /* 11 arguments, and a 12th for UDP: gsoSizes (Int32Array, one per slot) or null/absent. */
+  size_t argc_ = 12;
+  napi_value argv[12];
+  WGTS_CHECK(env, napi_get_cb_info(env, info, &argc_, argv, NULL, NULL));
+  if (argc_ < 11) return wgts_throw_type(env, "wgts_native: too few arguments");
+  void *gso = NULL;
+  size_t n_gso = 0;
+  napi_valuetype gt = napi_undefined;
+  if (argc_ >= 12 && napi_typeof(env, argv[11], &gt) != napi_ok) return NULL;
   int32_t fd, kind;
   uint32_t slots, stride, headroom, capacity;
   uint8_t *buf, *addrs = NULL;
@@ -254,6 +294,10 @@ static napi_value reader_create(napi_env env, napi_callback_info info) {
     if (wgts_arg_typed(env, argv[9], napi_uint16_array, "ports", &ports, &n_ports) != 0)
       return NULL;
   }
+  if (kind != KIND_TUN && argc_ >= 12 && gt != napi_null && gt != napi_undefined) {
+    if (wgts_arg_typed(env, argv[11], napi_int32_array, "gsoSizes", &gso, &n_gso) != 0) return NULL;
+    if (n_gso < slots) return wgts_throw_range(env, "wgts_native: gsoSizes shorter than slots");
+  }
   if (napi_typeof(env, argv[10], &cbt) != napi_ok || cbt != napi_function)
     return wgts_throw_type(env, "wgts_native: callback must be a function");
   if (slots == 0 || capacity == 0 || (uint64_t)headroom + capacity > stride ||
@@ -275,11 +319,13 @@ static napi_value reader_create(napi_env env, napi_callback_info info) {
   r->lengths = lengths;
   r->addrs = addrs;
   r->ports = ports;
+  r->gso = gso;
   if (kind != KIND_TUN) {
     r->msgs = calloc(slots, sizeof *r->msgs);
     r->iov = calloc(slots, sizeof *r->iov);
     r->names = calloc(slots, sizeof *r->names);
-    if (r->msgs == NULL || r->iov == NULL || r->names == NULL) {
+    if (gso != NULL) r->control = calloc(slots, GRO_CONTROL);
+    if (r->msgs == NULL || r->iov == NULL || r->names == NULL || (gso != NULL && r->control == NULL)) {
       free_reader(r);
       return wgts_throw_errno(env, "calloc", ENOMEM);
     }
@@ -289,6 +335,7 @@ static napi_value reader_create(napi_env env, napi_callback_info info) {
       r->msgs[i].msg_hdr.msg_iov = &r->iov[i];
       r->msgs[i].msg_hdr.msg_iovlen = 1;
       r->msgs[i].msg_hdr.msg_name = &r->names[i];
+      if (gso != NULL) r->msgs[i].msg_hdr.msg_control = r->control + (size_t)i * GRO_CONTROL;
     }
   }
 
@@ -318,6 +365,7 @@ static napi_value reader_create(napi_env env, napi_callback_info info) {
   if (kind != KIND_TUN) {
     WGTS_CHECK(env, napi_create_reference(env, argv[8], 1, &r->addrs_ref));
     WGTS_CHECK(env, napi_create_reference(env, argv[9], 1, &r->ports_ref));
+    if (gso != NULL) WGTS_CHECK(env, napi_create_reference(env, argv[11], 1, &r->gso_ref));
   }
   WGTS_CHECK(env, napi_create_reference(env, argv[10], 1, &r->cb_ref));
   WGTS_CHECK(env, napi_create_object(env, &resource));

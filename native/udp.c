@@ -157,7 +157,7 @@ static napi_value socket_buffer_sizes(napi_env env, napi_callback_info info) {
 }
 
 /* Fills a sockaddr for family af from 4 (af 4) or 16 (af 6) address bytes. */
-static socklen_t fill_addr(struct sockaddr_in6 *out, int af, const uint8_t *addr, uint16_t port) {
+socklen_t wgts_fill_addr(struct sockaddr_in6 *out, int af, const uint8_t *addr, uint16_t port) {
   memset(out, 0, sizeof *out);
   if (af == AF_INET) {
     struct sockaddr_in *s4 = (struct sockaddr_in *)out;
@@ -172,7 +172,7 @@ static socklen_t fill_addr(struct sockaddr_in6 *out, int af, const uint8_t *addr
   return sizeof *out;
 }
 
-static int drops_rest(int err) {
+int wgts_send_drops_rest(int err) {
   return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || err == EBADF || err == ENOTSOCK;
 }
 
@@ -191,7 +191,7 @@ static int flush_chunk(int fd, struct mmsghdr *msgs, unsigned n, int32_t *sent, 
     int err = r < 0 ? errno : EAGAIN;
     if (err == EINTR) continue;
     *last = -err;
-    if (drops_rest(err)) {
+    if (wgts_send_drops_rest(err)) {
       *dropped += (int32_t)(n - i);
       return 1;
     }
@@ -223,7 +223,7 @@ static napi_value send_list(napi_env env, napi_callback_info info) {
   if (count > array_len) return wgts_throw_range(env, "wgts_native: count exceeds datagrams.length");
 
   wgts_scratch *sc = wgts_get_scratch(env);
-  socklen_t namelen = fill_addr(&sc->names[0], af, addr, port);
+  socklen_t namelen = wgts_fill_addr(&sc->names[0], af, addr, port);
   int32_t sent = 0, dropped = 0, last = 0;
   uint32_t done = 0;
   while (done < count) {
@@ -293,7 +293,7 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
       struct msghdr *m = &sc->msgs[k].msg_hdr;
       memset(m, 0, sizeof *m);
       m->msg_name = &sc->names[k];
-      m->msg_namelen = fill_addr(&sc->names[k], af, addrs + (size_t)i * 16, ports[i]);
+      m->msg_namelen = wgts_fill_addr(&sc->names[k], af, addrs + (size_t)i * 16, ports[i]);
       m->msg_iov = &sc->iov[k];
       m->msg_iovlen = 1;
     }

@@ -9,7 +9,8 @@ import { unlinkSync } from 'node:fs';
 import { Device } from '../device/device.js';
 import { createLogger, parseLogLevel, type Logger } from '../device/logger.js';
 import { createBind } from '../io/bind.js';
-import { openTun, type TunDevice } from '../io/tun.js';
+import { LinuxTun, openTun, type TunDevice } from '../io/tun.js';
+import { FastPath } from '../device/fast-path.js';
 import { linkIndex, linkIsUp } from './link.js';
 import { UapiServer } from '../uapi/server.js';
 import { signalFailure, signalReady } from './daemonize.js';
@@ -59,7 +60,10 @@ export async function runDaemon(requested: string): Promise<number> {
 
   let tun: TunDevice;
   try {
-    tun = openTun(requested, { mtu: 1420, ...(tunFd !== null ? { fd: tunFd } : {}) });
+    tun = openTun(requested, {
+      mtu: 1420,
+      ...(tunFd !== null ? { fd: tunFd } : { offload: offloadEnabled() }),
+    });
   } catch (err) {
     return fail(`cannot create TUN device ${requested}: ${(err as Error).message}`);
   }
@@ -74,13 +78,27 @@ export async function runDaemon(requested: string): Promise<number> {
   }
   const path = socketPath(ifname);
 
-  const device = new Device({ tun, bind: createBind(), logger: log, linkUp: () => linkIsUp(tun.name) });
+  // The batched data path needs the vnet-header TUN (not an inherited WG_TUN_FD) and UDP GRO/GSO.
+  const fast = tun instanceof LinuxTun && tun.offload;
+  const bind = createBind({ gro: fast });
+  const device = new Device({
+    tun,
+    bind,
+    logger: log,
+    linkUp: () => linkIsUp(tun.name),
+    ...(fast ? { fastPath: (d: Device) => new FastPath(d, tun as LinuxTun, bind) } : {}),
+  });
   try {
     await device.start(0);
   } catch (err) {
     device.close();
     return fail(`cannot open the UDP sockets: ${(err as Error).message}`);
   }
+  log.verbose(
+    fast
+      ? `data path: batched, TUN offloads 0x${(tun as LinuxTun).offloadFlags.toString(16)}, UDP GRO ${bind.groActive ? 'on' : 'off'}`
+      : 'data path: per packet (WGTS_OFFLOAD=0 or an inherited TUN)',
+  );
 
   const server = new UapiServer(device, { logger: log });
   try {
@@ -171,6 +189,11 @@ export async function runDaemon(requested: string): Promise<number> {
     }
     signalReady();
   });
+}
+
+/** WGTS_OFFLOAD=0 turns the batched data path and its TUN/UDP offloads off (default on). */
+function offloadEnabled(): boolean {
+  return process.env.WGTS_OFFLOAD !== '0';
 }
 
 /** An inherited descriptor named by `name` (a decimal fd number), null when unset. */

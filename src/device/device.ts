@@ -48,6 +48,12 @@ export interface DeviceOptions {
   readonly linkUp?: () => boolean | undefined;
   /** The coarse scheduler's period. */
   readonly tickMs?: number;
+  /**
+   * Builds the batched data path that takes over both readers (src/device/fast-path.ts, on an
+   * offload TUN and the native bind); without it the device reads through `tun.start` and
+   * `bind.start`.
+   */
+  readonly fastPath?: (device: Device) => { start(): void };
 }
 
 /**
@@ -127,17 +133,23 @@ export class Device implements UapiTarget {
     this.responder = new Responder(this.identity, this.random);
     this.indices = new IndexTable<Tunnel>(this.random);
     this.#tickMs = o.tickMs ?? DEFAULT_TICK_MS;
+    this.#fastPath = o.fastPath ?? null;
   }
   readonly #tickMs: number;
+  readonly #fastPath: ((device: Device) => { start(): void }) | null;
 
   /** Binds the UDP port (0 = random), starts reading both sides and the scheduler. */
   async start(listenPort = 0): Promise<void> {
     this.listenPort = await this.bind.open(listenPort);
-    this.bind.start((datagrams, sources) => this.receiveDatagrams(datagrams, sources));
-    this.tun?.start(
-      (packets) => this.sendPackets(packets),
-      (err) => this.log.error(`TUN read failed: ${err.message}`),
-    );
+    if (this.#fastPath !== null) {
+      this.#fastPath(this).start();
+    } else {
+      this.bind.start((datagrams, sources) => this.receiveDatagrams(datagrams, sources));
+      this.tun?.start(
+        (packets) => this.sendPackets(packets),
+        (err) => this.log.error(`TUN read failed: ${err.message}`),
+      );
+    }
     this.#ticker = setInterval(() => this.tick(), this.#tickMs);
     this.#ticker.unref();
   }
@@ -179,6 +191,11 @@ export class Device implements UapiTarget {
     this.peers.set(peer.id, peer);
     this.#peerOfTunnel.set(tunnel, peer);
     return peer;
+  }
+
+  /** The peer a Tunnel belongs to. */
+  peerOfTunnel(tunnel: Tunnel): Peer | undefined {
+    return this.#peerOfTunnel.get(tunnel);
   }
 
   removePeer(peer: Peer): void {

@@ -16,7 +16,10 @@
  * payload fits, so nothing is ever truncated; the two sockets share one slot buffer, since their
  * callbacks never overlap) and one JavaScript call. Sending: one sendmmsg() per batch; a datagram
  * the kernel refuses is dropped and counted, a full socket buffer (EAGAIN) drops the rest of the
- * batch, and nothing ever blocks (see native/udp.c). Both sockets get 7 MiB buffers
+ * batch, and nothing ever blocks (see native/udp.c). For the batched data path, `gro: true` turns
+ * on UDP_GRO (a slot may then hold a run of equal-size datagrams from one source), `startRaw`
+ * hands batches over in place and `sendSegments` sends runs of equal-size datagrams with UDP GSO
+ * (native/offload.c). Both sockets get 7 MiB buffers
  * (SO_RCVBUFFORCE/SO_SNDBUFFORCE as root, else capped by net.core.[rw]mem_max), as wireguard-go.
  */
 import { errnoName, loadNative, systemError, type NativeAddon, type ReaderHandle } from './native.js';
@@ -64,6 +67,27 @@ export interface BindOptions {
   readonly socketBufferSize?: number;
   /** Address families to open; default both. */
   readonly families?: readonly (4 | 6)[];
+  /**
+   * Turn on UDP_GRO: one receive slot may then hold a run of equal-size datagrams from one
+   * source (split again before `onDatagrams`; raw handlers see `gsoSizes`). Default off.
+   */
+  readonly gro?: boolean;
+}
+
+/**
+ * The fast data path's view of a receive batch: `count` slots of `slots` (slot i at
+ * i * UDP_SLOT_STRIDE), lengths[i] bytes each; with UDP_GRO, gsoSizes[i] > 0 means the slot holds
+ * datagrams of that size back to back (the last may be shorter). Source i: addresses[i*16 ..]
+ * (4 bytes for family 4) and ports[i]. Valid only during the call.
+ */
+export interface RawBatch {
+  readonly family: 4 | 6;
+  readonly count: number;
+  readonly slots: Uint8Array;
+  readonly lengths: Int32Array;
+  readonly gsoSizes: Int32Array;
+  readonly addresses: Uint8Array;
+  readonly ports: Uint16Array;
 }
 
 export interface BindStats {
@@ -177,7 +201,12 @@ export class LinuxBind implements Bind {
   #port = 0;
   #mark = 0;
   #onDatagrams: ((datagrams: Uint8Array[], sources: Endpoint[]) => void) | null = null;
+  #onRaw: ((batch: RawBatch) => void) | null = null;
   #onError: ((err: Error) => void) | null = null;
+  readonly #gro: boolean;
+  readonly #gsoSizes: Int32Array;
+  /** Whether the kernel took UDP_GRO on the open sockets. */
+  groActive = false;
 
   constructor(options: BindOptions = {}) {
     const batch = options.batchSize ?? DEFAULT_UDP_BATCH;
@@ -193,6 +222,8 @@ export class LinuxBind implements Bind {
     this.#addressWords = new Uint32Array(batch * 4);
     this.#addresses = new Uint8Array(this.#addressWords.buffer);
     this.#ports = new Uint16Array(batch);
+    this.#gro = options.gro === true;
+    this.#gsoSizes = new Int32Array(batch);
   }
 
   get port(): number {
@@ -230,7 +261,12 @@ export class LinuxBind implements Bind {
     this.#v4 = opened.v4;
     this.#v6 = opened.v6;
     this.#port = opened.port;
-    if (this.#onDatagrams !== null) this.#startReaders();
+    if (this.#gro) {
+      let on = true;
+      for (const s of [opened.v4, opened.v6]) if (s !== null) on = native.udpSetGro(s.fd, true) && on;
+      this.groActive = on;
+    }
+    if (this.#onDatagrams !== null || this.#onRaw !== null) this.#startReaders();
     return this.#port;
   }
 
@@ -254,6 +290,15 @@ export class LinuxBind implements Bind {
     onError?: (err: Error) => void,
   ): void {
     this.#onDatagrams = onDatagrams;
+    this.#onRaw = null;
+    this.#onError = onError ?? null;
+    this.#startReaders();
+  }
+
+  /** Like start, but batches are handed over in place (see RawBatch): the fast data path. */
+  startRaw(onBatch: (batch: RawBatch) => void, onError?: (err: Error) => void): void {
+    this.#onRaw = onBatch;
+    this.#onDatagrams = null;
     this.#onError = onError ?? null;
     this.#startReaders();
   }
@@ -275,6 +320,7 @@ export class LinuxBind implements Bind {
           this.#addresses,
           this.#ports,
           (count, err) => this.#onBatch(family, count, err),
+          this.#gro ? this.#gsoSizes : null,
         );
       }
       this.#native.readerStart(s.reader);
@@ -283,7 +329,19 @@ export class LinuxBind implements Bind {
 
   #onBatch(family: 4 | 6, count: number, err: number): void {
     const onDatagrams = this.#onDatagrams;
-    if (count > 0 && onDatagrams !== null) {
+    if (count > 0 && this.#onRaw !== null) {
+      if (!this.#gro) this.#gsoSizes.fill(0, 0, count);
+      this.stats.receiveBatches++;
+      this.#onRaw({
+        family,
+        count,
+        slots: this.#slots,
+        lengths: this.#lengths,
+        gsoSizes: this.#gsoSizes,
+        addresses: this.#addresses,
+        ports: this.#ports,
+      });
+    } else if (count > 0 && onDatagrams !== null) {
       const slots = this.#slots;
       const lengths = this.#lengths;
       const addresses = this.#addresses;
@@ -294,8 +352,19 @@ export class LinuxBind implements Bind {
       const sources = new Array<Endpoint>(count);
       let prev: Endpoint | null = null;
       let p = 0; // slot index of prev
+      const gso = this.#gsoSizes;
+      let split = 0; // extra datagrams from GRO slots, appended after the loop
+      const extra: [Uint8Array, number][] = [];
       for (let i = 0; i < count; i++) {
-        datagrams[i] = new Uint8Array(slots.buffer, slots.byteOffset + i * UDP_SLOT_STRIDE, lengths[i]);
+        const base = slots.byteOffset + i * UDP_SLOT_STRIDE;
+        const seg = this.#gro ? gso[i]! : 0;
+        const len = lengths[i]!;
+        const first = seg > 0 && seg < len ? seg : len;
+        datagrams[i] = new Uint8Array(slots.buffer, base, first);
+        for (let at = first; at < len; at += seg) {
+          extra.push([new Uint8Array(slots.buffer, base + at, Math.min(seg, len - at)), i]);
+          split++;
+        }
         const w = i * 4;
         const q = p * 4;
         if (
@@ -312,9 +381,28 @@ export class LinuxBind implements Bind {
           sources[i] = prev;
         }
       }
-      this.stats.datagramsReceived += count;
-      this.stats.receiveBatches++;
-      onDatagrams(datagrams, sources);
+      if (split > 0) {
+        // Keep each GRO run's datagrams in order, right after its first one.
+        const all: Uint8Array[] = [];
+        const from: Endpoint[] = [];
+        let e = 0;
+        for (let i = 0; i < count; i++) {
+          all.push(datagrams[i]!);
+          from.push(sources[i]!);
+          while (e < extra.length && extra[e]![1] === i) {
+            all.push(extra[e]![0]);
+            from.push(sources[i]!);
+            e++;
+          }
+        }
+        this.stats.datagramsReceived += all.length;
+        this.stats.receiveBatches++;
+        onDatagrams(all, from);
+      } else {
+        this.stats.datagramsReceived += count;
+        this.stats.receiveBatches++;
+        onDatagrams(datagrams, sources);
+      }
     }
     if (err !== 0 && this.#onError !== null) this.#onError(systemError(err, 'recvmmsg'));
   }
@@ -322,21 +410,48 @@ export class LinuxBind implements Bind {
   send(datagrams: readonly Uint8Array[], to: Endpoint): number {
     const n = datagrams.length;
     if (n === 0) return 0;
-    let address = to.address;
-    let family: 4 | 6;
-    if (address.length === 4) family = 4;
-    else if (address.length === 16) {
-      if (isV4Mapped(address)) {
-        family = 4;
-        address = address.subarray(12);
-      } else family = 6;
-    } else throw new RangeError(`endpoint address must be 4 or 16 bytes, got ${address.length}`);
+    const { family, address } = destination(to);
     const socket = family === 4 ? this.#v4 : this.#v6;
     if (socket === null) {
       this.#dropped(n, this.#port === 0 ? 'EBADF' : 'EAFNOSUPPORT');
       return 0;
     }
     this.#native.sendList(socket.fd, family, datagrams, n, address, to.port, this.#status);
+    this.#account();
+    return this.#status[0];
+  }
+
+  /**
+   * Sends datagrams [first, first + count) of one buffer to `to`, runs of equal size as UDP GSO
+   * sends (native/offload.c). Returns how many the kernel accepted.
+   */
+  sendSegments(
+    buffer: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    first: number,
+    count: number,
+    to: Endpoint,
+  ): number {
+    if (count === 0) return 0;
+    const { family, address } = destination(to);
+    const socket = family === 4 ? this.#v4 : this.#v6;
+    if (socket === null) {
+      this.#dropped(count, this.#port === 0 ? 'EBADF' : 'EAFNOSUPPORT');
+      return 0;
+    }
+    this.#native.sendSegments(
+      socket.fd,
+      family,
+      buffer,
+      offsets,
+      lengths,
+      first,
+      count,
+      address,
+      to.port,
+      this.#status,
+    );
     this.#account();
     return this.#status[0];
   }
@@ -390,6 +505,7 @@ export class LinuxBind implements Bind {
     this.#closeSockets();
     this.#port = 0;
     this.#onDatagrams = null;
+    this.#onRaw = null;
     this.#onError = null;
   }
 
@@ -403,6 +519,16 @@ export class LinuxBind implements Bind {
     this.#v4 = null;
     this.#v6 = null;
   }
+}
+
+/** The socket family and address bytes for an endpoint (an IPv4-mapped IPv6 address goes as v4). */
+function destination(to: Endpoint): { family: 4 | 6; address: Uint8Array } {
+  const address = to.address;
+  if (address.length === 4) return { family: 4, address };
+  if (address.length === 16) {
+    return isV4Mapped(address) ? { family: 4, address: address.subarray(12) } : { family: 6, address };
+  }
+  throw new RangeError(`endpoint address must be 4 or 16 bytes, got ${address.length}`);
 }
 
 function isV4Mapped(a: Uint8Array): boolean {

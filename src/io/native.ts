@@ -113,10 +113,81 @@ export interface NativeAddon {
     addresses: Uint8Array | null,
     ports: Uint16Array | null,
     callback: (count: number, err: number) => void,
+    /** UDP only: gsoSizes[i] gets slot i's UDP_GRO segment size (0: a lone datagram). */
+    gsoSizes?: Int32Array | null,
   ): ReaderHandle;
   readerStart(handle: ReaderHandle): void;
   readerStop(handle: ReaderHandle): void;
   readerClose(handle: ReaderHandle): void;
+
+  // ---- the fast data path (native/aead.c, native/offload.c) ------------------------------------
+  /**
+   * Seals datagrams i in [first, first+count) in place: plaintext (padded) at
+   * buffer[offsets[i] + 16 .. + lengths[i]); writes the transport header with `receiver` and
+   * counter firstCounter + (i - first) and the tag; lengths[i] becomes the datagram length.
+   */
+  sealBatch(
+    key: Uint8Array,
+    receiver: number,
+    firstCounter: bigint,
+    buffer: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    first: number,
+    count: number,
+  ): void;
+  /** Opens datagrams in place (nonce from each header); results[i] = plaintext length or -1. */
+  openBatch(
+    key: Uint8Array,
+    buffer: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    first: number,
+    count: number,
+    results: Int32Array,
+  ): void;
+  /** TUNSETOFFLOAD(CSUM|TSO4|TSO6[|USO4|USO6]); returns the TUN_F_* flags set. */
+  tunSetOffload(fd: number, wantUso: boolean): number;
+  /**
+   * Splits one TUN read (vnet header + packet) into padded MTU-sized IP packets at
+   * dst[offsets[k] + 16] from cursor[0] on; returns the count, -1 (malformed) or -2 (no room).
+   */
+  txSplit(
+    src: Uint8Array,
+    srcOffset: number,
+    srcLength: number,
+    mtu: number,
+    dst: Uint8Array,
+    cursor: Uint32Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    first: number,
+    max: number,
+  ): number;
+  /** Writes IP packets to a vnet-header TUN, coalescing TCP runs; status as writeBatch. */
+  tunWriteCoalesced(
+    fd: number,
+    buffer: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    count: number,
+    status: Int32Array,
+  ): void;
+  /** setsockopt(UDP_GRO); false when the kernel refuses it. */
+  udpSetGro(fd: number, on: boolean): boolean;
+  /** Sends datagrams [first, first+count) of one buffer to one destination with UDP GSO. */
+  sendSegments(
+    fd: number,
+    family: 4 | 6,
+    buffer: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    first: number,
+    count: number,
+    address: Uint8Array,
+    port: number,
+    status: Int32Array,
+  ): void;
 }
 
 /** Thrown when the addon cannot be loaded. */

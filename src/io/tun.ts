@@ -15,6 +15,13 @@
  * Writing: one native call per batch; a packet the kernel refuses is dropped and counted, never
  * retried and never blocking (see native/tun.c), and is visible in `stats`.
  *
+ * Offload mode (`offload: true`, the daemon's default; WGTS_OFFLOAD=0 turns it off): the link is
+ * opened with IFF_VNET_HDR and TUNSETOFFLOAD(CSUM|TSO4|TSO6|USO4|USO6), so the kernel hands over
+ * 64 KB TCP/UDP superpackets with partial checksums behind a 10-byte virtio_net_hdr, and takes
+ * coalesced TCP superpackets back. The batched data path (src/device/fast-path.ts) reads the
+ * slots in place (`startRaw`) and writes with `writeCoalesced`; `start`/`write` still work on such
+ * a link, splitting and prefixing in a scratch arena.
+ *
  * Link deletion (`ip link del`) makes the next read fail with EBADFD: `onError` receives it (code
  * 'EBADFD') and reading stops. The daemon also compares `ifindex` with the link's current index.
  */
@@ -50,7 +57,15 @@ export interface OpenTunOptions {
   readonly fd?: number;
   /** Most packets read per readable event and JavaScript call; default 64. */
   readonly batchSize?: number;
+  /**
+   * Open with IFF_VNET_HDR and TUNSETOFFLOAD (checksum, TSO, USO): reads may be 64 KB
+   * superpackets and writes may be coalesced TCP runs (see native/offload.c). Not for WG_TUN_FD.
+   */
+  readonly offload?: boolean;
 }
+
+/** The 10-byte struct virtio_net_hdr in front of every read and write of an offload TUN. */
+export const VNET_HEADER_LENGTH = 10;
 
 export interface TunStats {
   /** Packets read and batches (JavaScript calls) delivered. */
@@ -87,14 +102,24 @@ export function openTun(name: string, options: number | OpenTunOptions = {}): Li
       );
     }
   } else {
-    opened = native.tunOpen(name, 0);
+    opened = native.tunOpen(name, o.offload === true ? native.constants.IFF_VNET_HDR : 0);
   }
   try {
+    let offloadFlags = 0;
+    if (o.fd === undefined && o.offload === true) offloadFlags = native.tunSetOffload(opened.fd, true);
     const mtu = o.mtu ?? DEFAULT_MTU;
     checkMtu(mtu);
     native.setLinkMtu(opened.name, mtu);
     const ifindex = native.linkIndex(opened.name);
-    return new LinuxTun(native, opened.fd, opened.name, ifindex, mtu, o.batchSize ?? DEFAULT_TUN_BATCH);
+    return new LinuxTun(
+      native,
+      opened.fd,
+      opened.name,
+      ifindex,
+      mtu,
+      o.batchSize ?? DEFAULT_TUN_BATCH,
+      offloadFlags,
+    );
   } catch (err) {
     if (o.fd === undefined) native.closeFd(opened.fd);
     throw err;
@@ -126,6 +151,9 @@ export class LinuxTun implements TunDevice {
   #mtu: number;
   #fd: number;
 
+  /** Generic-path scratch of an offload TUN: reads split into packets, writes given vnet room. */
+  #split: SplitArena | null = null;
+
   constructor(
     native: NativeAddon,
     fd: number,
@@ -133,6 +161,8 @@ export class LinuxTun implements TunDevice {
     readonly ifindex: number,
     mtu: number,
     batchSize: number,
+    /** The TUN_F_* offloads set (0: a plain TUN without vnet headers). */
+    readonly offloadFlags = 0,
   ) {
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1024) {
       throw new RangeError(`batchSize must be 1..1024, got ${batchSize}`);
@@ -142,6 +172,20 @@ export class LinuxTun implements TunDevice {
     this.#mtu = mtu;
     this.#slots = new Uint8Array(batchSize * TUN_SLOT_STRIDE);
     this.#lengths = new Int32Array(batchSize);
+  }
+
+  /** Whether reads and writes carry vnet headers and superpackets (see OpenTunOptions.offload). */
+  get offload(): boolean {
+    return this.offloadFlags !== 0;
+  }
+
+  /** The read slots (slot i at i * TUN_SLOT_STRIDE + TUN_HEADROOM) and their lengths, for `startRaw`. */
+  get slots(): Uint8Array {
+    return this.#slots;
+  }
+
+  get slotLengths(): Int32Array {
+    return this.#lengths;
   }
 
   /** The fd, or -1 once closed. */
@@ -168,6 +212,23 @@ export class LinuxTun implements TunDevice {
   }
 
   start(onPackets: (packets: Uint8Array[]) => void, onError: (err: Error) => void): void {
+    this.#onRaw = null;
+    this.#begin(onPackets, onError);
+  }
+
+  /**
+   * Like start, but each batch is handed over as `count` filled slots (`slots`, `slotLengths`):
+   * the fast data path reads them in place, with no object per packet. On an offload TUN each
+   * slot starts with its vnet header.
+   */
+  startRaw(onBatch: (count: number) => void, onError: (err: Error) => void): void {
+    this.#onRaw = onBatch;
+    this.#begin(null, onError);
+  }
+
+  #onRaw: ((count: number) => void) | null = null;
+
+  #begin(onPackets: ((packets: Uint8Array[]) => void) | null, onError: (err: Error) => void): void {
     if (this.#fd < 0) throw new Error(`TUN ${this.name} is closed`);
     this.#onPackets = onPackets;
     this.#onError = onError;
@@ -179,11 +240,12 @@ export class LinuxTun implements TunDevice {
         this.#lengths.length,
         TUN_SLOT_STRIDE,
         TUN_HEADROOM,
-        TUN_SLOT_CAPACITY,
+        TUN_SLOT_CAPACITY + (this.offload ? VNET_HEADER_LENGTH : 0),
         this.#lengths,
         null,
         null,
         (count, err) => this.#onBatch(count, err),
+        null,
       );
     }
     this.#native.readerStart(this.#reader);
@@ -195,11 +257,17 @@ export class LinuxTun implements TunDevice {
   }
 
   #onBatch(count: number, err: number): void {
-    if (count > 0 && this.#onPackets !== null) {
-      const packets = new Array<Uint8Array>(count);
-      const base = this.#slots.byteOffset + TUN_HEADROOM;
-      for (let i = 0; i < count; i++) {
-        packets[i] = new Uint8Array(this.#slots.buffer, base + i * TUN_SLOT_STRIDE, this.#lengths[i]);
+    if (count > 0 && this.#onRaw !== null) {
+      this.stats.packetsRead += count;
+      this.stats.readBatches++;
+      this.#onRaw(count);
+    } else if (count > 0 && this.#onPackets !== null) {
+      const packets = this.offload ? this.#splitReads(count) : new Array<Uint8Array>(count);
+      if (!this.offload) {
+        const base = this.#slots.byteOffset + TUN_HEADROOM;
+        for (let i = 0; i < count; i++) {
+          packets[i] = new Uint8Array(this.#slots.buffer, base + i * TUN_SLOT_STRIDE, this.#lengths[i]);
+        }
       }
       this.stats.packetsRead += count;
       this.stats.readBatches++;
@@ -208,13 +276,74 @@ export class LinuxTun implements TunDevice {
     if (err !== 0 && this.#onError !== null && this.#fd >= 0) this.#onError(systemError(err, 'read'));
   }
 
+  /** Offload TUN, generic path: the reads split into plain IP packets (views into the arena). */
+  #splitReads(count: number): Uint8Array[] {
+    const a = (this.#split ??= new SplitArena());
+    const out: Uint8Array[] = [];
+    a.cursor[0] = 0;
+    let n = 0;
+    for (let i = 0; i < count; i++) {
+      const off = i * TUN_SLOT_STRIDE + TUN_HEADROOM;
+      const got = this.#native.txSplit(
+        this.#slots,
+        off,
+        this.#lengths[i]!,
+        0,
+        a.bytes,
+        a.cursor,
+        a.offsets,
+        a.lengths,
+        n,
+        a.offsets.length - n,
+      );
+      if (got === -2) break; // the arena holds a whole batch of reads in practice; drop the rest
+      if (got < 0) continue;
+      for (let k = n; k < n + got; k++) {
+        const start = a.offsets[k]! + 16;
+        out.push(a.bytes.subarray(start, start + ipLength(a.bytes, start, a.lengths[k]!)));
+      }
+      n += got;
+    }
+    return out;
+  }
+
   write(packets: readonly Uint8Array[]): void {
     if (packets.length === 0) return;
     if (this.#fd < 0) {
       this.#dropped(packets.length, 'EBADF');
       return;
     }
+    if (this.offload) {
+      // Every write needs a vnet header in front: copy into the arena, 16-aligned, with room.
+      const a = (this.#split ??= new SplitArena());
+      let at = 16;
+      let n = 0;
+      for (const p of packets) {
+        if (n === a.offsets.length || at + p.length > a.bytes.length) break;
+        a.bytes.set(p, at);
+        a.offsets[n] = at;
+        a.lengths[n++] = p.length;
+        at = (at + p.length + 16 + 15) & ~15;
+      }
+      this.writeCoalesced(a.bytes, a.offsets, a.lengths, n);
+      if (n < packets.length) this.#dropped(packets.length - n, 'ENOBUFS');
+      return;
+    }
     this.#native.writeList(this.#fd, packets, packets.length, this.#status);
+    this.#account();
+  }
+
+  /**
+   * Offload TUN: writes `count` IP packets lying in `buffer` (10 writable bytes in front of each),
+   * TCP runs of one flow coalesced into superpackets (native/offload.c).
+   */
+  writeCoalesced(buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): void {
+    if (count === 0) return;
+    if (this.#fd < 0) {
+      this.#dropped(count, 'EBADF');
+      return;
+    }
+    this.#native.tunWriteCoalesced(this.#fd, buffer, offsets, lengths, count, this.#status);
     this.#account();
   }
 
@@ -255,4 +384,24 @@ export class LinuxTun implements TunDevice {
     this.#fd = -1;
     this.#native.closeFd(fd);
   }
+}
+
+/** Scratch for an offload TUN's generic path: enough for a batch of 64 KB reads split up. */
+class SplitArena {
+  readonly bytes = new Uint8Array(8 << 20);
+  readonly offsets = new Uint32Array(8192);
+  readonly lengths = new Uint32Array(8192);
+  readonly cursor = new Uint32Array(1);
+}
+
+/** The length an IP packet's own header states (the padding after it excluded), capped at max. */
+export function ipLength(b: Uint8Array, at: number, max: number): number {
+  const version = b[at]! >> 4;
+  const n =
+    version === 4
+      ? (b[at + 2]! << 8) | b[at + 3]!
+      : version === 6
+        ? 40 + ((b[at + 4]! << 8) | b[at + 5]!)
+        : max;
+  return n <= max ? n : max;
 }

@@ -13,6 +13,7 @@ import {
   DEFAULT_MTU,
   HANDSHAKE_INITIATION_RATE_MS,
   KEY_LENGTH,
+  REJECT_AFTER_MESSAGES,
   REKEY_AFTER_MESSAGES,
   REKEY_AFTER_TIME_MS,
   REKEY_ON_RECEIVE_AFTER_MS,
@@ -57,6 +58,14 @@ export interface TunnelOptions {
   readonly allowedSource?: (packet: Uint8Array, family: 4 | 6) => boolean;
   /** For standalone `decapsulate` of handshake messages; a device passes its own. */
   readonly responder?: Responder;
+}
+
+/** Counters reserved by `Tunnel.reserveSend`: [first, first + count) on `keypair`. */
+export interface SendReservation {
+  readonly keypair: Keypair;
+  readonly first: bigint;
+  /** An initiation to send as well (the batch made the session due for a rekey), or null. */
+  readonly extra: Uint8Array | null;
 }
 
 /** Packets waiting for a session (the kernel's MAX_STAGED_PACKETS). */
@@ -155,14 +164,83 @@ export class Tunnel {
     this.#staged = [];
     // keep_key_fresh (send side): the initiator rekeys after REKEY_AFTER_TIME; either side after
     // REKEY_AFTER_MESSAGES.
-    if (
-      kp.sendCounter > REKEY_AFTER_MESSAGES ||
-      (kp.isInitiator && now - kp.createdAt >= REKEY_AFTER_TIME_MS)
-    ) {
+    if (this.#dueForRekey(kp, now)) {
       const init = this.#initiate(now, false);
       if (init) out.push(init);
     }
     return out;
+  }
+
+  // ---- batch transport (the fast data path) -----------------------------------------------------
+  //
+  // A device that seals and opens transport data in bulk outside the core (the native AEAD)
+  // still leaves every decision here: which keypair, which counters, the timers and rekey rules.
+  // These two calls are consumeTransport's and #sendStaged's bookkeeping for a whole batch.
+
+  /**
+   * Reserves `count` consecutive send counters on the current keypair for data packets the
+   * caller seals itself, and runs the timers and rekey rules that sending them triggers. Null
+   * (reserving nothing) when there is no usable keypair, the batch would cross
+   * REJECT_AFTER_MESSAGES, or packets are staged (they must go first): the caller then sends
+   * through `encapsulate`, which stages and starts a handshake as needed. `extra` holds an
+   * initiation to send when the batch made the session due for a rekey.
+   */
+  reserveSend(count: number, now: number): SendReservation | null {
+    const kp = this.session.keypairs.current;
+    if (kp === null || !kp.canSend(now) || this.#staged.length > 0) return null;
+    const wanted = BigInt(count);
+    if (kp.sendCounter + wanted > REJECT_AFTER_MESSAGES) return null;
+    const first = kp.sendCounter;
+    kp.sendCounter += wanted;
+    this.timers.onAnyAuthenticatedPacketTraversal(now);
+    this.timers.onAnyAuthenticatedPacketSent();
+    this.timers.onDataSent(now);
+    const extra = this.#dueForRekey(kp, now) ? this.#initiate(now, false) : null;
+    return { keypair: kp, first, extra };
+  }
+
+  /**
+   * The keypair a transport message to `receiver` opens under, if it may still receive at `now`;
+   * null sends the message through `consumeTransport` (which drops it with its reason).
+   */
+  receivingKeypair(receiver: number, now: number): Keypair | null {
+    const kp = this.session.keypairs.byIndex(receiver);
+    return kp !== null && kp.canReceive(now) ? kp : null;
+  }
+
+  /**
+   * After the caller opened transport messages on `kp` and marked their counters in its replay
+   * window (`packets` of them authenticated, `dataPackets` not keepalives, `bytes` datagram bytes
+   * in all, the last from `from`): what consumeTransport does for each — keypair rotation,
+   * handshake completion, roaming, timers, keep-key-fresh — once for the batch. Returns datagrams
+   * that must go out (staged packets released by the new session, a rekey initiation).
+   */
+  transportBatchReceived(
+    kp: Keypair,
+    from: Endpoint | null,
+    packets: number,
+    dataPackets: number,
+    bytes: number,
+    now: number,
+  ): Uint8Array[] {
+    if (packets === 0) return [];
+    this.rxBytes += bytes;
+    const out: Uint8Array[] = [];
+    if (this.session.receivedWith(kp)) {
+      this.#handshakeComplete(now);
+      if (this.#staged.length > 0) out.push(...this.#sendStaged(now));
+    }
+    this.#authenticatedFrom(from, now);
+    this.#keepKeyFreshOnReceive(kp, now, out);
+    if (dataPackets > 0) this.timers.onDataReceived(now);
+    return out;
+  }
+
+  /** keep_key_fresh after sending on kp: REKEY_AFTER_MESSAGES, or REKEY_AFTER_TIME for an initiator. */
+  #dueForRekey(kp: Keypair, now: number): boolean {
+    return (
+      kp.sendCounter > REKEY_AFTER_MESSAGES || (kp.isInitiator && now - kp.createdAt >= REKEY_AFTER_TIME_MS)
+    );
   }
 
   /** Creates an initiation, at most once per REKEY_TIMEOUT; null when none may be sent. */

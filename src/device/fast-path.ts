@@ -1,0 +1,319 @@
+/**
+ * The fast data path of a Linux device (PERFORMANCE.md, "What follows for wgts"): transport data
+ * in batches end to end, with no JavaScript object per packet.
+ *
+ * Outbound: one TUN read batch (IFF_VNET_HDR: 64 KB TSO/USO superpackets) -> one routing lookup
+ * per read -> native txSplit into padded MTU-sized IP packets in an arena, grouped per peer ->
+ * Tunnel.reserveSend reserves that many counters on the current keypair -> native sealBatch seals
+ * them in place -> one UDP GSO send per run of equal sizes.
+ *
+ * Inbound: one recvmmsg batch (UDP_GRO: runs of datagrams per slot) -> per datagram, in
+ * JavaScript: header, receiver index, keypair, replay check -> native openBatch per run of one
+ * keypair and source -> replay mark, inner-packet and allowed-source checks per packet ->
+ * Tunnel.transportBatchReceived for the run's side effects -> one coalescing TUN write (TCP
+ * segments of a flow become one superpacket again).
+ *
+ * Every protocol decision stays in TypeScript (Tunnel, Keypair, ReplayWindow, AllowedIPs); the
+ * native calls only move, checksum and encrypt bytes. Anything that is not transport data
+ * (handshakes, cookie replies, garbage) goes through the device's ordinary path, in order.
+ * WGTS_OFFLOAD=0 turns this path off (the daemon then uses plain TUN and UDP I/O).
+ */
+import { TRANSPORT_HEADER_SIZE as HEADER_OVERHEAD } from '../constants.js';
+import type { LinuxBind, RawBatch } from '../io/bind.js';
+import { UDP_SLOT_STRIDE } from '../io/bind.js';
+import { loadNative, type NativeAddon } from '../io/native.js';
+import { ipLength, TUN_HEADROOM, TUN_SLOT_STRIDE, VNET_HEADER_LENGTH, type LinuxTun } from '../io/tun.js';
+import type { Keypair } from '../protocol/keypairs.js';
+import { toNetwork } from '../protocol/results.js';
+import type { Endpoint, Tunnel } from '../protocol/tunnel.js';
+import { IP_DESTINATION_OFFSET, IP_SOURCE_OFFSET } from '../protocol/transport.js';
+import type { Device } from './device.js';
+import type { Peer } from './peer.js';
+
+/** Sealed datagrams one arena holds before it is flushed (a batch of 64 KB reads is ~2,900). */
+const TX_SLOTS = 4096;
+const TX_ARENA_BYTES = 8 << 20;
+/** Transport messages opened per native call at most (one UDP batch holds up to 64 x 64). */
+const RX_SLOTS = 4096;
+const TRANSPORT_TYPE = 4;
+const MIN_TRANSPORT = 32;
+
+export class FastPath {
+  readonly #device: Device;
+  readonly #tun: LinuxTun;
+  readonly #bind: LinuxBind;
+  readonly #native: NativeAddon;
+  // Outbound arena: sealed datagram k at txBytes[txOffsets[k] .. + txLengths[k]).
+  readonly #txBytes = new Uint8Array(TX_ARENA_BYTES);
+  readonly #txOffsets = new Uint32Array(TX_SLOTS);
+  readonly #txLengths = new Uint32Array(TX_SLOTS);
+  readonly #txCursor = new Uint32Array(1);
+  #txCount = 0;
+  #txPeer: Peer | null = null;
+  // Inbound run: datagram k at the receive slots' rxOffsets[k], its counter in rxCounters[k].
+  readonly #rxOffsets = new Uint32Array(RX_SLOTS);
+  readonly #rxLengths = new Uint32Array(RX_SLOTS);
+  readonly #rxResults = new Int32Array(RX_SLOTS);
+  readonly #rxCounters: bigint[] = new Array<bigint>(RX_SLOTS).fill(0n);
+  #rxCount = 0;
+  #rxKeypair: Keypair | null = null;
+  #rxTunnel: Tunnel | null = null;
+  #rxSlot = -1;
+  // Decrypted packets for the TUN, in the receive slots.
+  readonly #tunOffsets = new Uint32Array(RX_SLOTS);
+  readonly #tunLengths = new Uint32Array(RX_SLOTS);
+  #tunCount = 0;
+  #rxBatch: RawBatch | null = null;
+  #rxView: DataView | null = null;
+
+  constructor(device: Device, tun: LinuxTun, bind: LinuxBind) {
+    this.#device = device;
+    this.#tun = tun;
+    this.#bind = bind;
+    this.#native = loadNative();
+  }
+
+  /** Takes over both readers. */
+  start(): void {
+    this.#tun.startRaw(
+      (count) => this.#fromTun(count),
+      (err) => this.#device.log.error(`TUN read failed: ${err.message}`),
+    );
+    this.#bind.startRaw((batch) => this.#fromNetwork(batch));
+  }
+
+  // ---- outbound ---------------------------------------------------------------------------------
+
+  #fromTun(count: number): void {
+    const device = this.#device;
+    if (!device.up) device.syncLinkState(); // see Device.sendPackets
+    if (!device.up) return;
+    const slots = this.#tun.slots;
+    const lengths = this.#tun.slotLengths;
+    const mtu = device.mtu;
+    const now = device.now();
+    for (let i = 0; i < count; i++) {
+      const off = i * TUN_SLOT_STRIDE + TUN_HEADROOM;
+      const len = lengths[i]!;
+      const ip = off + VNET_HEADER_LENGTH;
+      if (len < VNET_HEADER_LENGTH + 20) continue;
+      const version = slots[ip]! >> 4;
+      let peer: Peer | undefined;
+      if (version === 4) peer = device.allowedIPs.lookupAt(slots, ip + IP_DESTINATION_OFFSET[4], 4);
+      else if (version === 6 && len >= VNET_HEADER_LENGTH + 40)
+        peer = device.allowedIPs.lookupAt(slots, ip + IP_DESTINATION_OFFSET[6], 6);
+      if (peer === undefined) continue; // no route: cryptokey routing drops it
+      if (peer !== this.#txPeer) {
+        this.#flushTx(now);
+        this.#txPeer = peer;
+      }
+      let got = this.#split(slots, off, len, mtu);
+      if (got === -2) {
+        this.#flushTx(now);
+        this.#txPeer = peer;
+        got = this.#split(slots, off, len, mtu);
+      }
+      if (got > 0) this.#txCount += got;
+    }
+    this.#flushTx(now);
+  }
+
+  #split(slots: Uint8Array, off: number, len: number, mtu: number): number {
+    const n = this.#txCount;
+    return this.#native.txSplit(
+      slots,
+      off,
+      len,
+      mtu,
+      this.#txBytes,
+      this.#txCursor,
+      this.#txOffsets,
+      this.#txLengths,
+      n,
+      TX_SLOTS - n,
+    );
+  }
+
+  /** Seals and sends what the arena holds for #txPeer, then empties it. */
+  #flushTx(now: number): void {
+    const n = this.#txCount;
+    const peer = this.#txPeer;
+    this.#txCount = 0;
+    this.#txCursor[0] = 0;
+    if (n === 0 || peer === null) return;
+    const device = this.#device;
+    const tunnel = peer.tunnel;
+    const r = tunnel.reserveSend(n, now);
+    if (r === null) {
+      // No session (or staged packets ahead): the core stages them and starts a handshake.
+      for (let k = 0; k < n; k++) {
+        const start = this.#txOffsets[k]! + HEADER_OVERHEAD;
+        const end = start + ipLength(this.#txBytes, start, this.#txLengths[k]!);
+        device.transmit(peer, tunnel.encapsulate(this.#txBytes.slice(start, end), now));
+      }
+      return;
+    }
+    const kp = r.keypair;
+    this.#native.sealBatch(
+      kp.sendKey,
+      kp.remoteIndex,
+      r.first,
+      this.#txBytes,
+      this.#txOffsets,
+      this.#txLengths,
+      0,
+      n,
+    );
+    let bytes = 0;
+    for (let k = 0; k < n; k++) bytes += this.#txLengths[k]!;
+    tunnel.txBytes += bytes;
+    const endpoint = tunnel.endpoint;
+    if (endpoint === null) {
+      device.log.verbose(`peer ${peer.id.slice(0, 8)}: no endpoint, ${n} datagram(s) not sent`);
+    } else {
+      const sent = this.#bind.sendSegments(this.#txBytes, this.#txOffsets, this.#txLengths, 0, n, endpoint);
+      // Count what the kernel took, as wireguard-go does.
+      if (sent === n) peer.txBytes += bytes;
+      else for (let k = 0; k < sent; k++) peer.txBytes += this.#txLengths[k]!;
+    }
+    if (r.extra !== null) device.transmit(peer, toNetwork([r.extra]));
+  }
+
+  // ---- inbound ----------------------------------------------------------------------------------
+
+  #fromNetwork(batch: RawBatch): void {
+    const device = this.#device;
+    if (!device.up) device.syncLinkState(); // see Device.receiveDatagrams
+    if (!device.up) return;
+    const now = device.now();
+    const { slots, lengths, gsoSizes, count } = batch;
+    this.#rxBatch = batch;
+    if (this.#rxView === null || this.#rxView.buffer !== slots.buffer) {
+      this.#rxView = new DataView(slots.buffer, slots.byteOffset, slots.byteLength);
+    }
+    const view = this.#rxView;
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      const base = i * UDP_SLOT_STRIDE;
+      const len = lengths[i]!;
+      const seg = gsoSizes[i]! > 0 ? gsoSizes[i]! : len;
+      for (let at = 0; at < len; at += seg) {
+        total++;
+        const d = base + at;
+        const dl = len - at < seg ? len - at : seg;
+        if (dl >= MIN_TRANSPORT && view.getUint32(d, true) === TRANSPORT_TYPE) {
+          this.#transport(d, dl, i, view, now);
+        } else {
+          // Handshakes, cookie replies and anything else: the ordinary path, after what came
+          // before it.
+          this.#flushRx(now);
+          device.receiveDatagrams([slots.subarray(d, d + dl)], [this.#source(i)]);
+        }
+      }
+    }
+    this.#flushRx(now);
+    this.#bind.stats.datagramsReceived += total;
+    if (this.#tunCount > 0) {
+      this.#tun.writeCoalesced(slots, this.#tunOffsets, this.#tunLengths, this.#tunCount);
+      this.#tunCount = 0;
+    }
+    this.#rxBatch = null;
+  }
+
+  /** One transport message at slots[d .. d + dl) from slot `slot`'s source. */
+  #transport(d: number, dl: number, slot: number, view: DataView, now: number): void {
+    const receiver = view.getUint32(d + 4, true);
+    let kp = this.#rxKeypair;
+    if (kp === null || kp.localIndex !== receiver || !this.#sameSource(slot)) {
+      this.#flushRx(now);
+      const tunnel = this.#device.indices.get(receiver);
+      kp = tunnel?.receivingKeypair(receiver, now) ?? null;
+      if (kp === null) return; // unknown index or expired keypair: dropped, as consumeTransport would
+      this.#rxKeypair = kp;
+      this.#rxTunnel = tunnel!;
+      this.#rxSlot = slot;
+    }
+    const counter = view.getBigUint64(d + 8, true);
+    if (!kp.replay.check(counter)) return; // before any decryption
+    const k = this.#rxCount++;
+    this.#rxOffsets[k] = d;
+    this.#rxLengths[k] = dl;
+    this.#rxCounters[k] = counter;
+    if (this.#rxCount === RX_SLOTS) this.#flushRx(now);
+  }
+
+  /** Whether slot's source equals the current run's (a run has one source: roaming is per run). */
+  #sameSource(slot: number): boolean {
+    const b = this.#rxBatch!;
+    const r = this.#rxSlot;
+    if (r === slot) return true;
+    if (r < 0 || b.ports[r] !== b.ports[slot]) return false;
+    const a = b.addresses;
+    const n = b.family === 4 ? 4 : 16;
+    for (let i = 0; i < n; i++) if (a[r * 16 + i] !== a[slot * 16 + i]) return false;
+    return true;
+  }
+
+  #source(slot: number): Endpoint {
+    const b = this.#rxBatch!;
+    const n = b.family === 4 ? 4 : 16;
+    return { address: b.addresses.slice(slot * 16, slot * 16 + n), port: b.ports[slot]! };
+  }
+
+  /** Opens the current run, applies the replay marks and checks, queues packets for the TUN. */
+  #flushRx(now: number): void {
+    const n = this.#rxCount;
+    const kp = this.#rxKeypair;
+    const tunnel = this.#rxTunnel;
+    this.#rxCount = 0;
+    this.#rxKeypair = null;
+    if (n === 0 || kp === null || tunnel === null) return;
+    const slots = this.#rxBatch!.slots;
+    this.#native.openBatch(kp.receiveKey, slots, this.#rxOffsets, this.#rxLengths, 0, n, this.#rxResults);
+    const device = this.#device;
+    const peer = device.peerOfTunnel(tunnel);
+    let accepted = 0;
+    let data = 0;
+    let bytes = 0;
+    for (let k = 0; k < n; k++) {
+      const plain = this.#rxResults[k]!;
+      if (plain < 0) continue; // bad tag
+      if (!kp.replay.mark(this.#rxCounters[k]!)) continue; // a duplicate within this run
+      accepted++;
+      bytes += this.#rxLengths[k]!;
+      if (plain === 0) continue; // a keepalive
+      data++;
+      const p = this.#rxOffsets[k]! + HEADER_OVERHEAD;
+      const length = innerLength(slots, p, plain);
+      if (length === 0) continue; // not a whole IP packet
+      const family = slots[p]! >> 4 === 4 ? 4 : 6;
+      // Cryptokey routing, inbound: the source must be one of this peer's allowed IPs.
+      if (device.allowedIPs.lookupAt(slots, p + IP_SOURCE_OFFSET[family], family) !== peer) continue;
+      const t = this.#tunCount++;
+      this.#tunOffsets[t] = p;
+      this.#tunLengths[t] = length;
+    }
+    const out = tunnel.transportBatchReceived(kp, this.#source(this.#rxSlot), accepted, data, bytes, now);
+    if (out.length > 0 && peer !== undefined) device.transmit(peer, toNetwork(out));
+  }
+}
+
+/**
+ * The IP length of a decrypted plaintext of `plain` bytes at b[p..], or 0 when it is not a whole
+ * IPv4 or IPv6 packet (transport.ts's innerPacket, without a view per packet).
+ */
+function innerLength(b: Uint8Array, p: number, plain: number): number {
+  const version = b[p]! >> 4;
+  if (version === 4) {
+    if (plain < 20) return 0;
+    const total = (b[p + 2]! << 8) | b[p + 3]!;
+    const ihl = (b[p]! & 0x0f) * 4;
+    return ihl < 20 || total < ihl || total > plain ? 0 : total;
+  }
+  if (version === 6) {
+    if (plain < 40) return 0;
+    const total = 40 + ((b[p + 4]! << 8) | b[p + 5]!);
+    return total > plain ? 0 : total;
+  }
+  return 0;
+}
