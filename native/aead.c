@@ -104,6 +104,11 @@ static napi_value seal_batch(napi_env env, napi_callback_info info) {
   if (wgts_arg_u32(env, argv[1], "receiver", &receiver) != 0) return NULL;
   if (napi_get_value_bigint_uint64(env, argv[2], &counter, &lossless) != napi_ok || !lossless)
     return wgts_throw_type(env, "wgts_native: firstCounter must be a u64 bigint");
+  /* A nonce must never repeat: the batch's last counter must not wrap past 2^64 - 1 (the caller's
+   * REJECT_AFTER_MESSAGES keeps far below; this is the last line of defence). */
+  if (wgts_arg_u32(env, argv[7], "count", &count) != 0) return NULL;
+  if (count > 0 && counter > UINT64_MAX - (count - 1))
+    return wgts_throw_range(env, "wgts_native: counters would wrap past 2^64 - 1");
   /* Plaintext starts HEADER_LEN after the offset and the tag needs TAG_LEN more. */
   if (batch_args(env, argv + 3, &buf, &offs, &lens, &first, &count, HEADER_LEN + TAG_LEN, 0) != 0)
     return NULL;

@@ -7,8 +7,9 @@
  *   tunSetOffload(fd, wantUso) -> flags    TUNSETOFFLOAD(CSUM|TSO4|TSO6[|USO4|USO6]); the flags
  *                                          the kernel took (USO is dropped if it refuses it)
  *   txSplit(src, srcOffset, srcLength, mtu, dst, cursor, offsets, lengths, first, max) -> n
- *       Splits one read (vnet header + packet, possibly a TSO/USO superpacket) into IP packets of
- *       at most the MTU, each with complete IPv4 header, TCP and UDP checksums, zero-padded to the
+ *       Splits one read (vnet header + packet, possibly a TSO/USO superpacket) into IP packets
+ *       (segments of the header's gso_size, which the kernel derives from the TUN's MTU), each
+ *       with complete IPv4 header, TCP and UDP checksums, zero-padded to the
  *       transport padding (whitepaper 5.4.6). Packet k lands at dst[offsets[first+k] + 16], where
  *       offsets[first+k] is 16-aligned and starts at cursor[0]; lengths[first+k] gets its padded
  *       length; 16 bytes of tag room follow; cursor[0] moves past it. Returns the number of
@@ -18,7 +19,8 @@
  *       Writes IP packets buf[offsets[i] .. + lengths[i]) to the TUN. Runs of consecutive TCP
  *       segments of one flow (contiguous sequence numbers, same ack/flags/window/options, equal
  *       sizes but for the last, valid checksums) become one TSO superpacket (what the kernel's GRO
- *       does; wireguard-go's tun/offload_linux.go does the same); everything else is written
+ *       does; wireguard-go's tun/offload_linux.go does the same; the IPv4 header checksum is
+ *       verified too, as the kernel's GRO does); everything else is written
  *       alone. Each packet needs 10 writable bytes in front of it (its vnet header goes there).
  *       status <- [packets written, packets dropped, last errno negated or 0].
  *
@@ -333,6 +335,8 @@ static int tcp_candidate(uint8_t *ip, uint32_t len, tcp_seg *s) {
   if (version == 4) {
     if (ip[0] != 0x45 || ip[9] != PROTO_TCP || be16(ip + 2) != len) return 0;
     if ((be16(ip + 6) & 0x3fff) != 0) return 0; /* MF or a fragment offset */
+    /* The rewritten header gets a fresh checksum, so a bad one must be left to the kernel. */
+    if (csum_fold(csum_add(0, ip, 20)) != 0xffff) return 0;
     s->l4off = 20;
     s->v6 = 0;
   } else if (version == 6) {

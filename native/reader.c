@@ -221,16 +221,27 @@ static void deliver(reader_t *r, int32_t count, int32_t err) {
   napi_close_handle_scope(env, scope);
 }
 
-static void read_and_deliver(reader_t *r, int status);
+/* Returns the number of slots delivered (0: nothing was read). */
+static int32_t read_and_deliver(reader_t *r, int status);
+
+/* How many full UDP batches one readable event may deliver. A socket that filled every slot
+ * probably holds more: reading it again now, rather than after a whole event-loop turn, keeps a
+ * flood of cheap-to-drop datagrams from overflowing the receive buffer and starving the tunnel's
+ * packets queued behind them. Bounded, so the loop's other work still runs. */
+#define UDP_REPEAT 8
 
 static void on_poll(uv_poll_t *h, int status, int events) {
   (void)events;
   reader_t *r = h->data;
   if (r->closed || !r->polling) return;
-  read_and_deliver(r, status);
+  int32_t n = read_and_deliver(r, status);
+  for (int i = 1; i < UDP_REPEAT && r->kind != KIND_TUN && n == (int32_t)r->slots; i++) {
+    if (r->closed || !r->polling) break;
+    n = read_and_deliver(r, 0);
+  }
 }
 
-static void read_and_deliver(reader_t *r, int status) {
+static int32_t read_and_deliver(reader_t *r, int status) {
   int32_t count = 0, err = 0;
   count = r->kind == KIND_TUN ? read_tun(r, &err) : read_udp(r, &err);
   if (status < 0) {
@@ -246,8 +257,9 @@ static void read_and_deliver(reader_t *r, int status) {
   } else if (err != 0 && stops_reader(r, err)) {
     stop_polling(r);
   }
-  if (count == 0 && err == 0) return;
+  if (count == 0 && err == 0) return 0;
   deliver(r, count, err);
+  return err == 0 ? count : 0;
 }
 
 static reader_t *reader_arg(napi_env env, napi_value v) {

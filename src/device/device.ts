@@ -302,18 +302,7 @@ export class Device implements UapiTarget {
       const src = sources[i]!;
       const type = d.length >= 4 ? d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24) : 0;
       if (type === 1 || type === 2) {
-        // Handshake: copy out of the receive slot and queue it; never DH inline. Only a message of
-        // its exact size takes a place in the queue (and counts toward "under load"), as the
-        // kernel checks sizes before queueing; nothing is copied when the queue is full.
-        if (d.length !== (type === 1 ? INITIATION_SIZE : RESPONSE_SIZE)) continue;
-        if (this.queue.refuses(src.address)) {
-          this.queue.dropped++;
-          this.stats.handshakesQueueFull++;
-        } else {
-          this.queue.push({ datagram: d.slice(), from: copyEndpoint(src) });
-          this.stats.handshakesQueued++;
-          if (this.queue.length > this.stats.queueHighWater) this.stats.queueHighWater = this.queue.length;
-        }
+        this.offerHandshake(d, 0, d.length, type, src.address, 0, src.address.length, src.port);
         continue;
       }
       const msg = parseMessage(d);
@@ -329,6 +318,38 @@ export class Device implements UapiTarget {
     }
     if (toTun.length > 0) this.tun?.write(toTun);
     if (this.queue.length > 0) this.#scheduleDrain();
+  }
+
+  /**
+   * A handshake message (type 1 or 2) at buf[at .. at + length) from the source whose address is
+   * addrLength bytes at address[addrAt..]: copied out of the receive slot and queued, never run
+   * inline (Diffie-Hellman waits behind the bounded queue). Only a message of its exact size takes
+   * a place (and counts toward "under load"), as the kernel checks sizes before queueing; a refused
+   * one — most of a flood — costs no copy and no object.
+   */
+  offerHandshake(
+    buf: Uint8Array,
+    at: number,
+    length: number,
+    type: number,
+    address: Uint8Array,
+    addrAt: number,
+    addrLength: number,
+    port: number,
+  ): void {
+    if (length !== (type === 1 ? INITIATION_SIZE : RESPONSE_SIZE)) return;
+    if (this.queue.refuses(address, addrAt, addrLength)) {
+      this.queue.dropped++;
+      this.stats.handshakesQueueFull++;
+      return;
+    }
+    this.queue.push({
+      datagram: buf.slice(at, at + length),
+      from: { address: address.slice(addrAt, addrAt + addrLength), port },
+    });
+    this.stats.handshakesQueued++;
+    if (this.queue.length > this.stats.queueHighWater) this.stats.queueHighWater = this.queue.length;
+    this.#scheduleDrain();
   }
 
   #scheduleDrain(): void {

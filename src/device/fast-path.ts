@@ -201,11 +201,23 @@ export class FastPath {
         total++;
         const d = base + at;
         const dl = len - at < seg ? len - at : seg;
-        if (dl >= MIN_TRANSPORT && view.getUint32(d, true) === TRANSPORT_TYPE) {
+        const type = dl >= 4 ? view.getUint32(d, true) : 0;
+        if (type === TRANSPORT_TYPE && dl >= MIN_TRANSPORT) {
           this.#transport(d, dl, i, view, now);
+        } else if (type === 1 || type === 2) {
+          // Handshakes only wait in the queue, so the order against transport data is kept.
+          device.offerHandshake(
+            slots,
+            d,
+            dl,
+            type,
+            batch.addresses,
+            i * 16,
+            batch.family === 4 ? 4 : 16,
+            batch.ports[i]!,
+          );
         } else {
-          // Handshakes, cookie replies and anything else: the ordinary path, after what came
-          // before it.
+          // Cookie replies and anything else: the ordinary path, after what came before it.
           this.#flushRx(now);
           device.receiveDatagrams([slots.subarray(d, d + dl)], [this.#source(i)]);
         }

@@ -21,11 +21,14 @@ export interface QueuedHandshake {
  */
 export const PER_SOURCE_LIMIT = HANDSHAKE_QUEUE_SIZE / 4;
 
-function sourceKey(address: Uint8Array): number | string {
-  if (address.length === 4)
-    return ((address[0]! << 24) | (address[1]! << 16) | (address[2]! << 8) | address[3]!) >>> 0;
+/** The per-source key of an address of `length` bytes at address[at..]: the v4 address, a v6 /64. */
+function sourceKey(address: Uint8Array, at = 0, length = address.length - at): number | string {
+  if (length === 4)
+    return (
+      ((address[at]! << 24) | (address[at + 1]! << 16) | (address[at + 2]! << 8) | address[at + 3]!) >>> 0
+    );
   let k = '';
-  for (let i = 0; i < 8 && i < address.length; i++) k += String.fromCharCode(address[i]!);
+  for (let i = 0; i < 8 && i < length; i++) k += String.fromCharCode(address[at + i]!);
   return k;
 }
 
@@ -43,10 +46,13 @@ export class HandshakeQueue {
     readonly perSourceLimit = Math.max(1, Math.floor((PER_SOURCE_LIMIT * capacity) / HANDSHAKE_QUEUE_SIZE)),
   ) {}
 
-  /** Whether a message from `address` would be refused (full queue, or its source's share used). */
-  refuses(address: Uint8Array): boolean {
+  /**
+   * Whether a message from `address` (or its `length` bytes at `at`, so a receive slot can be
+   * asked without a view) would be refused: full queue, or its source's share used.
+   */
+  refuses(address: Uint8Array, at = 0, length = address.length - at): boolean {
     if (this.length >= this.capacity) return true;
-    if ((this.#perSource.get(sourceKey(address)) ?? 0) >= this.perSourceLimit) {
+    if ((this.#perSource.get(sourceKey(address, at, length)) ?? 0) >= this.perSourceLimit) {
       this.sourceLimited++;
       return true;
     }
