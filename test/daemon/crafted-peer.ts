@@ -1,0 +1,90 @@
+/**
+ * A WireGuard peer made from the package's own protocol core (Tunnel) over a plain UDP socket,
+ * run by fast-path.test.ts inside the peer's namespace: it completes a real handshake with a live
+ * wgtsd, then seals plaintexts of its choosing — well-formed IP packets and malformed ones — so the
+ * test can see what wgtsd's batched receive path writes to its TUN.
+ *
+ *   node crafted-peer.js HOST PORT SERVER_PUBLIC_HEX OWN_PRIVATE_HEX < plan.json
+ *
+ * plan.json: { "steps": [{ "plaintexts": [hex...], "repeat": n }...] }. Each step seals its
+ * plaintexts in order (one datagram each; `repeat` sends each sealed datagram that many times, a
+ * replay of the very same bytes), all of a step's datagrams back to back so they share receive
+ * batches. Prints one JSON line: { handshake: true, sent } or exits 2 with a message.
+ */
+import dgram from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { LocalIdentity, Tunnel, tai64nFromMillis } from '../../src/index.js';
+import { fromHex } from '../helpers/fuzz.js';
+
+interface Plan {
+  readonly steps: readonly { readonly plaintexts: readonly string[]; readonly repeat?: number }[];
+}
+
+const [host, portText, serverHex, ownHex] = process.argv.slice(2);
+if (host === undefined || portText === undefined || serverHex === undefined || ownHex === undefined) {
+  console.error('usage: crafted-peer HOST PORT SERVER_PUBLIC_HEX OWN_PRIVATE_HEX < plan.json');
+  process.exit(2);
+}
+const port = Number(portText);
+const plan = JSON.parse(readFileSync(0, 'utf8')) as Plan;
+const tunnel = new Tunnel({
+  identity: new LocalIdentity(fromHex(ownHex)),
+  remotePublic: fromHex(serverHex),
+  timestamp: () => tai64nFromMillis(Date.now()),
+  random: (n) => new Uint8Array(randomBytes(n)),
+});
+const socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+const from = { address: new Uint8Array(4), port };
+
+function send(datagrams: readonly Uint8Array[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (datagrams.length === 0) return resolve();
+    let left = datagrams.length;
+    for (const d of datagrams) {
+      socket.send(d, port, host, (err) => {
+        if (err) reject(err);
+        else if (--left === 0) resolve();
+      });
+    }
+  });
+}
+
+const timer = setTimeout(() => {
+  console.error('no handshake response within 5 s');
+  process.exit(2);
+}, 5_000);
+
+socket.on('message', (msg) => {
+  // Only the handshake response matters; transport data back (if any) is ignored.
+  const r = tunnel.decapsulate(new Uint8Array(msg), from, performance.now());
+  if (r.kind === 'toNetwork' && tunnel.lastHandshakeAt !== null && !started) {
+    started = true;
+    clearTimeout(timer);
+    void send(r.datagrams).then(run);
+  }
+});
+let started = false;
+
+async function run(): Promise<void> {
+  let sent = 0;
+  for (const step of plan.steps) {
+    const out: Uint8Array[] = [];
+    for (const hex of step.plaintexts) {
+      const r = tunnel.encapsulate(fromHex(hex), performance.now());
+      if (r.kind !== 'toNetwork' || r.datagrams.length !== 1) throw new Error(`cannot seal: ${r.kind}`);
+      for (let k = 0; k < (step.repeat ?? 1); k++) out.push(r.datagrams[0]!);
+    }
+    await send(out);
+    sent += out.length;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  console.log(JSON.stringify({ handshake: true, sent }));
+  socket.close();
+}
+
+socket.bind(0, () => {
+  // The first packet (a keepalive) stages and starts the handshake.
+  const r = tunnel.keepalive(performance.now());
+  if (r.kind === 'toNetwork') void send(r.datagrams);
+});
