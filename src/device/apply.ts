@@ -7,10 +7,13 @@
  * public key equals ours; a peer section naming our own public key is ignored; `update_only`
  * skips unknown peers; turning persistent keepalive on sends one keepalive at once.
  */
-import { constantTimeEqual } from '../crypto/bytes.js';
+import { BytePool, constantTimeEqual } from '../crypto/bytes.js';
 import { EADDRINUSE, EIO } from '../uapi/errno.js';
 import type { DeviceSet, PeerSet } from '../uapi/types.js';
 import type { Device } from './device.js';
+
+/** Configured endpoint addresses: public, one per peer (see BytePool). */
+const ENDPOINT_ADDRESSES = new BytePool();
 
 export async function applyDeviceSet(device: Device, set: DeviceSet): Promise<number> {
   // The two steps that can fail (SO_MARK needs CAP_NET_ADMIN; a port may be taken) run first,
@@ -65,7 +68,7 @@ function applyPeer(device: Device, p: PeerSet): void {
   if (p.presharedKey !== undefined)
     tunnel.presharedKey = p.presharedKey ? Uint8Array.from(p.presharedKey) : null;
   if (p.endpoint !== undefined)
-    tunnel.endpoint = { address: Uint8Array.from(p.endpoint.address), port: p.endpoint.port };
+    tunnel.endpoint = { address: ENDPOINT_ADDRESSES.copy(p.endpoint.address), port: p.endpoint.port };
   for (const change of p.allowedIPs) {
     if (change.kind === 'clear') device.allowedIPs.removeByPeer(peer);
     else if (change.kind === 'add') device.allowedIPs.insert(change.prefix.bytes, change.prefix.cidr, peer);

@@ -26,7 +26,8 @@ interface PendingHandshake {
 }
 
 export class Session<Owner = unknown> {
-  readonly keypairs = new Keypairs();
+  /** Made on first use: most peers of a large configuration never get a keypair. */
+  #keypairs: Keypairs | null = null;
   #handshake: PendingHandshake | null = null;
   #staticStatic: Uint8Array | null = null;
   #staticStaticVersion = -1;
@@ -37,6 +38,11 @@ export class Session<Owner = unknown> {
     private readonly indices: IndexTable<Owner>,
     private readonly owner: Owner,
   ) {}
+
+  /** The previous/current/next keypairs. */
+  get keypairs(): Keypairs {
+    return (this.#keypairs ??= new Keypairs());
+  }
 
   /** DH(S_priv, S_pub_peer), or null when there is no key, the peer is us, or the DH is degenerate. */
   staticStatic(): Uint8Array | null {
@@ -140,14 +146,17 @@ export class Session<Owner = unknown> {
   /** Stops sending on the current sessions (receiving continues) and drops any pending handshake. */
   expire(): void {
     this.abandonHandshake();
-    if (this.keypairs.current) this.keypairs.current.sendingValid = false;
-    if (this.keypairs.next) this.keypairs.next.sendingValid = false;
+    const keypairs = this.#keypairs;
+    if (keypairs === null) return;
+    if (keypairs.current) keypairs.current.sendingValid = false;
+    if (keypairs.next) keypairs.next.sendingValid = false;
   }
 
   /** Forgets everything: key zeroing after 3 × REJECT_AFTER_TIME, or peer removal. */
   clear(): void {
     this.abandonHandshake();
-    for (const d of this.keypairs.clear()) this.indices.release(d.localIndex);
+    if (this.#keypairs === null) return;
+    for (const d of this.#keypairs.clear()) this.indices.release(d.localIndex);
   }
 
   /** Whether a handshake of ours is waiting for its response. */

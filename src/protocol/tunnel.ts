@@ -20,6 +20,7 @@ import {
   REKEY_TIMEOUT_JITTER_MAX_MS,
   REKEY_TIMEOUT_MS,
 } from '../constants.js';
+import { BytePool } from '../crypto/bytes.js';
 import { tai64nAfter } from '../crypto/tai64n.js';
 import { CookieGenerator, type RandomSource } from './cookie.js';
 import { createInitiation, type ResponderState } from './handshake.js';
@@ -71,11 +72,35 @@ export interface SendReservation {
 /** Packets waiting for a session (the kernel's MAX_STAGED_PACKETS). */
 const MAX_STAGED_PACKETS = 128;
 const EMPTY = new Uint8Array(0);
+/**
+ * The staging queue of every tunnel with nothing staged: an idle peer of a large device holds no
+ * array of its own. Frozen, so a push that forgot to take a fresh array throws instead of staging
+ * a packet for every peer.
+ */
+const NOTHING_STAGED = Object.freeze([]) as unknown as Uint8Array[];
+/** Peers' public keys: long-lived, public, 32 bytes each (see BytePool). */
+const PUBLIC_KEYS = new BytePool();
+
+/**
+ * One jitter function per random source: a device's tunnels share its source, so 100,000 peers
+ * share one closure instead of holding one each.
+ */
+const jitters = new WeakMap<RandomSource, () => number>();
+function jitterFrom(random: RandomSource): () => number {
+  let jitter = jitters.get(random);
+  if (jitter === undefined) {
+    jitter = () => {
+      const r = random(2);
+      return ((r[0]! << 8) | r[1]!) % REKEY_TIMEOUT_JITTER_MAX_MS;
+    };
+    jitters.set(random, jitter);
+  }
+  return jitter;
+}
 
 export class Tunnel {
   readonly timers: Timers;
   readonly session: Session<Tunnel>;
-  readonly cookieGenerator: CookieGenerator;
   readonly remotePublic: Uint8Array;
   endpoint: Endpoint | null = null;
   presharedKey: Uint8Array | null;
@@ -91,17 +116,25 @@ export class Tunnel {
   readonly #indices: IndexTable<Tunnel>;
   readonly #allowedSource: ((packet: Uint8Array, family: 4 | 6) => boolean) | null;
   readonly #responder: Responder;
-  #staged: Uint8Array[] = [];
-  #lastSentHandshake = -Infinity;
+  #staged: Uint8Array[] = NOTHING_STAGED;
+  /** Created at the first handshake message (see the getter). */
+  #cookieGenerator: CookieGenerator | null = null;
+  /**
+   * Monotonic ms of the last initiation or response we sent, and of the last initiation we
+   * consumed; null for never. Null rather than -Infinity: V8 gives a field that starts as a
+   * non-integer number a heap-allocated box in every instance from the start, while a field that
+   * starts as null costs nothing until set, which most peers of a large configuration never are.
+   */
+  #lastSentHandshake: number | null = null;
+  #lastInitiationConsumed: number | null = null;
   #lastTimestamp: Uint8Array | null = null;
-  #lastInitiationConsumed = -Infinity;
 
   constructor(o: TunnelOptions) {
     if (o.remotePublic.length !== KEY_LENGTH) throw new TypeError('remotePublic must be 32 bytes');
     if (o.presharedKey && o.presharedKey.length !== KEY_LENGTH)
       throw new TypeError('presharedKey must be 32 bytes');
     this.#identity = o.identity;
-    this.remotePublic = Uint8Array.from(o.remotePublic);
+    this.remotePublic = PUBLIC_KEYS.copy(o.remotePublic);
     this.presharedKey = o.presharedKey ? Uint8Array.from(o.presharedKey) : null;
     this.mtu = o.mtu ?? DEFAULT_MTU;
     this.#random = o.random;
@@ -109,13 +142,18 @@ export class Tunnel {
     this.#indices = o.indices ?? new IndexTable<Tunnel>(o.random);
     this.#allowedSource = o.allowedSource ?? null;
     this.#responder = o.responder ?? new Responder(o.identity, o.random);
-    this.timers = new Timers(() => {
-      const r = this.#random(2);
-      return ((r[0]! << 8) | r[1]!) % REKEY_TIMEOUT_JITTER_MAX_MS;
-    });
+    this.timers = new Timers(jitterFrom(o.random));
     this.session = new Session(o.identity, this.remotePublic, this.#indices, this);
-    this.cookieGenerator = new CookieGenerator(this.remotePublic);
     if (o.persistentKeepalive) this.timers.setPersistentKeepalive(o.persistentKeepalive, -Infinity);
+  }
+
+  /**
+   * Stamps our handshake messages' macs and keeps the cookie of a reply. Made on first use: its
+   * two derived keys and two buffers (about 1 KiB of heap) are wasted on a peer that never
+   * handshakes, which is most of a large configuration.
+   */
+  get cookieGenerator(): CookieGenerator {
+    return (this.#cookieGenerator ??= new CookieGenerator(this.remotePublic));
   }
 
   // ---- outbound ---------------------------------------------------------------------------------
@@ -128,7 +166,7 @@ export class Tunnel {
 
   /** Sends a keepalive (an empty transport message), starting a handshake if there is no session. */
   keepalive(now: number): TunnelResult {
-    if (this.#staged.length === 0) this.#staged.push(EMPTY);
+    if (this.#staged.length === 0) this.#staged = [EMPTY];
     return toNetwork(this.#sendStaged(now));
   }
 
@@ -140,8 +178,11 @@ export class Tunnel {
   }
 
   #stage(packet: Uint8Array): void {
-    if (this.#staged.length >= MAX_STAGED_PACKETS) this.#staged.shift();
-    this.#staged.push(packet);
+    if (this.#staged === NOTHING_STAGED) this.#staged = [packet];
+    else {
+      if (this.#staged.length >= MAX_STAGED_PACKETS) this.#staged.shift();
+      this.#staged.push(packet);
+    }
   }
 
   /** Seals everything staged under the current keypair, or asks for a handshake. */
@@ -161,7 +202,7 @@ export class Tunnel {
       this.timers.onAnyAuthenticatedPacketSent();
       if (packet.length > 0) this.timers.onDataSent(now);
     }
-    this.#staged = [];
+    this.#staged = NOTHING_STAGED;
     // keep_key_fresh (send side): the initiator rekeys after REKEY_AFTER_TIME; either side after
     // REKEY_AFTER_MESSAGES.
     if (this.#dueForRekey(kp, now)) {
@@ -246,7 +287,7 @@ export class Tunnel {
   /** Creates an initiation, at most once per REKEY_TIMEOUT; null when none may be sent. */
   #initiate(now: number, isRetry: boolean): Uint8Array | null {
     if (!isRetry) this.timers.handshakeAttempts = 0;
-    if (now - this.#lastSentHandshake < REKEY_TIMEOUT_MS) return null;
+    if (this.#lastSentHandshake !== null && now - this.#lastSentHandshake < REKEY_TIMEOUT_MS) return null;
     const keys = this.#identity.keys;
     const ss = this.session.staticStatic();
     if (keys === null || ss === null) return null; // no key, our own key, or a low-order peer key
@@ -320,7 +361,11 @@ export class Tunnel {
     // Replay and flood checks come after decryption (the timestamp is inside) and before any state changes.
     if (this.#lastTimestamp !== null && !tai64nAfter(r.timestamp, this.#lastTimestamp))
       return drop('stale-timestamp');
-    if (now - this.#lastInitiationConsumed < HANDSHAKE_INITIATION_RATE_MS) return drop('initiation-flood');
+    if (
+      this.#lastInitiationConsumed !== null &&
+      now - this.#lastInitiationConsumed < HANDSHAKE_INITIATION_RATE_MS
+    )
+      return drop('initiation-flood');
     const response = this.session.respond(
       r.state,
       msg.sender,
@@ -429,7 +474,7 @@ export class Tunnel {
           break;
         }
         case 'giveUpHandshake':
-          this.#staged = [];
+          this.#staged = NOTHING_STAGED;
           break;
         case 'sendKeepalive':
         case 'persistentKeepalive': {
@@ -456,15 +501,15 @@ export class Tunnel {
    */
   expireSessions(): void {
     this.session.expire();
-    this.#lastSentHandshake = -Infinity;
+    this.#lastSentHandshake = null;
   }
 
   /** The peer is being removed: free its indices and wipe its keys. */
   destroy(): void {
     this.session.clear();
     this.timers.stopAll();
-    this.#staged = [];
-    this.cookieGenerator.wipe();
+    this.#staged = NOTHING_STAGED;
+    this.#cookieGenerator?.wipe();
   }
 
   /** Number of packets waiting for a session. */

@@ -5,10 +5,12 @@
  * to the peer it came from. Semantics follow the Linux kernel's allowedips.c: host bits are masked
  * on insert, a prefix belongs to at most one peer and inserting it for another peer moves it, and
  * IPv4 and IPv6 are independent tries. Peers are compared by identity (Map's SameValueZero);
- * `undefined` cannot be a peer since it means "no match". Per-peer bookkeeping (a Set of that peer's node handles, in
- * the order their prefixes were last inserted) makes removeByPeer and entriesForPeer proportional
- * to the peer's own prefixes rather than to the whole table. A handle is a node index times two
- * plus the family bit (0 for IPv4, 1 for IPv6): a small integer, so the Sets hold no objects.
+ * `undefined` cannot be a peer since it means "no match". Per-peer bookkeeping (a circular list of
+ * that peer's node handles, in the order their prefixes were last inserted, threaded through the
+ * stores' `order` arrays, with the Map holding each peer's first handle) makes removeByPeer and
+ * entriesForPeer proportional to the peer's own prefixes rather than to the whole table, at 8
+ * bytes a node and one Map entry a peer. A handle is a node index times two plus the family bit (0
+ * for IPv4, 1 for IPv6): a small integer, so neither the Map nor the lists hold objects.
  */
 
 import { addressBits, checkCidr } from './ip.js';
@@ -23,10 +25,17 @@ export interface AllowedIPEntry {
   readonly cidr: number;
 }
 
+/** Takes masked prefixes as big-endian int32 words (see AllowedIPs.visitEntries). */
+export interface PrefixVisitor {
+  ipv4(address: number, cidr: number): void;
+  ipv6(w0: number, w1: number, w2: number, w3: number, cidr: number): void;
+}
+
 export class AllowedIPs<P> {
   private readonly v4 = new FamilyTrie<P>(4);
   private readonly v6 = new FamilyTrie<P>(6);
-  private readonly byPeer = new Map<P, Set<number>>();
+  /** Each peer's first handle (the head of its circular list); absent when it has no prefix. */
+  private readonly byPeer = new Map<P, number>();
   /** Scratch for the masked key of an insert/remove; never escapes a call. */
   private readonly key = new Int32Array(4);
   private count = 0;
@@ -50,12 +59,7 @@ export class AllowedIPs<P> {
     if (previous === undefined) this.count++;
     else this.unlink(previous, handle);
     trie.setPeer(id, peer);
-    let handles = this.byPeer.get(peer);
-    if (handles === undefined) {
-      handles = new Set();
-      this.byPeer.set(peer, handles);
-    }
-    handles.add(handle);
+    this.linkLast(peer, handle);
   }
 
   /**
@@ -67,8 +71,8 @@ export class AllowedIPs<P> {
     const id = trie.find(this.key, cidr);
     if (id === NIL) return false;
     const handle = id * 2 + (trie.family === 6 ? 1 : 0);
-    // Ownership is asked of the per-peer Set, so peers compare exactly as the Map keys them.
-    if (this.byPeer.get(peer)?.has(handle) !== true) return false;
+    // The node's own peer is its owner; compared as the Map keys peers (SameValueZero).
+    if (peer === undefined || !sameValueZero(trie.peerOf(id), peer)) return false;
     this.unlink(peer, handle);
     trie.setPeer(id, undefined);
     this.count--;
@@ -78,17 +82,19 @@ export class AllowedIPs<P> {
 
   /** Removes every prefix of `peer`. */
   removeByPeer(peer: P): void {
-    const handles = this.byPeer.get(peer);
-    if (handles === undefined) return;
+    const head = this.byPeer.get(peer);
+    if (head === undefined) return;
     this.byPeer.delete(peer);
-    for (const handle of handles) {
-      const trie = (handle & 1) === 0 ? this.v4 : this.v6;
+    let handle = head;
+    do {
+      const trie = this.trieOf(handle);
       const id = handle >>> 1;
+      handle = trie.nextOf(id);
       trie.setPeer(id, undefined);
       this.count--;
-      // Pruning only frees peerless nodes, so nodes still in this set are never freed early.
+      // Pruning only frees peerless nodes, so nodes still in this list are never freed early.
       trie.prune(id);
-    }
+    } while (handle !== head);
   }
 
   /** Longest-prefix match for a 4-byte (IPv4) or 16-byte (IPv6) address. */
@@ -123,15 +129,36 @@ export class AllowedIPs<P> {
    * the kernel's per-peer list gives `wg show` (wireguard-go's trie walk would differ).
    */
   entriesForPeer(peer: P): AllowedIPEntry[] {
-    const handles = this.byPeer.get(peer);
-    if (handles === undefined) return [];
     const out: AllowedIPEntry[] = [];
-    for (const handle of handles) {
-      const trie = (handle & 1) === 0 ? this.v4 : this.v6;
+    const head = this.byPeer.get(peer);
+    if (head === undefined) return out;
+    let handle = head;
+    do {
+      const trie = this.trieOf(handle);
       const id = handle >>> 1;
       out.push({ family: trie.family, bytes: trie.bytesOf(id), cidr: trie.cidrOf(id) });
-    }
+      handle = trie.nextOf(id);
+    } while (handle !== head);
     return out;
+  }
+
+  /**
+   * Hands the peer's prefixes to `visitor`, in entriesForPeer's order, without an object or array
+   * per prefix (the UAPI's `get` of a large device); returns how many.
+   */
+  visitEntries(peer: P, visitor: PrefixVisitor): number {
+    const head = this.byPeer.get(peer);
+    if (head === undefined) return 0;
+    let n = 0;
+    let handle = head;
+    do {
+      const trie = this.trieOf(handle);
+      const id = handle >>> 1;
+      trie.visitPrefix(id, visitor);
+      n++;
+      handle = trie.nextOf(id);
+    } while (handle !== head);
+    return n;
   }
 
   /**
@@ -150,11 +177,42 @@ export class AllowedIPs<P> {
     this.count = 0;
   }
 
+  private trieOf(handle: number): FamilyTrie<P> {
+    return (handle & 1) === 0 ? this.v4 : this.v6;
+  }
+
+  /** Appends `handle` (not in any list) to the end of `peer`'s list. */
+  private linkLast(peer: P, handle: number): void {
+    const trie = this.trieOf(handle);
+    const id = handle >>> 1;
+    const head = this.byPeer.get(peer);
+    if (head === undefined) {
+      trie.setNext(id, handle);
+      trie.setPrev(id, handle);
+      this.byPeer.set(peer, handle);
+      return;
+    }
+    const headTrie = this.trieOf(head);
+    const tail = headTrie.prevOf(head >>> 1);
+    this.trieOf(tail).setNext(tail >>> 1, handle);
+    trie.setPrev(id, tail);
+    trie.setNext(id, head);
+    headTrie.setPrev(head >>> 1, handle);
+  }
+
+  /** Takes `handle` out of `peer`'s list (it must be in it). */
   private unlink(peer: P, handle: number): void {
-    const handles = this.byPeer.get(peer);
-    if (handles === undefined) return;
-    handles.delete(handle);
-    if (handles.size === 0) this.byPeer.delete(peer);
+    const trie = this.trieOf(handle);
+    const id = handle >>> 1;
+    const next = trie.nextOf(id);
+    if (next === handle) {
+      this.byPeer.delete(peer);
+      return;
+    }
+    const prev = trie.prevOf(id);
+    this.trieOf(prev).setNext(prev >>> 1, next);
+    this.trieOf(next).setPrev(next >>> 1, prev);
+    if (this.byPeer.get(peer) === handle) this.byPeer.set(peer, next);
   }
 
   /** Validates (RangeError on misuse), loads the masked key into scratch and picks the family. */
@@ -165,4 +223,9 @@ export class AllowedIPs<P> {
     for (let i = 0; i < 4; i++) key[i] = i * 32 < bits ? readWord(bytes, i * 4) & maskWord(cidr, i) : 0;
     return bits === 32 ? this.v4 : this.v6;
   }
+}
+
+/** Map's key equality: like `===`, except that NaN equals NaN. */
+function sameValueZero(a: unknown, b: unknown): boolean {
+  return a === b || (a !== a && b !== b);
 }

@@ -191,12 +191,17 @@ export function checkCidr(cidr: number, bits: number): void {
 
 /** Returns a copy of `bytes` with every bit past the first `cidr` cleared. */
 export function maskPrefix(bytes: Uint8Array, cidr: number): Uint8Array {
-  checkCidr(cidr, addressBits(bytes));
   const out = Uint8Array.from(bytes);
-  const whole = cidr >>> 3;
-  if (whole < out.length) {
-    out[whole] &= 0xff00 >>> (cidr & 7); // keeps the top (cidr % 8) bits
-    out.fill(0, whole + 1);
-  }
+  clearHostBits(out, cidr);
   return out;
+}
+
+/** Clears every bit of `bytes` past the first `cidr`, in place (maskPrefix without the copy). */
+export function clearHostBits(bytes: Uint8Array, cidr: number): void {
+  checkCidr(cidr, addressBits(bytes));
+  const whole = cidr >>> 3;
+  if (whole < bytes.length) {
+    bytes[whole] &= 0xff00 >>> (cidr & 7); // keeps the top (cidr % 8) bits
+    bytes.fill(0, whole + 1);
+  }
 }

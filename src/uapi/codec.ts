@@ -3,11 +3,12 @@
  * back, with no sockets. It follows wireguard-go's device/uapi.go, verified against wireguard-go
  * 0.0.20220316 (see test/uapi/interop.test.ts):
  *
- * - formatGet prints IpcGetOperation's body byte for byte: private_key (only when set),
- *   listen_port (only when ≠ 0), fwmark (only when ≠ 0), then per peer public_key, preshared_key
- *   (always; zeros when none), protocol_version=1, endpoint (when known), last_handshake_time_sec,
- *   last_handshake_time_nsec, tx_bytes, rx_bytes, persistent_keepalive_interval, allowed_ip…, and
- *   the `errno=0` line and blank line IpcHandle adds.
+ * - encodeGet (and formatGet, its text) prints IpcGetOperation's body byte for byte, through
+ *   get-encoder.ts: private_key (only when set), listen_port (only when ≠ 0), fwmark (only when
+ *   ≠ 0), then per peer public_key, preshared_key (always; zeros when none), protocol_version=1,
+ *   endpoint (when known), last_handshake_time_sec, last_handshake_time_nsec, tx_bytes, rx_bytes,
+ *   persistent_keepalive_interval, allowed_ip…, and the `errno=0` line and blank line IpcHandle
+ *   adds.
  * - parseSet validates a whole `set=1` body with IpcSetOperation's errnos: a line without `=` is
  *   EPROTO; an unknown key, a key in the wrong section (device keys end at the first public_key)
  *   or a bad value is EINVAL; flags take only `true`; protocol_version only `1`; a private key
@@ -24,6 +25,7 @@
 import { isAllZero } from '../crypto/bytes.js';
 import { clampPrivateKey } from '../crypto/x25519.js';
 import { EINVAL, EPROTO, UapiError } from './errno.js';
+import { GetEncoder } from './get-encoder.js';
 import type { AllowedIPChange, DeviceSet, DeviceSnapshot, IpPrefix, PeerSet, PeerSnapshot } from './types.js';
 import {
   formatAllowedIP,
@@ -34,6 +36,7 @@ import {
   parseDecimal,
   parseEndpoint,
   parseHexKey,
+  parsePublicHexKey,
 } from './values.js';
 
 export { RequestReader } from './reader.js';
@@ -52,27 +55,35 @@ function quote(text: string): string {
 // ---------------------------------------------------------------------------------------------
 // get
 
-/** The body of a `get=1` reply, ending with `errno=0` and the blank line. */
-export function formatGet(s: DeviceSnapshot): string {
-  const out: string[] = [];
-  if (s.privateKey !== null && !isAllZero(s.privateKey))
-    out.push(`private_key=${formatHexKey(s.privateKey)}`);
-  if (s.listenPort !== 0) out.push(`listen_port=${formatDecimal(s.listenPort)}`);
-  if (s.fwmark !== 0) out.push(`fwmark=${formatDecimal(s.fwmark)}`);
+/**
+ * The body of a `get=1` reply as the bytes the server sends, ending with `errno=0` and the blank
+ * line: the snapshot's own `getReply` when it has one, else encoded from its fields.
+ */
+export function encodeGet(s: DeviceSnapshot): Uint8Array {
+  if (s.getReply !== undefined) return s.getReply;
+  const out = new GetEncoder();
+  out.device(s.privateKey, s.listenPort, s.fwmark);
   for (const p of s.peers) {
-    out.push(`public_key=${formatHexKey(p.publicKey)}`);
-    out.push(`preshared_key=${formatHexKey(p.presharedKey)}`);
-    out.push('protocol_version=1');
-    if (p.endpoint !== null) out.push(`endpoint=${formatEndpoint(p.endpoint)}`);
-    out.push(`last_handshake_time_sec=${formatDecimal(p.lastHandshake?.sec ?? 0)}`);
-    out.push(`last_handshake_time_nsec=${formatDecimal(p.lastHandshake?.nsec ?? 0)}`);
-    out.push(`tx_bytes=${formatDecimal(p.txBytes)}`);
-    out.push(`rx_bytes=${formatDecimal(p.rxBytes)}`);
-    out.push(`persistent_keepalive_interval=${formatDecimal(p.persistentKeepalive)}`);
-    for (const prefix of p.allowedIPs) out.push(`allowed_ip=${formatAllowedIP(prefix)}`);
+    const hs = p.lastHandshake;
+    out.peer(
+      p.publicKey,
+      p.presharedKey,
+      p.endpoint,
+      hs?.sec ?? 0,
+      hs?.nsec ?? 0,
+      p.txBytes,
+      p.rxBytes,
+      p.persistentKeepalive,
+    );
+    for (const prefix of p.allowedIPs) out.allowedIP(prefix);
   }
-  out.push('errno=0', '', '');
-  return out.join('\n');
+  return out.finish();
+}
+
+/** The body of a `get=1` reply as text (encodeGet's bytes, which are ASCII). */
+export function formatGet(s: DeviceSnapshot): string {
+  const bytes = encodeGet(s);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
 }
 
 /** A counter of up to 64 bits as a number (exact below 2^53); null unless plain digits. */
@@ -117,7 +128,7 @@ export function parseGet(text: string): DeviceSnapshot {
     const value = line.slice(eq + 1);
     if (key === 'public_key') {
       if (peer !== null) peers.push(finishPeer(peer));
-      const publicKey = parseHexKey(value) ?? bad(line);
+      const publicKey = parsePublicHexKey(value) ?? bad(line);
       peer = {
         publicKey,
         presharedKey: null,
@@ -164,6 +175,9 @@ interface PeerSetDraft extends Omit<Writable<PeerSet>, 'allowedIPs'> {
   allowedIPs: AllowedIPChange[];
 }
 
+/** Every replace_allowed_ips line's change: one shared, frozen object. */
+const CLEAR: AllowedIPChange = Object.freeze({ kind: 'clear' });
+
 /**
  * Parses and validates the body of a `set=1` request (the lines after `set=1`, without the blank
  * line that ends it). Throws UapiError with wireguard-go's errno for the first bad line; returns
@@ -173,22 +187,23 @@ export function parseSet(lines: readonly string[]): DeviceSet {
   const device: Writable<DeviceSet> = { replacePeers: false, peers: [] };
   const peers: PeerSet[] = [];
   let peer: PeerSetDraft | null = null;
-  for (let i = 0; i < lines.length; i++) {
+  // No closure or message string per line: a 100,000-peer `wg setconf` is 400,000 lines.
+  let i = 0;
+  const invalid = (what: string): never => {
+    throw new UapiError(EINVAL, `set line ${i + 1}: ${what}`);
+  };
+  const flag = (key: string, value: string): true =>
+    value === 'true' ? true : invalid(`${key} takes only "true", got ${quote(value)}`);
+  for (; i < lines.length; i++) {
     const line = lines[i]!;
-    const where = `set line ${i + 1}`;
     const eq = line.indexOf('=');
-    if (eq < 0) throw new UapiError(EPROTO, `${where}: no '=' in ${quote(line)}`);
+    if (eq < 0) throw new UapiError(EPROTO, `set line ${i + 1}: no '=' in ${quote(line)}`);
     const key = line.slice(0, eq);
     const value = line.slice(eq + 1);
-    const invalid = (what: string): never => {
-      throw new UapiError(EINVAL, `${where}: ${what}`);
-    };
-    const flag = (): true =>
-      value === 'true' ? true : invalid(`${key} takes only "true", got ${quote(value)}`);
 
     if (key === 'public_key') {
-      if (peer !== null) peers.push(peer);
-      const publicKey = parseHexKey(value) ?? invalid('public_key is not 64 lowercase hex digits');
+      if (peer !== null) peers.push(finishPeerSet(peer));
+      const publicKey = parsePublicHexKey(value) ?? invalid('public_key is not 64 lowercase hex digits');
       peer = { publicKey, remove: false, updateOnly: false, allowedIPs: [] };
       continue;
     }
@@ -208,7 +223,7 @@ export function parseSet(lines: readonly string[]): DeviceSet {
           device.fwmark = parseDecimal(value, MAX_U32) ?? invalid(`bad fwmark ${quote(value)}`);
           break;
         case 'replace_peers':
-          device.replacePeers = flag();
+          device.replacePeers = flag(key, value);
           break;
         default:
           invalid(`invalid UAPI device key ${quote(key)}`);
@@ -217,10 +232,10 @@ export function parseSet(lines: readonly string[]): DeviceSet {
     }
     switch (key) {
       case 'update_only':
-        peer.updateOnly = flag();
+        peer.updateOnly = flag(key, value);
         break;
       case 'remove':
-        peer.remove = flag();
+        peer.remove = flag(key, value);
         break;
       case 'preshared_key': {
         const k = parseHexKey(value) ?? invalid('preshared_key is not 64 lowercase hex digits');
@@ -236,8 +251,8 @@ export function parseSet(lines: readonly string[]): DeviceSet {
           parseDecimal(value, MAX_U16) ?? invalid(`bad persistent_keepalive_interval ${quote(value)}`);
         break;
       case 'replace_allowed_ips':
-        flag();
-        peer.allowedIPs.push({ kind: 'clear' });
+        flag(key, value);
+        peer.allowedIPs.push(CLEAR);
         break;
       case 'allowed_ip': {
         const remove = value.startsWith('-');
@@ -254,9 +269,18 @@ export function parseSet(lines: readonly string[]): DeviceSet {
         invalid(`invalid UAPI peer key ${quote(key)}`);
     }
   }
-  if (peer !== null) peers.push(peer);
+  if (peer !== null) peers.push(finishPeerSet(peer));
   device.peers = peers;
   return device;
+}
+
+/**
+ * A peer's changes in an array of their own length: the one they were pushed onto has room for
+ * 16 (V8's first growth step), 112 bytes wasted per peer of a large set until it is applied.
+ */
+function finishPeerSet(d: PeerSetDraft): PeerSet {
+  if (d.allowedIPs.length > 0) d.allowedIPs = d.allowedIPs.slice();
+  return d;
 }
 
 /**

@@ -21,7 +21,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { EIO, UapiError, errnoName } from './errno.js';
-import { formatGet, parseSet } from './codec.js';
+import { encodeGet, parseSet } from './codec.js';
 import { RequestReader, type ReaderEvent } from './reader.js';
 import type { UapiTarget } from './types.js';
 
@@ -148,11 +148,13 @@ export class UapiServer {
   }
 
   /** The reply to one event (null: none), never a rejection. */
-  async #handle(ev: ReaderEvent): Promise<string | null> {
+  async #handle(ev: ReaderEvent): Promise<Reply | null> {
     switch (ev.kind) {
       case 'get':
         try {
-          return await this.#exclusive(() => formatGet(this.#target.snapshot()));
+          // Bytes, not text: a 100,000-peer reply is 32 MiB, which as a string the socket would
+          // first have to copy into a Buffer of its own.
+          return await this.#exclusive(() => encodeGet(this.#target.snapshot()));
         } catch (err) {
           this.#log.error(`UAPI get failed: ${describe(err)}`);
           return reply(EIO);
@@ -191,6 +193,9 @@ export class UapiServer {
   }
 }
 
+/** What goes back for one request: text for the short errno replies, bytes for a get's body. */
+type Reply = string | Uint8Array;
+
 function describe(err: unknown): string {
   return err instanceof Error ? (err.stack ?? err.message) : String(err);
 }
@@ -202,7 +207,7 @@ class Connection {
   readonly #idleMs: number;
   readonly #requestMs: number;
   readonly #log: UapiLogger;
-  readonly #handle: (ev: ReaderEvent) => Promise<string | null>;
+  readonly #handle: (ev: ReaderEvent) => Promise<Reply | null>;
   #busy = false;
   #eof = false;
   #closed = false;
@@ -215,7 +220,7 @@ class Connection {
     idleMs: number,
     requestMs: number,
     log: UapiLogger,
-    handle: (ev: ReaderEvent) => Promise<string | null>,
+    handle: (ev: ReaderEvent) => Promise<Reply | null>,
   ) {
     this.socket = socket;
     this.#reader = reader;
@@ -315,7 +320,7 @@ class Connection {
   }
 
   /** Writes the last words, if any, then closes once they are flushed (bounded by the idle timer). */
-  #shutdown(text: string | null): void {
+  #shutdown(text: Reply | null): void {
     if (text !== null) this.socket.write(text);
     this.socket.destroySoon();
     this.#arm('idle');

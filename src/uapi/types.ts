@@ -38,6 +38,12 @@ export interface DeviceSnapshot {
   /** 0 = none (omitted from `get`). */
   readonly fwmark: number;
   readonly peers: readonly PeerSnapshot[];
+  /**
+   * Optional: the whole `get=1` reply for exactly this snapshot, already encoded (a device encodes
+   * its snapshot as it takes it, so a 100,000-peer `get` builds no object per peer). When present,
+   * the codec sends it as is; it must say what the other fields and `peers` say.
+   */
+  readonly getReply?: Uint8Array;
 }
 
 /** Changes to one peer's allowed IPs, applied in order. */

@@ -13,15 +13,29 @@
  *   0.0.20220316 accepts a zone naming an existing interface and prints the endpoint without it.
  * - A prefix length must be plain decimal without a leading zero or sign (current Go's
  *   netip.ParsePrefix); Go 1.19 builds of wireguard-go also accept `/024`, `/+8` and `/-0`.
+ *
+ * Public values (public keys, endpoint and prefix addresses) are parsed into a BytePool: a
+ * 100,000-peer `set` holds three of them per peer until it is applied, and a pooled view costs a
+ * third of a standalone array. Private and pre-shared keys get arrays of their own.
  */
 import { parseKeyHex } from '../crypto/keys.js';
-import { toHex } from '../crypto/bytes.js';
-import { formatIP, maskPrefix, parseIP, parsePrefix } from '../routing/ip.js';
+import { BytePool, decodeHexInto, toHex } from '../crypto/bytes.js';
+import { clearHostBits, formatIP, parseIP, parsePrefix } from '../routing/ip.js';
 import type { EndpointAddress, IpPrefix } from './types.js';
 
-/** 64 lowercase hex digits → 32 bytes; null otherwise. */
+/** Where parsed public bytes go (see the header). */
+const PARSED = new BytePool();
+
+/** 64 lowercase hex digits → 32 bytes; null otherwise. For secrets: an array of its own. */
 export function parseHexKey(text: string): Uint8Array | null {
   return parseKeyHex(text);
+}
+
+/** parseHexKey for a public key: the bytes are a view into a shared pool. */
+export function parsePublicHexKey(text: string): Uint8Array | null {
+  if (text.length !== 64) return null;
+  const key = PARSED.alloc(32);
+  return decodeHexInto(text, key) ? key : null;
 }
 
 /** 32 bytes → 64 lowercase hex digits; null prints as all zeros (no key). */
@@ -100,14 +114,16 @@ export function parseEndpoint(text: string): EndpointAddress | null {
   }
   const ip = parseIP(host);
   if (ip === null || bracketed !== (ip.family === 6)) return null;
-  return { address: ip.bytes, port };
+  return { address: PARSED.copy(ip.bytes), port };
 }
 
 /** `addr/cidr` (cidr required) with the host bits cleared, as wireguard-go stores and prints it. */
 export function parseAllowedIP(text: string): IpPrefix | null {
   const prefix = parsePrefix(text);
   if (prefix === null) return null;
-  return { family: prefix.family, bytes: maskPrefix(prefix.bytes, prefix.cidr), cidr: prefix.cidr };
+  const bytes = PARSED.copy(prefix.bytes);
+  clearHostBits(bytes, prefix.cidr);
+  return { family: prefix.family, bytes, cidr: prefix.cidr };
 }
 
 /** `addr/cidr` as wireguard-go prints an allowed IP (netip.Prefix.String). */

@@ -4,7 +4,8 @@
  * "horrible_allowedips"). Inserts, removes (by the owner, by the wrong peer, of absent prefixes)
  * and removeByPeer are interleaved over 64 peers and both families, with prefixes clustered around
  * a few bases so they overlap heavily; lookups are compared along the way and in bulk at the end,
- * as are size, every peer's entry list (order included) and the node count (no leaks).
+ * as are size, every peer's entry list (order included, through entriesForPeer and visitEntries)
+ * and the node count (no leaks).
  */
 
 import { test } from 'node:test';
@@ -30,6 +31,19 @@ function mutate(rng: Prng, base: Uint8Array, keep: number): Uint8Array {
 
 function describe(entries: ReadonlyArray<{ bytes: Uint8Array; cidr: number }>): string[] {
   return entries.map((e) => formatPrefix(e.bytes, e.cidr));
+}
+
+/** What visitEntries hands over, as text, checking the count it returns. */
+function visited(t: AllowedIPs<number>, peer: number): string[] {
+  const out: string[] = [];
+  const word = (w: number): number[] => [w >>> 24, (w >>> 16) & 0xff, (w >>> 8) & 0xff, w & 0xff];
+  const n = t.visitEntries(peer, {
+    ipv4: (a, cidr) => out.push(formatPrefix(Uint8Array.from(word(a)), cidr)),
+    ipv6: (w0, w1, w2, w3, cidr) =>
+      out.push(formatPrefix(Uint8Array.from([w0, w1, w2, w3].flatMap(word)), cidr)),
+  });
+  assert.equal(n, out.length);
+  return out;
 }
 
 function runSeed(seed: number): void {
@@ -87,6 +101,7 @@ function runSeed(seed: number): void {
       describe(naive.entriesForPeer(peer)),
       `seed ${seed}: entries of peer ${peer}`,
     );
+    assert.deepEqual(visited(fast, peer), describe(fast.entriesForPeer(peer)), `seed ${seed}: visit ${peer}`);
   }
   assert.ok(fast.nodeCount() < 2 * Math.max(fast.size, 1), `seed ${seed}: at most two nodes per prefix`);
   for (let peer = 0; peer < PEERS; peer++) fast.removeByPeer(peer);

@@ -176,3 +176,63 @@ test('programmer misuse throws', () => {
   assert.throws(() => t.lookup(new Uint8Array(6)), RangeError);
   assert.equal(t.size, 0);
 });
+
+test('peers are told apart as a Map keys them (SameValueZero), and undefined owns nothing', () => {
+  const t = new AllowedIPs<number | string | undefined>();
+  t.insert(addr('10.0.0.0'), 8, Number.NaN);
+  t.insert(addr('10.1.0.0'), 16, 0);
+  assert.ok(Number.isNaN(t.lookup(addr('10.0.0.1'))), 'NaN is a peer like any other');
+  assert.equal(t.remove(addr('10.1.0.0'), 16, -0), true, '-0 is the peer 0');
+  assert.equal(t.remove(addr('10.0.0.0'), 8, 'NaN'), false);
+  // A branching node has no peer: "undefined" must not be able to remove it.
+  t.insert(addr('10.2.0.0'), 16, 'b');
+  t.insert(addr('10.3.0.0'), 16, 'c');
+  const nodes = t.nodeCount();
+  assert.equal(t.remove(addr('10.2.0.0'), 15, undefined), false);
+  assert.equal(t.nodeCount(), nodes);
+  assert.equal(t.remove(addr('10.0.0.0'), 8, Number.NaN), true);
+  assert.deepEqual(listed(t, 'b'), ['10.2.0.0/16']);
+  t.removeByPeer('b');
+  t.removeByPeer('c');
+  assert.equal(t.size, 0);
+  assert.equal(t.nodeCount(), 0);
+});
+
+test('a peer keeps its prefixes in insertion order across families, re-inserting moves one last', () => {
+  const t = new AllowedIPs<string>();
+  for (const p of ['10.0.0.0/8', 'fd00::/8', '192.0.2.0/24', '2001:db8::/32', '0.0.0.0/0', '::/0']) {
+    const [a, cidr] = p.split('/');
+    t.insert(addr(a!), Number(cidr), 'p');
+  }
+  assert.deepEqual(listed(t, 'p'), [
+    '10.0.0.0/8',
+    'fd00::/8',
+    '192.0.2.0/24',
+    '2001:db8::/32',
+    '0.0.0.0/0',
+    '::/0',
+  ]);
+  t.insert(addr('fd00::'), 8, 'p');
+  t.insert(addr('10.0.0.0'), 8, 'p');
+  assert.deepEqual(listed(t, 'p'), [
+    '192.0.2.0/24',
+    '2001:db8::/32',
+    '0.0.0.0/0',
+    '::/0',
+    'fd00::/8',
+    '10.0.0.0/8',
+  ]);
+  // Moving a prefix to another peer takes it out of the first peer's list, wherever it was.
+  t.insert(addr('0.0.0.0'), 0, 'q');
+  t.insert(addr('192.0.2.0'), 24, 'q');
+  t.insert(addr('10.0.0.0'), 8, 'q');
+  assert.deepEqual(listed(t, 'p'), ['2001:db8::/32', '::/0', 'fd00::/8']);
+  assert.deepEqual(listed(t, 'q'), ['0.0.0.0/0', '192.0.2.0/24', '10.0.0.0/8']);
+  assert.equal(t.remove(addr('2001:db8::'), 32, 'p'), true);
+  assert.equal(t.remove(addr('fd00::'), 8, 'p'), true);
+  assert.deepEqual(listed(t, 'p'), ['::/0']);
+  assert.equal(t.remove(addr('::'), 0, 'p'), true);
+  assert.deepEqual(listed(t, 'p'), []);
+  t.removeByPeer('q');
+  assert.equal(t.nodeCount(), 0);
+});

@@ -2,9 +2,9 @@
  * UapiServer over a real unix socket in a temporary directory, with a fake target that records
  * what it applies: several requests per connection, every framing abuse of TEST-PLAN.md (empty
  * connection, unknown verb, get=1 without its blank line, trailing junk, a 1 MiB line, a slow
- * client, a client gone mid-set), target failures, serialisation, and after all of it the server
- * still answers. One server serves the whole file, so "still serves" is checked against the
- * accumulated abuse.
+ * client, a client gone mid-set), target failures, serialisation, multi-megabyte replies, and
+ * after all of it the server still answers. One server serves the whole file, so "still serves" is
+ * checked against the accumulated abuse.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -327,6 +327,51 @@ test(
     }
   },
 );
+
+test('a big reply arrives whole, and a snapshot carrying its own reply gets exactly that', async () => {
+  const big = {
+    ...SAMPLE_SNAPSHOT,
+    peers: Array.from({ length: 20_000 }, (_, i) => ({
+      publicKey: new Uint8Array(32).fill(i & 0xff),
+      presharedKey: i % 3 === 0 ? new Uint8Array(32).fill(7) : null,
+      endpoint: { address: Uint8Array.of(192, 0, 2, i & 0xff), port: i & 0xffff },
+      lastHandshake: i % 2 === 0 ? null : { sec: 1_700_000_000 + i, nsec: i },
+      txBytes: i * 1000,
+      rxBytes: 2 ** 40 + i,
+      persistentKeepalive: i % 60,
+      allowedIPs: [{ family: 4 as const, bytes: Uint8Array.of(10, 0, i >> 8, i & 0xff), cidr: 32 }],
+    })),
+  };
+  const want = formatGet(big);
+  assert.ok(want.length > 5_000_000);
+  target.onSnapshot = () => big;
+  try {
+    // Read as fast as possible (the server's idle timeout is short here), then compare.
+    const reply = await new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let length = 0;
+      const c = createConnection(path, () => c.write('get=1\n\nget=1\n\n'));
+      c.on('data', (d: Buffer) => {
+        chunks.push(d);
+        length += d.length;
+        if (length >= 2 * want.length) {
+          c.destroy();
+          resolve(Buffer.concat(chunks).toString('latin1'));
+        }
+      });
+      c.on('error', reject);
+      c.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    });
+    assert.equal(reply.length, 2 * want.length);
+    assert.ok(reply === want + want, 'both replies byte for byte');
+    const own = { ...SAMPLE_SNAPSHOT, getReply: Uint8Array.from(Buffer.from('listen_port=7\nerrno=0\n\n')) };
+    target.onSnapshot = () => own;
+    const r2 = await rawExchange(path, 'get=1\n\n', { until: (reply) => reply.endsWith('\n\n') });
+    assert.equal(r2.reply, 'listen_port=7\nerrno=0\n\n');
+  } finally {
+    target.onSnapshot = null;
+  }
+});
 
 test('listen on a path already in use fails', async () => {
   const other = new UapiServer(target);
