@@ -9,7 +9,10 @@
  * plan.json: { "steps": [{ "plaintexts": [hex...], "repeat": n }...] }. Each step seals its
  * plaintexts in order (one datagram each; `repeat` sends each sealed datagram that many times, a
  * replay of the very same bytes), all of a step's datagrams back to back so they share receive
- * batches. Prints one JSON line: { handshake: true, sent } or exits 2 with a message.
+ * batches. Then, as an attacker who captured that traffic would, it sends again from a second
+ * socket (another source port) the initiation it began with and the first few transport datagrams,
+ * and listens 500 ms on that socket. Prints one JSON line:
+ * { handshake: true, sent, port, replayPort, replayed, repliesToReplay } or exits 2 with a message.
  */
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
@@ -37,12 +40,16 @@ const tunnel = new Tunnel({
 const socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
 const from = { address: new Uint8Array(4), port };
 
-function send(datagrams: readonly Uint8Array[]): Promise<void> {
+/** Everything sent on the main socket, in order (the replay's material). */
+const wire: Uint8Array[] = [];
+
+function send(datagrams: readonly Uint8Array[], via = socket): Promise<void> {
+  if (via === socket) wire.push(...datagrams);
   return new Promise((resolve, reject) => {
     if (datagrams.length === 0) return resolve();
     let left = datagrams.length;
     for (const d of datagrams) {
-      socket.send(d, port, host, (err) => {
+      via.send(d, port, host, (err) => {
         if (err) reject(err);
         else if (--left === 0) resolve();
       });
@@ -79,7 +86,25 @@ async function run(): Promise<void> {
     sent += out.length;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  console.log(JSON.stringify({ handshake: true, sent }));
+  // The replay: the initiation (wire[0]) and the first transport datagrams after the response.
+  const replay = [wire[0]!, ...wire.slice(1, 6)];
+  const other = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+  let repliesToReplay = 0;
+  other.on('message', () => repliesToReplay++);
+  await new Promise<void>((resolve) => other.bind(0, resolve));
+  await send(replay, other);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  console.log(
+    JSON.stringify({
+      handshake: true,
+      sent,
+      port: socket.address().port,
+      replayPort: other.address().port,
+      replayed: replay.length,
+      repliesToReplay,
+    }),
+  );
+  other.close();
   socket.close();
 }
 

@@ -11,6 +11,9 @@
  * - a plaintext that is not IP (version 5), a truncated IPv4 header, an IPv4 total length past the
  *   plaintext or below its header length, an IPv6 payload length past the plaintext, and a source
  *   outside the peer's allowed IPs are all written nowhere — also when mixed between good ones;
+ * - the initiation and transport datagrams, replayed from another source port afterwards (an
+ *   attacker with a capture), draw no reply, write nothing to the TUN and do not move the peer's
+ *   endpoint;
  * - the daemon is alive afterwards and counted the peer's bytes.
  *
  * Needs root, a built wgtsd, wg, ip and tcpdump; skips otherwise.
@@ -179,7 +182,16 @@ test(
       { input: JSON.stringify(plan), timeoutMs: 20_000 },
     );
     assert.equal(r.code, 0, `crafted peer: ${r.stderr}`);
-    assert.match(r.stdout, /"handshake":true/);
+    const report = JSON.parse(r.stdout) as {
+      handshake: boolean;
+      port: number;
+      replayPort: number;
+      replayed: number;
+      repliesToReplay: number;
+    };
+    assert.equal(report.handshake, true);
+    assert.ok(report.replayed >= 2 && report.replayPort !== report.port, JSON.stringify(report));
+    assert.equal(report.repliesToReplay, 0, 'a replayed initiation or transport datagram drew a reply');
     await new Promise((resolve) => setTimeout(resolve, 300));
     const captured = await capture.stop();
     const lines = capture.proc.output().split('\n');
@@ -201,6 +213,7 @@ test(
     assert.ok(alive(daemon.proc.pid));
     const dump = (await wg(nsA, ['show', ifname, 'dump'])).stdout.trim().split('\n');
     const peer = dump[1]!.split('\t');
+    assert.equal(peer[2], `10.252.0.2:${report.port}`, 'the replay from another port moved the endpoint');
     assert.ok(Number(peer[4]) > 0, 'latest handshake set');
     assert.ok(Number(peer[5]) > 0, 'rx bytes counted');
   },
