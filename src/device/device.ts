@@ -9,8 +9,8 @@
  * Inbound: datagram -> parse once -> transport and cookie replies by receiver index, handshake
  * messages through the bounded queue -> Responder admission -> Tunnel -> TUN and/or Bind.
  */
-import { randomBytes } from 'node:crypto';
 import { toHex } from '../crypto/bytes.js';
+import { randomPooled } from '../crypto/random.js';
 import { tai64nFromMillis } from '../crypto/tai64n.js';
 import type { Bind } from '../io/bind.js';
 import type { TunDevice } from '../io/tun.js';
@@ -126,7 +126,7 @@ export class Device implements UapiTarget {
     this.log = o.logger ?? SILENT_LOGGER;
     this.now = o.now ?? (() => performance.now());
     this.wallNow = o.wallNow ?? (() => Date.now());
-    this.random = o.random ?? ((n) => new Uint8Array(randomBytes(n)));
+    this.random = o.random ?? randomPooled;
     this.mtu = o.mtu ?? o.tun?.mtu ?? 1420;
     this.#mtuFollowsTun = o.mtu === undefined && o.tun !== null;
     this.#linkUp = o.linkUp ?? null;
