@@ -18,7 +18,7 @@
  * (handshakes, cookie replies, garbage) goes through the device's ordinary path, in order.
  * WGTS_OFFLOAD=0 turns this path off (the daemon then uses plain TUN and UDP I/O).
  */
-import { TRANSPORT_HEADER_SIZE as HEADER_OVERHEAD } from '../constants.js';
+import { TRANSPORT_HEADER_SIZE } from '../constants.js';
 import type { LinuxBind, RawBatch } from '../io/bind.js';
 import { UDP_SLOT_STRIDE } from '../io/bind.js';
 import { loadNative, type NativeAddon } from '../io/native.js';
@@ -147,7 +147,7 @@ export class FastPath {
     if (r === null) {
       // No session (or staged packets ahead): the core stages them and starts a handshake.
       for (let k = 0; k < n; k++) {
-        const start = this.#txOffsets[k]! + HEADER_OVERHEAD;
+        const start = this.#txOffsets[k]! + TRANSPORT_HEADER_SIZE;
         const end = start + ipLength(this.#txBytes, start, this.#txLengths[k]!);
         device.transmit(peer, tunnel.encapsulate(this.#txBytes.slice(start, end), now));
       }
@@ -295,7 +295,7 @@ export class FastPath {
       bytes += this.#rxLengths[k]!;
       if (plain === 0) continue; // a keepalive
       data++;
-      const p = this.#rxOffsets[k]! + HEADER_OVERHEAD;
+      const p = this.#rxOffsets[k]! + TRANSPORT_HEADER_SIZE;
       const length = innerLength(slots, p, plain);
       if (length === 0) continue; // not a whole IP packet
       const family = slots[p]! >> 4 === 4 ? 4 : 6;
