@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Throughput/latency benchmark: wgtsd against Debian's wireguard-go, side by side in one run.
 //
-//   npm run bench [-- --rounds 3 --seconds 10 --pings 50 --out bench/results/latest.json]
+//   npm run bench [-- --rounds 3 --seconds 10 --pings 50 --tests ... --out bench/results/latest.json]
 //
 // One topology for the whole run: namespaces A and B joined by a veth (outer 10.77.0.1/.2 and
 // fd77::1/::2), a WireGuard interface in each (MTU 1420, inner 10.78.0.1/.2 and fd78::1/::2).
@@ -9,7 +9,9 @@
 // (the order flips every round, so drift on a noisy machine hits both alike), then wgtsd(A)↔
 // wireguard-go(B). Every pair is configured through the real `wg` and measured with iperf3 from A
 // to B through the tunnel: ping RTT (idle), one TCP stream (with both daemons' CPU time from
-// /proc/PID/stat), 4 TCP streams, UDP at full speed (-b 0), one TCP stream over inner IPv6. The
+// /proc/PID/stat), 4 TCP streams, UDP at full speed (-b 0), one TCP stream over inner IPv6, and
+// the pings again on the same daemons, idle after that load ("rtt after": a daemon that has been
+// carrying traffic, as against the first pings of a fresh one). `--tests` picks a subset. The
 // mixed pair gets one TCP stream each way. Peak RSS is VmRSS sampled every 100 ms during the pair's
 // run (VmHWM is in the JSON too). Prints every round and a summary of medians with the ratio
 // wgtsd / wireguard-go, and writes bench/results/latest.json.
@@ -58,13 +60,26 @@ import {
 } from './lib.mjs';
 
 if (flagArg('help')) {
-  console.log('usage: npm run bench -- [--rounds N (3)] [--seconds S (10)] [--pings N (50)] [--out FILE]');
+  console.log(
+    'usage: npm run bench -- [--rounds N (3)] [--seconds S (10)] [--pings N (50)] [--out FILE]\n' +
+      '         [--tests ping,tcp1,tcp4,udp,tcp6,pingAfter,mixed (all)]',
+  );
   process.exit(0);
 }
 const rounds = numberArg('rounds', 3, 1, 50);
 const seconds = numberArg('seconds', 10, 1, 120);
 const pingCount = numberArg('pings', 50, 1, 1000);
 const out = stringArg('out', fileURLToPath(new URL('results/latest.json', import.meta.url)));
+const ALL_PAIR_TESTS = ['ping', 'tcp1', 'tcp4', 'udp', 'tcp6', 'pingAfter'];
+const chosen = stringArg('tests', ALL_PAIR_TESTS.join(',')).split(',').filter(Boolean);
+const unknown = chosen.filter((t) => !ALL_PAIR_TESTS.includes(t) && t !== 'mixed');
+if (unknown.length > 0) {
+  console.error(`bench: unknown test(s) ${unknown.join(', ')}; known: ${ALL_PAIR_TESTS.join(', ')}, mixed`);
+  process.exit(2);
+}
+// Same order as ALL_PAIR_TESTS whatever order they were named in: ping first on fresh daemons.
+const PAIR_TESTS = ALL_PAIR_TESTS.filter((t) => chosen.includes(t));
+const MIXED_TESTS = chosen.includes('mixed') || !process.argv.includes('--tests') ? ['tcp1', 'tcp1rev'] : [];
 
 const MTU = 1420;
 const PORTS = [51820, 51821];
@@ -83,8 +98,8 @@ const env = wgtsdEnv();
 const host = { ...hostInfo(), busyPct: await machineBusyPct() };
 printHeader('wgts benchmark: wgtsd vs wireguard-go through a veth between two namespaces', host, env);
 console.log(
-  `  plan: ${rounds} round(s); per pair: ${pingCount} pings at 20 ms, then iperf3 ${seconds} s each: ` +
-    `TCP x1, TCP x4, UDP -b 0, TCP x1 over IPv6; mixed wgtsd<->wg-go TCP x1 both ways; MTU ${MTU}\n`,
+  `  plan: ${rounds} round(s); per pair: ${PAIR_TESTS.join(', ')} (pings: ${pingCount} at 20 ms; iperf3: ${seconds} s)` +
+    `${MIXED_TESTS.length > 0 ? '; mixed wgtsd<->wg-go TCP x1 both ways' : ''}; MTU ${MTU}\n`,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -256,8 +271,8 @@ async function measure(nsA, nsB, impls, tests) {
         break;
       }
       try {
-        if (test === 'ping') {
-          res.ping = pingResult(
+        if (test === 'ping' || test === 'pingAfter') {
+          res[test] = pingResult(
             await ping(nsA, INNER.v4[1], { count: pingCount, intervalS: 0.02, waitS: 1 }),
           );
         } else if (test === 'tcp1' || test === 'tcp1rev') {
@@ -289,8 +304,6 @@ async function measure(nsA, nsB, impls, tests) {
 // ---------------------------------------------------------------------------------------------
 // Main
 
-const PAIR_TESTS = ['ping', 'tcp1', 'tcp4', 'udp', 'tcp6'];
-const MIXED_TESTS = ['tcp1', 'tcp1rev'];
 const results = [];
 let status = 0;
 let dataPath = null;
@@ -309,6 +322,7 @@ function roundRow(round, label, r) {
     fmt(r.tcp6?.gbps, 3),
     fmt(r.ping?.avgMs, 3),
     fmt(r.ping?.medianMs, 3),
+    fmt(r.pingAfter?.medianMs, 3),
     fmt(r.tcp1?.cpuA, 0),
     fmt(r.tcp1?.cpuB, 0),
     fmt(ratio(cpuSum, r.tcp1?.gbps), 0),
@@ -328,6 +342,7 @@ const HEADER = [
   'tcp6 Gb/s',
   'rtt avg ms',
   'rtt med ms',
+  'rtt after',
   'cpu A %',
   'cpu B %',
   'cpu%/Gb/s',
@@ -361,6 +376,10 @@ try {
           (e.errors.length > 0 ? ` [${e.errors.length} error(s)]` : ''),
       );
     }
+    if (MIXED_TESTS.length === 0) {
+      results.push(entry);
+      continue;
+    }
     process.stdout.write(`round ${round}/${rounds}: wgtsd <-> wireguard-go ... `);
     entry.pairs.mixed = await measure(nsA, nsB, ['wgtsd', 'wireguard-go'], MIXED_TESTS);
     const m = entry.pairs.mixed;
@@ -384,6 +403,7 @@ const rows = [HEADER];
 for (const { round, order, pairs } of results) {
   for (const impl of order) rows.push(roundRow(round, `${SHORT[impl]}<->${SHORT[impl]}`, pairs[impl]));
   const m = pairs.mixed;
+  if (!m) continue;
   rows.push(roundRow(round, 'wgtsd->wg-go', m));
   if (m.tcp1rev) {
     rows.push(roundRow(round, 'wg-go->wgtsd', { tcp1: m.tcp1rev }));
@@ -412,6 +432,8 @@ const METRICS = [
   ['tcp1 IPv6 Gbit/s', 'higher', (p) => p.tcp6?.gbps, 3],
   ['ping rtt avg ms', 'lower', (p) => p.ping?.avgMs, 3],
   ['ping rtt median ms', 'lower', (p) => p.ping?.medianMs, 3],
+  ['ping rtt after load avg ms', 'lower', (p) => p.pingAfter?.avgMs, 3],
+  ['ping rtt after load median ms', 'lower', (p) => p.pingAfter?.medianMs, 3],
   ['cpu sender % (tcp1)', 'lower', (p) => p.tcp1?.cpuA, 0],
   ['cpu receiver % (tcp1)', 'lower', (p) => p.tcp1?.cpuB, 0],
   ['cpu both %/Gbit/s (tcp1)', 'lower', (p) => ratio(p.tcp1 && p.tcp1.cpuA + p.tcp1.cpuB, p.tcp1?.gbps), 0],

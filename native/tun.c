@@ -6,6 +6,9 @@
  *   tunAttach(fd)             -> { fd, name, flags }   adopt an open TUN fd (WG_TUN_FD): TUNGETIFF
  *   linkMtu(name) / setLinkMtu(name, mtu) / linkIndex(name)   SIOCGIFMTU / SIOCSIFMTU / SIOCGIFINDEX
  *   closeFd(fd)
+ *   packetPair()              -> [fd0, fd1]            a connected AF_UNIX SOCK_SEQPACKET pair,
+ *                                 O_NONBLOCK: stands in for a TUN fd where one is needed without
+ *                                 a link (the daemon's JIT warm-up, src/daemon/warm-up.ts)
  *   writeList(fd, packets[], count, status)                 one write() per packet, one JS call
  *   writeBatch(fd, buffer, offsets, lengths, count, status) same over one buffer (no JS objects)
  *
@@ -24,6 +27,7 @@
 #include <linux/if_tun.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static napi_value tun_result(napi_env env, int fd, const char *name, int flags) {
@@ -111,6 +115,23 @@ static napi_value link_mtu(napi_env env, napi_callback_info info) {
 
 static napi_value link_index(napi_env env, napi_callback_info info) {
   return link_get(env, info, SIOCGIFINDEX, "ioctl SIOCGIFINDEX");
+}
+
+static napi_value packet_pair(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
+    return wgts_throw_errno(env, "socketpair", errno);
+  /* Room for a few 64 KB superpackets in flight (the default send buffer holds about two). */
+  int size = 1 << 20;
+  for (int i = 0; i < 2; i++) setsockopt(fds[i], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  napi_value arr, v;
+  napi_create_array_with_length(env, 2, &arr);
+  for (uint32_t i = 0; i < 2; i++) {
+    napi_create_int32(env, fds[i], &v);
+    napi_set_element(env, arr, i, v);
+  }
+  return arr;
 }
 
 static napi_value link_flags(napi_env env, napi_callback_info info) {
@@ -247,6 +268,7 @@ napi_status wgts_init_tun(napi_env env, napi_value exports) {
       {"linkIndex", NULL, link_index, NULL, NULL, NULL, napi_enumerable, NULL},
       {"linkFlags", NULL, link_flags, NULL, NULL, NULL, napi_enumerable, NULL},
       {"closeFd", NULL, close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"packetPair", NULL, packet_pair, NULL, NULL, NULL, napi_enumerable, NULL},
       {"writeList", NULL, write_list, NULL, NULL, NULL, napi_enumerable, NULL},
       {"writeBatch", NULL, write_batch, NULL, NULL, NULL, napi_enumerable, NULL},
   };

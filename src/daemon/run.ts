@@ -11,6 +11,7 @@ import { createLogger, parseLogLevel, type Logger } from '../device/logger.js';
 import { createBind } from '../io/bind.js';
 import { LinuxTun, openTun, type TunDevice } from '../io/tun.js';
 import { FastPath } from '../device/fast-path.js';
+import { warmUp, warmUpEnabled } from './warm-up.js';
 import { linkIndex, linkIsUp } from './link.js';
 import { UapiServer } from '../uapi/server.js';
 import { signalFailure, signalReady } from './daemonize.js';
@@ -80,6 +81,15 @@ export async function runDaemon(requested: string): Promise<number> {
 
   // The batched data path needs the vnet-header TUN (not an inherited WG_TUN_FD) and UDP GRO/GSO.
   const fast = tun instanceof LinuxTun && tun.offload;
+  // The data path compiled before the socket appears, so nobody configures or pings a daemon still
+  // interpreting it; before the real device exists, so its objects are made with the final shapes.
+  if (fast && warmUpEnabled()) {
+    const r = await warmUp((tun as LinuxTun).offloadFlags);
+    log.verbose(
+      `JIT warm-up: ${r.roundTrips} round trips (${r.bursts} bulk) in ${r.ms.toFixed(0)} ms` +
+        (r.stopped !== null ? ` (stopped: ${r.stopped})` : ''),
+    );
+  }
   const bind = createBind({ gro: fast });
   const device = new Device({
     tun,

@@ -59,6 +59,8 @@ export interface NativeAddon {
   /** SIOCGIFFLAGS: the link's IFF_* flags. */
   linkFlags(name: string): number;
   closeFd(fd: number): void;
+  /** A connected AF_UNIX SOCK_SEQPACKET pair, O_NONBLOCK (a TUN stand-in without a link). */
+  packetPair(): [number, number];
   /** write() each of packets[0..count) to fd; status <- [written, dropped, lastErrno]. */
   writeList(fd: number, packets: readonly Uint8Array[], count: number, status: Int32Array): void;
   /** write() buffer[offsets[i] .. + lengths[i]) for i < count; status as writeList. */
@@ -119,6 +121,11 @@ export interface NativeAddon {
   readerStart(handle: ReaderHandle): void;
   readerStop(handle: ReaderHandle): void;
   readerClose(handle: ReaderHandle): void;
+  /**
+   * Reads and delivers one batch now if the fd has one (the callback nests); 0 when there was
+   * none, or from inside this reader's own callback.
+   */
+  readerPoll(handle: ReaderHandle): number;
 
   // ---- the fast data path (native/aead.c, native/offload.c) ------------------------------------
   /**

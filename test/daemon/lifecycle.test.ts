@@ -353,6 +353,29 @@ describe('wgtsd process', { skip }, () => {
     assert.equal(outputs.silent, '');
   });
 
+  test('the JIT warm-up runs before the UAPI socket listens; WGTS_WARMUP=0 skips it', async () => {
+    const outputs: Record<string, string> = {};
+    for (const warm of ['1', '0']) {
+      const { ifname, sock } = newIf();
+      const proc = await foreground(ifname, { env: { LOG_LEVEL: 'verbose', WGTS_WARMUP: warm } });
+      assert.match(await get(sock), /errno=0\n\n$/);
+      proc.child.kill('SIGTERM');
+      assert.equal((await exitWithin(proc, 3_000)).code, 0);
+      outputs[warm] = proc.output();
+    }
+    const on = outputs['1']!;
+    const line = /JIT warm-up: (\d+) round trips \((\d+) bulk\) in (\d+) ms(?: \(stopped: (.*)\))?$/m.exec(
+      on,
+    );
+    assert.ok(line !== null, on);
+    // A loaded CI machine may hit the time limit; nothing else may stop it.
+    assert.ok(line[4] === undefined || line[4] === 'time limit', line[0]);
+    assert.ok(Number(line[1]) >= 100 && Number(line[2]) > 0, line[0]);
+    assert.ok(on.indexOf('JIT warm-up') < on.indexOf('UAPI listener started'), on);
+    assert.doesNotMatch(outputs['0']!, /JIT warm-up/);
+    assert.match(outputs['0']!, /UAPI listener started/);
+  });
+
   test("daemonised with LOG_LEVEL set, the daemon logs to the starter's output; unset or silent, to /dev/null", async () => {
     const { ifname } = newIf();
     const parent = spawn(ns, process.execPath, [WGTSD_MAIN, ifname], {
