@@ -5,10 +5,11 @@
  * daemon or ping through it.
  *
  * Why: a fresh Node process interprets JavaScript until a function has used up its tier-up
- * budget (hundreds of calls for the data path's functions). An idle ping crosses four such legs
- * per round trip. On a fresh wgtsd pair (bench/run.mjs) the first pings took ~0.8 ms against
- * wireguard-go's ~0.55; with this warm-up they take ~0.6 (the same daemons after a TCP load are
- * at ~0.5, below wireguard-go: the rest is not compiler state, see the issue notes).
+ * budget (hundreds of calls for the data path's functions), and an idle ping crosses four such
+ * legs per round trip. Measured with bench/run.mjs on a fresh wgtsd pair, the first pings' median
+ * was 0.79-0.87 ms against wireguard-go's 0.50-0.57 without this, 0.56-0.66 against 0.52-0.71
+ * with it. The same daemons after a TCP load answer in 0.47-0.53 ms; more (or bulkier) warm-up
+ * traffic did not close that last gap, so it is not the compiler's state.
  *
  * How: two Devices of the daemon's own classes (Device, FastPath, LinuxBind, LinuxTun, Tunnel),
  * each with a fresh key, one peer (the other) and a UDP port of its own, talking over the
@@ -86,7 +87,9 @@ function makeSide(native: NativeAddon, name: string, offloadFlags: number, now: 
   // The near end carries vnet headers like the daemon's TUN (same offload flags: same branches).
   const near = new LinuxTun(native, a, name, 0, MTU, BATCH, offloadFlags);
   const far = new LinuxTun(native, b, `${name}-far`, 0, MTU, BATCH, 0);
-  const bind = createBind({ gro: true });
+  // IPv4 only (it talks over 127.0.0.1) and smaller buffers: its sockets live for a few hundred
+  // milliseconds, and only a packet sealed with the other private key gets anywhere with them.
+  const bind = createBind({ gro: true, families: [4], socketBufferSize: 2 << 20 });
   const device = new Device({
     tun: near,
     bind,
