@@ -11,11 +11,6 @@
  *       the first 4) and ports[i] (Uint16Array) get the source. All of these arrays belong to the
  *       caller, are allocated once, and are held (by reference) until close.
  *   readerStart(h) / readerStop(h) / readerClose(h)
- *   readerPoll(h) -> count   read and deliver one batch now, if the fd has one (not waiting for
- *       the poll): a TUN write can make the kernel answer at once, inside the write (an echo
- *       reply, a TCP ACK), and reading it in the same turn saves a trip round the event loop.
- *       Called from JavaScript, so the callback nests; never from inside this reader's own
- *       callback (its slots are still being read).
  *
  * Every time the fd is readable the handle reads one batch and makes ONE JavaScript call,
  * callback(count, err): `count` slots are filled; err is 0 or a negated errno (read() failing
@@ -72,7 +67,6 @@ typedef struct reader {
   napi_ref buf_ref, lengths_ref, addrs_ref, ports_ref, gso_ref, cb_ref, resource_ref, self_ref;
   napi_async_context async;
   int polling;
-  int delivering;    /* inside this reader's callback: its slots are in use (see readerPoll) */
   int closed;        /* readerClose (or teardown) ran: references gone */
   int handle_closed; /* uv close callback ran */
   int finalized;     /* JS object collected */
@@ -218,9 +212,7 @@ static void deliver(reader_t *r, int32_t count, int32_t err) {
       napi_get_reference_value(env, r->resource_ref, &resource) == napi_ok &&
       napi_create_int32(env, count, &argv[0]) == napi_ok &&
       napi_create_int32(env, err, &argv[1]) == napi_ok) {
-    r->delivering = 1;
     napi_status s = napi_make_callback(env, r->async, resource, cb, 2, argv, &result);
-    r->delivering = 0;
     if (s == napi_pending_exception) {
       napi_value exc;
       if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
@@ -427,24 +419,12 @@ static napi_value reader_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value reader_poll(napi_env env, napi_callback_info info) {
-  WGTS_ARGS(env, info, 1, argv);
-  reader_t *r = reader_arg(env, argv[0]);
-  if (r == NULL) return NULL;
-  int32_t n = 0;
-  if (!r->closed && r->polling && !r->delivering) n = read_and_deliver(r, 0);
-  napi_value out;
-  napi_create_int32(env, n, &out);
-  return out;
-}
-
 napi_status wgts_init_reader(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"readerCreate", NULL, reader_create, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readerStart", NULL, reader_start, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readerStop", NULL, reader_stop, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readerClose", NULL, reader_close, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"readerPoll", NULL, reader_poll, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -225,14 +225,11 @@ export class FastPath {
     }
     this.#flushRx(now);
     this.#bind.stats.datagramsReceived += total;
-    const wrote = this.#tunCount > 0;
-    if (wrote) {
+    if (this.#tunCount > 0) {
       this.#tun.writeCoalesced(slots, this.#tunOffsets, this.#tunLengths, this.#tunCount);
       this.#tunCount = 0;
     }
     this.#rxBatch = null;
-    // What the kernel answered inside that write (ACKs, echo replies) goes out in this turn.
-    if (wrote) this.#tun.readNow();
   }
 
   /** One transport message at slots[d .. d + dl) from slot `slot`'s source. */

@@ -121,11 +121,6 @@ export interface NativeAddon {
   readerStart(handle: ReaderHandle): void;
   readerStop(handle: ReaderHandle): void;
   readerClose(handle: ReaderHandle): void;
-  /**
-   * Reads and delivers one batch now if the fd has one (the callback nests); 0 when there was
-   * none, or from inside this reader's own callback.
-   */
-  readerPoll(handle: ReaderHandle): number;
 
   // ---- the fast data path (native/aead.c, native/offload.c) ------------------------------------
   /**

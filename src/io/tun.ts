@@ -251,16 +251,6 @@ export class LinuxTun implements TunDevice {
     this.#native.readerStart(this.#reader);
   }
 
-  /**
-   * Reads (and hands to the started callback) what the TUN holds now, without waiting for the
-   * poll; returns how many packets. After a write, the kernel may already have answered inside
-   * it (an echo reply, a TCP ACK): taking that in the same turn spares a trip round the event
-   * loop. 0 when nothing was queued, when not started, or from inside this TUN's own callback.
-   */
-  readNow(): number {
-    return this.#reader === null ? 0 : this.#native.readerPoll(this.#reader);
-  }
-
   /** Pauses reading (start() resumes). */
   stop(): void {
     if (this.#reader !== null) this.#native.readerStop(this.#reader);
