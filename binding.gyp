@@ -9,6 +9,7 @@
       "sources": [
         "native/common.c",
         "native/tun.c",
+        "native/tun-link.c",
         "native/udp.c",
         "native/reader.c",
         "native/aead.c",
@@ -18,7 +19,7 @@
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags!": ["-O3"],
       "conditions": [
-        ["OS!='linux'", { "sources!": ["native/common.c", "native/tun.c", "native/udp.c", "native/reader.c", "native/aead.c", "native/offload.c"] }]
+        ["OS!='linux'", { "sources!": ["native/common.c", "native/tun.c", "native/tun-link.c", "native/udp.c", "native/reader.c", "native/aead.c", "native/offload.c"] }]
       ]
     }
   ]

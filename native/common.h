@@ -64,6 +64,7 @@ int wgts_send_drops_rest(int err);
 
 /* Registration of each part of the module. */
 napi_status wgts_init_tun(napi_env env, napi_value exports);
+napi_status wgts_init_tun_link(napi_env env, napi_value exports);
 napi_status wgts_init_udp(napi_env env, napi_value exports);
 napi_status wgts_init_reader(napi_env env, napi_value exports);
 napi_status wgts_init_aead(napi_env env, napi_value exports, wgts_scratch *scratch);

@@ -9,16 +9,22 @@ import { unlinkSync } from 'node:fs';
 import { Device } from '../device/device.js';
 import { createLogger, parseLogLevel, type Logger } from '../device/logger.js';
 import { createBind } from '../io/bind.js';
-import { LinuxTun, openTun, type TunDevice } from '../io/tun.js';
+import { openTun, type LinuxTun } from '../io/tun.js';
 import { FastPath } from '../device/fast-path.js';
 import { warmUp, warmUpEnabled } from './warm-up.js';
-import { linkIndex, linkIsUp } from './link.js';
 import { UapiServer } from '../uapi/server.js';
 import { signalFailure, signalReady } from './daemonize.js';
 import { ensureSocketDirectory, inodeOf, probeSocket, socketPath } from './socket-path.js';
 
 /** How often the daemon checks that its link and socket file still exist. */
 const WATCH_MS = 250;
+/**
+ * How long a start waits for another daemon's socket of the same name to go away, when our TUN
+ * opened (so that daemon's link is not in our namespace): long enough for a daemon whose link was
+ * just deleted to notice (at once, on its TUN read) and exit on a busy machine.
+ */
+const RESTART_GRACE_MS = 2_000;
+const RESTART_POLL_MS = 10;
 /** After a stop, exit even if some handle would keep the event loop alive. */
 const EXIT_GRACE_MS = 2_000;
 
@@ -40,8 +46,14 @@ export async function runDaemon(requested: string): Promise<number> {
     return fail((err as Error).message);
   }
 
-  // Refuse before touching the TUN when another daemon serves this name (from any namespace: the
-  // socket directory is shared), so a refused start never disturbs the running one.
+  // Another daemon serving this name (from any namespace: the socket directory is shared) makes
+  // us refuse, without disturbing it. The TUN is opened first, as wireguard-go does: while the
+  // other daemon's link is in our namespace, TUNSETIFF fails with EBUSY and we refuse at once. If
+  // the TUN opens, the other daemon's link is elsewhere (moved to another namespace) or gone, and
+  // its daemon is on its way out (`ip link del wg0 && wgtsd wg0`): its socket is given
+  // RESTART_GRACE_MS to disappear before we conclude it is a live daemon elsewhere.
+  const inUse = (name: string): string =>
+    `interface ${name} is already run by another daemon (${socketPath(name)} is in use)`;
   const refusal = async (name: string): Promise<string | null> => {
     if (uapiFd !== null) return null;
     const path = socketPath(name);
@@ -50,53 +62,61 @@ export async function runDaemon(requested: string): Promise<number> {
     } catch (err) {
       return `cannot create the socket directory for ${path}: ${(err as Error).message}`;
     }
-    return (await probeSocket(path)) === 'live'
-      ? `interface ${name} is already run by another daemon (${path} is in use)`
-      : null;
+    const deadline = performance.now() + RESTART_GRACE_MS;
+    while ((await probeSocket(path)) === 'live') {
+      if (performance.now() >= deadline) return inUse(name);
+      await new Promise((resolve) => setTimeout(resolve, RESTART_POLL_MS));
+    }
+    return null;
   };
-  if (tunFd === null && !requested.includes('%')) {
-    const why = await refusal(requested);
-    if (why !== null) return fail(why);
-  }
 
-  let tun: TunDevice;
+  let tun: LinuxTun;
   try {
     tun = openTun(requested, {
       mtu: 1420,
       ...(tunFd !== null ? { fd: tunFd } : { offload: offloadEnabled() }),
     });
   } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'EBUSY' && uapiFd === null && (await probeSocket(socketPath(requested))) === 'live')
+      return fail(inUse(requested));
     return fail(`cannot create TUN device ${requested}: ${(err as Error).message}`);
   }
   const ifname = tun.name;
-  if (ifname !== requested || tunFd !== null) {
-    log = createLogger(ifname, level);
-    const why = await refusal(ifname);
-    if (why !== null) {
-      tun.close();
-      return fail(why);
-    }
+  if (ifname !== requested || tunFd !== null) log = createLogger(ifname, level);
+  const why = await refusal(ifname);
+  if (why !== null) {
+    tun.close();
+    return fail(why);
   }
   const path = socketPath(ifname);
 
   // The batched data path needs the vnet-header TUN (not an inherited WG_TUN_FD) and UDP GRO/GSO.
-  const fast = tun instanceof LinuxTun && tun.offload;
+  const fast = tun.offload;
   // The data path compiled before the socket appears, so nobody configures or pings a daemon still
   // interpreting it; before the real device exists, so its objects are made with the final shapes.
   if (fast && warmUpEnabled()) {
-    const r = await warmUp((tun as LinuxTun).offloadFlags);
+    const r = await warmUp(tun.offloadFlags);
     log.verbose(
       `JIT warm-up: ${r.roundTrips} round trips (${r.bursts} bulk) in ${r.ms.toFixed(0)} ms` +
         (r.stopped !== null ? ` (stopped: ${r.stopped})` : ''),
     );
   }
   const bind = createBind({ gro: fast });
+  // Set once the daemon runs: a TUN read failing with EBADFD (the link deleted) stops it at once.
+  let linkGone: ((why: string) => void) | null = null;
   const device = new Device({
     tun,
     bind,
     logger: log,
-    linkUp: () => linkIsUp(tun.name),
-    ...(fast ? { fastPath: (d: Device) => new FastPath(d, tun as LinuxTun, bind) } : {}),
+    linkUp: () => {
+      const state = tun.link();
+      return typeof state === 'object' ? state.up : undefined;
+    },
+    onTunError: (err) => {
+      if (err.code === 'EBADFD' || err.code === 'EBADF') linkGone?.(`link ${ifname} deleted`);
+    },
+    ...(fast ? { fastPath: (d: Device) => new FastPath(d, tun, bind) } : {}),
   });
   try {
     await device.start(0);
@@ -106,7 +126,7 @@ export async function runDaemon(requested: string): Promise<number> {
   }
   log.verbose(
     fast
-      ? `data path: batched, TUN offloads 0x${(tun as LinuxTun).offloadFlags.toString(16)}, UDP GRO ${bind.groActive ? 'on' : 'off'}`
+      ? `data path: batched, TUN offloads 0x${tun.offloadFlags.toString(16)}, UDP GRO ${bind.groActive ? 'on' : 'off'}`
       : 'data path: per packet (WGTS_OFFLOAD=0 or an inherited TUN)',
   );
 
@@ -152,19 +172,25 @@ export async function runDaemon(requested: string): Promise<number> {
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
-    // The device follows the link's up/down state (a new TUN starts down), as wireguard-go does.
+    linkGone = stop;
+    // The device follows the link's up/down state (a new TUN starts down), as wireguard-go does,
+    // asked through the TUN's fd wherever the link is now: `ip link set IFNAME netns X` moves it
+    // while the daemon and its UDP sockets stay here (src/io/tun.ts link()).
+    let netns: number | null = null;
     const followLink = (): void => {
-      const was = device.up;
-      device.syncLinkState();
-      if (device.up !== was) log.verbose(`interface ${device.up ? 'up' : 'down'}`);
+      const state = tun.link();
+      if (state === 'deleted') return stop(`link ${ifname} deleted`);
+      if (state === undefined) return; // between namespaces, say: ask again on the next poll
+      if (netns !== null && state.netns !== netns)
+        log.verbose(`link ${state.name} moved to another network namespace`);
+      netns = state.netns;
+      device.setUp(state.up);
     };
-    followLink();
     const watcher = setInterval(() => {
-      const index = linkIndex(ifname);
-      if (index !== undefined && index !== tun.ifindex) stop(`link ${ifname} deleted`);
-      else if (socketInode !== null && inodeOf(path) !== socketInode) stop(`socket ${path} removed`);
+      if (socketInode !== null && inodeOf(path) !== socketInode) stop(`socket ${path} removed`);
       else followLink();
     }, WATCH_MS);
+    followLink();
     // WGTS_STATS=1: a JSON line of the device's counters on stderr every WGTS_STATS_MS (default
     // 1000), for the hostile-input tests and for watching a flood. Off by default.
     if (process.env.WGTS_STATS === '1') {

@@ -5,7 +5,8 @@
  * touched. Semantics follow wireguard-go: setting the same private key changes nothing (so
  * `wg syncconf` keeps sessions alive); a new key expires every session and drops a peer whose
  * public key equals ours; a peer section naming our own public key is ignored; `update_only`
- * skips unknown peers; turning persistent keepalive on sends one keepalive at once.
+ * skips unknown peers; turning persistent keepalive on sends one keepalive at once (on a link that
+ * is up; a down link sends it when it comes up, Device.setUp).
  */
 import { BytePool, constantTimeEqual } from '../crypto/bytes.js';
 import { EADDRINUSE, EIO } from '../uapi/errno.js';
@@ -75,6 +76,11 @@ function applyPeer(device: Device, p: PeerSet): void {
     else device.allowedIPs.remove(change.prefix.bytes, change.prefix.cidr, peer);
   }
   if (p.persistentKeepalive !== undefined) {
-    device.transmit(peer, tunnel.setPersistentKeepalive(p.persistentKeepalive, device.now()));
+    // While the link is down only the interval is kept: a keepalive now would start a handshake
+    // that transmit() drops, and its REKEY_TIMEOUT rate limit would then hold back the keepalive
+    // that setUp(true) sends, so a spoke configured before `ip link set up` (wg-quick, `wgts up`)
+    // would first be reachable REKEY_TIMEOUT after coming up.
+    if (device.up) device.transmit(peer, tunnel.setPersistentKeepalive(p.persistentKeepalive, device.now()));
+    else tunnel.timers.setPersistentKeepalive(p.persistentKeepalive, device.now());
   }
 }

@@ -54,6 +54,12 @@ export interface DeviceOptions {
    * `bind.start`.
    */
   readonly fastPath?: (device: Device) => { start(): void };
+  /**
+   * Told when reading the TUN fails for good (reading has stopped): 'EBADFD' means the link was
+   * deleted, and the daemon exits at once so that a restart under the same name finds the name
+   * free. Without it the failure is only logged.
+   */
+  readonly onTunError?: (err: Error & { code?: string }) => void;
 }
 
 /**
@@ -116,6 +122,7 @@ export class Device implements UapiTarget {
   #closed = false;
   #up = true;
   readonly #linkUp: (() => boolean | undefined) | null;
+  readonly #onTunError: ((err: Error & { code?: string }) => void) | null;
   #lastGc = 0;
   /** The MTU follows the TUN's (wg-quick sets it after the daemon starts) unless given. */
   readonly #mtuFollowsTun: boolean;
@@ -130,6 +137,7 @@ export class Device implements UapiTarget {
     this.mtu = o.mtu ?? o.tun?.mtu ?? 1420;
     this.#mtuFollowsTun = o.mtu === undefined && o.tun !== null;
     this.#linkUp = o.linkUp ?? null;
+    this.#onTunError = o.onTunError ?? null;
     this.responder = new Responder(this.identity, this.random);
     this.indices = new IndexTable<Tunnel>(this.random);
     this.#tickMs = o.tickMs ?? DEFAULT_TICK_MS;
@@ -147,11 +155,19 @@ export class Device implements UapiTarget {
       this.bind.start((datagrams, sources) => this.receiveDatagrams(datagrams, sources));
       this.tun?.start(
         (packets) => this.sendPackets(packets),
-        (err) => this.log.error(`TUN read failed: ${err.message}`),
+        (err) => this.tunReadFailed(err),
       );
     }
     this.#ticker = setInterval(() => this.tick(), this.#tickMs);
     this.#ticker.unref();
+  }
+
+  /** The TUN reader stopped on an error (both data paths end here). */
+  tunReadFailed(err: Error & { code?: string }): void {
+    if (this.#closed) return;
+    if (err.code === 'EBADFD') this.log.verbose('TUN link deleted');
+    else this.log.error(`TUN read failed: ${err.message}`);
+    this.#onTunError?.(err);
   }
 
   close(): void {
@@ -272,6 +288,7 @@ export class Device implements UapiTarget {
   setUp(up: boolean): void {
     if (up === this.#up) return;
     this.#up = up;
+    this.log.verbose(`interface ${up ? 'up' : 'down'}`);
     const now = this.now();
     for (const peer of this.peers.values()) {
       if (!up) {

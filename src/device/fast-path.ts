@@ -77,7 +77,7 @@ export class FastPath {
   start(): void {
     this.#tun.startRaw(
       (count) => this.#fromTun(count),
-      (err) => this.#device.log.error(`TUN read failed: ${err.message}`),
+      (err) => this.#device.tunReadFailed(err),
     );
     this.#bind.startRaw((batch) => this.#fromNetwork(batch));
   }

@@ -38,6 +38,14 @@ export interface UdpOpenResult {
   readonly sndbuf: number;
 }
 
+export interface TunLinkInfo {
+  readonly name: string;
+  readonly flags: number;
+  readonly mtu: number;
+  readonly ifindex: number;
+  readonly netns: number;
+}
+
 export interface NativeConstants {
   readonly IFF_TUN: number;
   readonly IFF_NO_PI: number;
@@ -58,6 +66,14 @@ export interface NativeAddon {
   linkIndex(name: string): number;
   /** SIOCGIFFLAGS: the link's IFF_* flags. */
   linkFlags(name: string): number;
+  /**
+   * The link behind a TUN fd wherever it is now (native/tun-link.c): its current name, IFF_*
+   * flags and MTU, asked in its current network namespace (whose inode is `netns`). Throws
+   * EBADFD once the link is deleted.
+   */
+  tunLinkInfo(fd: number): TunLinkInfo;
+  /** SIOCSIFMTU on the link behind a TUN fd, in the link's current namespace. */
+  tunSetLinkMtu(fd: number, mtu: number): void;
   closeFd(fd: number): void;
   /** A connected AF_UNIX SOCK_SEQPACKET pair, O_NONBLOCK (a TUN stand-in without a link). */
   packetPair(): [number, number];

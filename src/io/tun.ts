@@ -22,8 +22,10 @@
  * slots in place (`startRaw`) and writes with `writeCoalesced`; `start`/`write` still work on such
  * a link, splitting and prefixing in a scratch arena.
  *
- * Link deletion (`ip link del`) makes the next read fail with EBADFD: `onError` receives it (code
- * 'EBADFD') and reading stops. The daemon also compares `ifindex` with the link's current index.
+ * Link deletion (`ip link del`, or removing the namespace the link was moved into) makes the next
+ * read fail with EBADFD: `onError` receives it (code 'EBADFD') and reading stops. The link's state
+ * (`link()`, `mtu`) is asked through the fd, never by name in the daemon's namespace, so the TUN
+ * may be moved to other namespaces at any time, and an inherited WG_TUN_FD may be anywhere.
  */
 import { errnoName, loadNative, systemError, type NativeAddon, type ReaderHandle } from './native.js';
 
@@ -33,7 +35,7 @@ export interface TunDevice {
   readonly name: string;
   /** The link's current MTU. */
   readonly mtu: number;
-  /** The link's ifindex when it was opened; a different current index means it was replaced. */
+  /** The link's ifindex when it was opened (moving it to another namespace may change it). */
   readonly ifindex: number;
   /**
    * Starts delivering packets read from the link, a batch per call. The `packets` array and the
@@ -78,6 +80,19 @@ export interface TunStats {
   lastWriteError: string | null;
 }
 
+/** What `LinuxTun.link()` reports of a live link. */
+export interface TunLinkState {
+  /** IFF_UP: administratively up (wireguard-go's EventUp/EventDown follow the same flag). */
+  readonly up: boolean;
+  readonly mtu: number;
+  /** The link's current name (`ip link set NAME name OTHER` renames it). */
+  readonly name: string;
+  /** The inode of the network namespace the link is in now. */
+  readonly netns: number;
+}
+
+const IFF_UP = 0x1;
+
 export const DEFAULT_MTU = 1420;
 export const DEFAULT_TUN_BATCH = 64;
 /** Bytes in front of each packet in its slot. */
@@ -109,8 +124,8 @@ export function openTun(name: string, options: number | OpenTunOptions = {}): Li
     if (o.fd === undefined && o.offload === true) offloadFlags = native.tunSetOffload(opened.fd, true);
     const mtu = o.mtu ?? DEFAULT_MTU;
     checkMtu(mtu);
-    native.setLinkMtu(opened.name, mtu);
-    const ifindex = native.linkIndex(opened.name);
+    native.tunSetLinkMtu(opened.fd, mtu);
+    const ifindex = native.tunLinkInfo(opened.fd).ifindex;
     return new LinuxTun(
       native,
       opened.fd,
@@ -193,22 +208,37 @@ export class LinuxTun implements TunDevice {
     return this.#fd;
   }
 
-  /** The link's MTU as the kernel reports it now (it may have been changed with `ip link`). */
+  /**
+   * The link's MTU as the kernel reports it now (it may have been changed with `ip link`); the
+   * last known value once the link is gone.
+   */
   get mtu(): number {
-    if (this.#fd >= 0) {
-      try {
-        this.#mtu = this.#native.linkMtu(this.name);
-      } catch {
-        // The link is gone: keep the last known value.
-      }
-    }
+    this.link();
     return this.#mtu;
   }
 
   setMtu(mtu: number): void {
     checkMtu(mtu);
-    this.#native.setLinkMtu(this.name, mtu);
+    this.#native.tunSetLinkMtu(this.#fd, mtu);
     this.#mtu = mtu;
+  }
+
+  /**
+   * The link as it is now, asked through the fd (native/tun-link.c), so it is found wherever it
+   * has been moved (`ip link set NAME netns X`) or renamed: 'deleted' once the kernel has removed
+   * it (or this TUN is closed), undefined when it could not be asked this time (the link is
+   * between namespaces, or no socket could be made), so the caller asks again later.
+   */
+  link(): TunLinkState | 'deleted' | undefined {
+    if (this.#fd < 0) return 'deleted';
+    try {
+      const info = this.#native.tunLinkInfo(this.#fd);
+      this.#mtu = info.mtu;
+      return { up: (info.flags & IFF_UP) !== 0, mtu: info.mtu, name: info.name, netns: info.netns };
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      return code === 'EBADFD' || code === 'EBADF' ? 'deleted' : undefined;
+    }
   }
 
   start(onPackets: (packets: Uint8Array[]) => void, onError: (err: Error) => void): void {
