@@ -289,6 +289,8 @@ export class Device implements UapiTarget {
     if (up === this.#up) return;
     this.#up = up;
     this.log.verbose(`interface ${up ? 'up' : 'down'}`);
+    // An MTU set while the link was down (the scheduler, which follows it, sleeps while down).
+    if (up) this.followTunMtu();
     const now = this.now();
     for (const peer of this.peers.values()) {
       if (!up) {
