@@ -1,6 +1,6 @@
 /**
  * `ip link del` of wgtsd's interface under traffic: the daemon notices that its link is gone
- * (it polls the ifindex of its name every 250 ms, src/daemon/run.ts) and exits 0 within a second,
+ * (its TUN read fails with EBADFD, src/daemon/run.ts) and exits 0 within a second,
  * removing its UAPI socket. Measured from the moment `ip link del` returned to the daemon's exit,
  * with a 100/s ping through the tunnel, for wgtsd ↔ wireguard-go and wgtsd ↔ wgtsd (A is the
  * wgtsd whose link is deleted). SIGTERM and restarts are covered by test/interop/restart.test.ts.
