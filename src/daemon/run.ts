@@ -177,10 +177,19 @@ export async function runDaemon(requested: string): Promise<number> {
     // asked through the TUN's fd wherever the link is now: `ip link set IFNAME netns X` moves it
     // while the daemon and its UDP sockets stay here (src/io/tun.ts link()).
     let netns: number | null = null;
+    let linkUnknown: string | null = null;
     const followLink = (): void => {
       const state = tun.link();
       if (state === 'deleted') return stop(`link ${ifname} deleted`);
-      if (state === undefined) return; // between namespaces, say: ask again on the next poll
+      if (state === undefined) {
+        // Between namespaces, say: ask again on the next poll. Said once per kind of failure.
+        const why = tun.linkError?.message ?? 'unknown';
+        if (why !== linkUnknown)
+          log.verbose(`link state unknown, kept as ${device.up ? 'up' : 'down'}: ${why}`);
+        linkUnknown = why;
+        return;
+      }
+      linkUnknown = null;
       if (netns !== null && state.netns !== netns)
         log.verbose(`link ${state.name} moved to another network namespace`);
       netns = state.netns;

@@ -237,9 +237,18 @@ export class LinuxTun implements TunDevice {
       return { up: (info.flags & IFF_UP) !== 0, mtu: info.mtu, name: info.name, netns: info.netns };
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      return code === 'EBADFD' || code === 'EBADF' ? 'deleted' : undefined;
+      if (code === 'EBADFD' || code === 'EBADF') return 'deleted';
+      this.linkError = err as Error;
+      return undefined;
     }
   }
+
+  /**
+   * Why `link()` last answered undefined. A lasting EPERM means the link was moved into a
+   * namespace this process may not enter (setns needs CAP_SYS_ADMIN over it; a daemon running
+   * with CAP_NET_ADMIN alone can create and use its TUN, but not follow it there).
+   */
+  linkError: Error | null = null;
 
   start(onPackets: (packets: Uint8Array[]) => void, onError: (err: Error) => void): void {
     this.#onRaw = null;
