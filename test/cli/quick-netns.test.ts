@@ -100,7 +100,7 @@ async function reach(t: QuickTopology, address: string): Promise<void> {
     intervalMs: 0,
     what: `a ping to ${address} through the tunnel`,
   });
-  const r = await ping(t.ns, address, { count: 3, intervalS: 0.05 });
+  const r = await ping(t.ns, address, { count: 3, intervalS: 0.05, deadlineS: 5 });
   assert.equal(r.received, 3, r.output);
 }
 

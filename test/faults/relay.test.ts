@@ -150,9 +150,9 @@ for (const implB of ['wireguard-go', 'wgtsd'] as const satisfies readonly Impl[]
             assert.ok(received > 0 && received < 300, `${received} echoes answered`);
             assert.equal(r.rxDelta, c.ba.sentBytes - c.ba.corruptedBytes, describeCounters(c));
             const after = await phase(topo, {}, async () => {
-              const p = await ping(a.ns, b.innerV4, { count: 20, intervalS: 0.01 });
+              const p = await ping(a.ns, b.innerV4, { count: 20, intervalS: 0.01, deadlineS: 5 });
               assert.equal(p.received, 20, `after corruption:\n${p.output}`);
-              const q = await ping(b.ns, a.innerV4, { count: 20, intervalS: 0.01 });
+              const q = await ping(b.ns, a.innerV4, { count: 20, intervalS: 0.01, deadlineS: 5 });
               assert.equal(q.received, 20, `after corruption, B → A:\n${q.output}`);
             });
             assert.equal(after.rxDelta, after.counters.ba.sentBytes);
@@ -180,7 +180,7 @@ for (const implB of ['wireguard-go', 'wgtsd'] as const satisfies readonly Impl[]
               await sleep(500);
               const fin = await stream.finish(200);
               // A → B also works on the new mapping.
-              const back = await ping(a.ns, b.innerV4, { count: 5, intervalS: 0.02 });
+              const back = await ping(a.ns, b.innerV4, { count: 5, intervalS: 0.02, deadlineS: 5 });
               assert.equal(back.received, 5, back.output);
               const c = await relay.stop();
               t.diagnostic(

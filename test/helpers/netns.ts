@@ -609,6 +609,13 @@ export interface PingOptions {
   readonly dontFragment?: boolean;
   /** Seconds to wait for each reply (`-W`); default 2. */
   readonly waitS?: number;
+  /**
+   * `-w`: wait until `count` replies have come or this many seconds have passed. Without it, once
+   * the last request is out, ping waits only max(2 × the largest RTT so far, the interval) before
+   * exiting, so one reply delayed past that on a busy machine counts as lost. With it, ping also
+   * sends more requests while replies are missing, so `transmitted` may exceed `count`.
+   */
+  readonly deadlineS?: number;
 }
 
 export interface PingResult {
@@ -634,9 +641,10 @@ export async function ping(ns: string, address: string, opts: PingOptions = {}):
   const args = ['-n', '-c', String(count), '-i', String(intervalS), '-W', String(waitS)];
   if (opts.size !== undefined) args.push('-s', String(opts.size));
   if (opts.dontFragment === true) args.push('-M', 'do');
+  if (opts.deadlineS !== undefined) args.push('-w', String(opts.deadlineS));
   args.push(address);
   const r = await exec(ns, 'ping', args, {
-    timeoutMs: Math.ceil((count * intervalS + waitS) * 1000) + 5_000,
+    timeoutMs: Math.ceil((count * intervalS + Math.max(waitS, opts.deadlineS ?? 0)) * 1000) + 5_000,
   });
   const output = `${r.stdout}${r.stderr}`;
   const counts = /(\d+) packets transmitted, (\d+) received/.exec(output);

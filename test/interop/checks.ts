@@ -69,7 +69,11 @@ export async function firstPing(from: TunnelNode, to: string, timeoutMs = 8_000)
   return Date.now() - started;
 }
 
-/** 3 pings each way over inner v4 and inner v6; all must come back. */
+/**
+ * 3 pings each way over inner v4 and inner v6; all must come back within 5 s. (A reply is not
+ * lost for coming back late: on 2 busy cores one sometimes takes longer than ping's own end-of-run
+ * wait of max(2 × RTT, interval) = 50 ms, and plain `ping -c` then reported 2 of 3.)
+ */
 export async function pingBothWays(topo: TwoNodeTopology, count = 3): Promise<void> {
   const { a, b } = topo;
   for (const [from, to] of [
@@ -77,7 +81,7 @@ export async function pingBothWays(topo: TwoNodeTopology, count = 3): Promise<vo
     [b, a],
   ] as const) {
     for (const address of [to.innerV4, to.innerV6]) {
-      const r = await ping(from.ns, address, { count, intervalS: 0.05 });
+      const r = await ping(from.ns, address, { count, intervalS: 0.05, deadlineS: 5 });
       assert.equal(r.received, count, `ping ${from.name} (${from.impl}) → ${address}:\n${r.output}`);
     }
   }

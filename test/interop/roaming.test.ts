@@ -100,7 +100,7 @@ async function roamDuringPing(
   );
   assert.ok(lost <= MAX_LOST, `${lost} echo requests lost across the change:\n${counts.output.slice(-3000)}`);
   // And the observer reaches the mover at its new endpoint.
-  const back = await ping(observer.ns, mover.innerV6, { count: 3, intervalS: 0.05 });
+  const back = await ping(observer.ns, mover.innerV6, { count: 3, intervalS: 0.05, deadlineS: 5 });
   assert.equal(back.received, 3, `${observer.impl} → ${mover.impl} after roaming:\n${back.output}`);
 }
 
@@ -281,11 +281,11 @@ describe('wgtsd roams, wireguard-go observes (outer v6)', { skip }, () => {
     const { a, b } = topo!;
     await withLogs(topo!, async () => {
       await wg(b.ns, ['set', b.ifname, 'peer', a.keys.publicKey, 'endpoint', `${a.outerV4}:${newPort}`]);
-      const r = await ping(b.ns, a.innerV4, { count: 3, intervalS: 0.05 });
+      const r = await ping(b.ns, a.innerV4, { count: 3, intervalS: 0.05, deadlineS: 5 });
       assert.equal(r.received, 3, r.output);
       // wgtsd learnt a 4-byte endpoint and answers from its v4 socket.
       assert.equal((await peerOf(a)).endpoint, endpointString(b.outerV4, b.listenPort));
-      const back = await ping(a.ns, b.innerV6, { count: 3, intervalS: 0.05 });
+      const back = await ping(a.ns, b.innerV6, { count: 3, intervalS: 0.05, deadlineS: 5 });
       assert.equal(back.received, 3, back.output);
       assert.equal((await peerOf(b)).endpoint, endpointString(a.outerV4, newPort));
     });

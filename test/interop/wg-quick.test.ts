@@ -212,7 +212,7 @@ async function firstPing(address: string): Promise<void> {
 }
 
 async function pings(address: string, count = 3): Promise<void> {
-  const r = await ping(fx.nsA, address, { count, intervalS: 0.05 });
+  const r = await ping(fx.nsA, address, { count, intervalS: 0.05, deadlineS: 5 });
   assert.equal(r.received, count, `ping ${address}:\n${r.output}`);
 }
 

@@ -136,7 +136,7 @@ for (const outer of ['v4', 'v6'] as const) {
           [b, a],
         ] as const) {
           for (const address of [to.innerV4, to.innerV6]) {
-            const r = await ping(from.ns, address, { count: 3, intervalS: 0.05 });
+            const r = await ping(from.ns, address, { count: 3, intervalS: 0.05, deadlineS: 5 });
             assert.equal(r.received, 3, `ping ${from.name} → ${address}:\n${r.output}`);
           }
         }
