@@ -119,16 +119,21 @@ int wgts_arg_string(napi_env env, napi_value v, const char *what, char *buf, siz
   return 0;
 }
 
-int wgts_arg_status(napi_env env, napi_value v, int32_t **status) {
-  size_t count = 0;
+int wgts_arg_status_n(napi_env env, napi_value v, int32_t **status, size_t *count) {
   void *data = NULL;
-  if (wgts_arg_typed(env, v, napi_int32_array, "status", &data, &count) != 0) return -1;
-  if (count < 3) {
+  *count = 0;
+  if (wgts_arg_typed(env, v, napi_int32_array, "status", &data, count) != 0) return -1;
+  if (*count < 3) {
     wgts_throw_range(env, "wgts_native: status must hold at least 3 elements");
     return -1;
   }
   *status = (int32_t *)data;
   return 0;
+}
+
+int wgts_arg_status(napi_env env, napi_value v, int32_t **status) {
+  size_t count;
+  return wgts_arg_status_n(env, v, status, &count);
 }
 
 void wgts_set_i32(napi_env env, napi_value obj, const char *name, int32_t value) {

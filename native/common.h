@@ -62,6 +62,30 @@ void wgts_set_i32(napi_env env, napi_value obj, const char *name, int32_t value)
 socklen_t wgts_fill_addr(struct sockaddr_in6 *out, int af, const uint8_t *addr, uint16_t port);
 int wgts_send_drops_rest(int err);
 
+/* Sticky source addresses (udp.c; the kernel's socket.c send4/send6 and wireguard-go's
+ * conn/sticky_linux.go): a send may carry the local address a peer last reached us on as an
+ * IP_PKTINFO / IPV6_PKTINFO control message, so the reply leaves from it. */
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+/* Room for one UDP_SEGMENT and one pktinfo control message. */
+#define WGTS_SEND_CONTROL (CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(struct in6_pktinfo)))
+/* The optional `source` argument: null/undefined gives NULL; otherwise exactly 4 (af AF_INET) or
+ * 16 (AF_INET6) bytes. Returns 0, or throws and returns -1. */
+int wgts_arg_source(napi_env env, napi_value v, int af, const uint8_t **source);
+/* Writes the control messages of one send into buf (WGTS_SEND_CONTROL bytes): UDP_SEGMENT when
+ * gso > 0, the pktinfo of `source` when not NULL. Returns the control length (0: none). */
+size_t wgts_put_control(uint8_t *buf, uint16_t gso, int af, const uint8_t *source);
+/* Whether a send that carried a source failed because of it: the address is no longer ours
+ * (EINVAL, EADDRNOTAVAIL) or no route leaves from it (ENETUNREACH). */
+int wgts_source_refused(int err);
+/* A status array like wgts_arg_status; *count gets its length (a 4th element, when there, gets
+ * 1 if a send dropped its source and 0 otherwise). */
+int wgts_arg_status_n(napi_env env, napi_value v, int32_t **status, size_t *count);
+
 /* Registration of each part of the module. */
 napi_status wgts_init_tun(napi_env env, napi_value exports);
 napi_status wgts_init_tun_link(napi_env env, napi_value exports);

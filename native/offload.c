@@ -26,10 +26,12 @@
  *
  * UDP side:
  *   udpSetGro(fd, on) -> bool                    setsockopt UDP_GRO (false: the kernel lacks it)
- *   sendSegments(fd, family, buf, offsets, lengths, first, count, address, port, status)
+ *   sendSegments(fd, family, buf, offsets, lengths, first, count, address, port, status[, source])
  *       Sends datagrams to one destination; runs of equal-length datagrams (the last may be
  *       shorter) go out as one sendmsg with UDP_SEGMENT (UDP GSO), each run at most 64 segments
  *       and 64 KiB. A kernel that refuses GSO gets them one by one. Drop policy as sendBatch.
+ *       With a `source`, each sendmsg carries it too, and a source the kernel refuses is dropped
+ *       for the rest of the call with status[3] = 1, as sendList does (native/udp.c).
  */
 #include "common.h"
 
@@ -47,12 +49,6 @@
 #endif
 #ifndef VIRTIO_NET_HDR_GSO_UDP_L4
 #define VIRTIO_NET_HDR_GSO_UDP_L4 5
-#endif
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
 #endif
 #ifndef UDP_GRO
 #define UDP_GRO 104
@@ -525,8 +521,34 @@ static ssize_t send_retry(int fd, struct msghdr *m) {
   return r;
 }
 
+/*
+ * One sendmsg of m's datagrams with UDP_SEGMENT gso (0: none) and the sticky source *source (NULL:
+ * none). When the kernel refuses the source, the same message goes again without it; if that
+ * works, the source was the trouble: *source becomes NULL and *refused 1. If it fails too (a
+ * GSO-sized EINVAL has nothing to do with the source), the source is kept and the second error is
+ * returned, so a run that then falls back to single datagrams finds out for each of them.
+ */
+static ssize_t send_sticky(int fd, struct msghdr *m, uint8_t *control, uint16_t gso, int af,
+                           const uint8_t **source, int *refused) {
+  m->msg_controllen = wgts_put_control(control, gso, af, *source);
+  m->msg_control = m->msg_controllen > 0 ? control : NULL;
+  ssize_t r = send_retry(fd, m);
+  if (r >= 0 || *source == NULL || !wgts_source_refused(errno)) return r;
+  m->msg_controllen = wgts_put_control(control, gso, af, NULL);
+  m->msg_control = m->msg_controllen > 0 ? control : NULL;
+  r = send_retry(fd, m);
+  if (r >= 0) {
+    *source = NULL;
+    *refused = 1;
+  }
+  return r;
+}
+
 static napi_value send_segments(napi_env env, napi_callback_info info) {
-  WGTS_ARGS(env, info, 10, argv);
+  size_t argc_ = 11;
+  napi_value argv[11];
+  WGTS_CHECK(env, napi_get_cb_info(env, info, &argc_, argv, NULL, NULL));
+  if (argc_ < 10) return wgts_throw_type(env, "wgts_native: too few arguments");
   int32_t fd, family, *status;
   uint8_t *buf, *addr;
   size_t buf_len, n_off, n_len, addr_len;
@@ -541,10 +563,14 @@ static napi_value send_segments(napi_env env, napi_callback_info info) {
   if (wgts_arg_u32(env, argv[6], "count", &count) != 0) return NULL;
   if (wgts_arg_bytes(env, argv[7], "address", &addr, &addr_len) != 0) return NULL;
   if (wgts_arg_u32(env, argv[8], "port", &port) != 0) return NULL;
-  if (wgts_arg_status(env, argv[9], &status) != 0) return NULL;
+  size_t n_status;
+  if (wgts_arg_status_n(env, argv[9], &status, &n_status) != 0) return NULL;
   int af = family == 4 ? AF_INET : family == 6 ? AF_INET6 : -1;
   if (af < 0 || addr_len != (af == AF_INET ? 4u : 16u) || port > 65535)
     return wgts_throw_range(env, "wgts_native: bad family, address or port");
+  const uint8_t *source = NULL;
+  int refused = 0;
+  if (argc_ >= 11 && wgts_arg_source(env, argv[10], af, &source) != 0) return NULL;
   const uint32_t *offs = off_v, *lens = len_v;
   if ((uint64_t)first + count > n_off || (uint64_t)first + count > n_len)
     return wgts_throw_range(env, "wgts_native: first + count exceeds offsets/lengths");
@@ -556,7 +582,7 @@ static napi_value send_segments(napi_env env, napi_callback_info info) {
   socklen_t dest_len = wgts_fill_addr(&dest, af, addr, (uint16_t)port);
   struct iovec iov[64];
   union {
-    char buf[CMSG_SPACE(sizeof(uint16_t))];
+    uint8_t buf[WGTS_SEND_CONTROL];
     struct cmsghdr align;
   } control;
   int32_t sent = 0, dropped = 0, last = 0;
@@ -582,26 +608,14 @@ static napi_value send_segments(napi_env env, napi_callback_info info) {
     m.msg_namelen = dest_len;
     m.msg_iov = iov;
     m.msg_iovlen = n;
-    if (n > 1) {
-      m.msg_control = control.buf;
-      m.msg_controllen = sizeof control.buf;
-      struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-      c->cmsg_level = SOL_UDP;
-      c->cmsg_type = UDP_SEGMENT;
-      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-      uint16_t gso = (uint16_t)seg;
-      memcpy(CMSG_DATA(c), &gso, sizeof gso);
-    }
-    ssize_t r = send_retry(fd, &m);
+    ssize_t r = send_sticky(fd, &m, control.buf, n > 1 ? (uint16_t)seg : 0, af, &source, &refused);
     if (r < 0 && n > 1 && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT)) {
       /* No GSO here (or not for this route): send the run one datagram at a time. */
-      m.msg_control = NULL;
-      m.msg_controllen = 0;
       m.msg_iovlen = 1;
       uint32_t k = 0;
       for (; k < n; k++) {
         m.msg_iov = &iov[k];
-        if (send_retry(fd, &m) < 0) break;
+        if (send_sticky(fd, &m, control.buf, 0, af, &source, &refused) < 0) break;
         sent++;
       }
       if (k < n) {
@@ -630,6 +644,7 @@ static napi_value send_segments(napi_env env, napi_callback_info info) {
   status[0] = sent;
   status[1] = dropped;
   status[2] = last;
+  if (n_status >= 4) status[3] = refused;
   return NULL;
 }
 

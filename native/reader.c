@@ -3,12 +3,17 @@
  * driven by a libuv poll handle on Node's own event loop (uv_poll, level-triggered).
  *
  *   readerCreate(fd, kind, buffer, slots, stride, headroom, capacity, lengths,
- *                addresses, ports, callback) -> handle
+ *                addresses, ports, callback[, gsoSizes[, locals]]) -> handle
  *       kind 0: TUN, read() until EAGAIN or `slots` packets; kind 4 / 6: a UDP socket of that
  *       family, one recvmmsg() of up to `slots` datagrams. Slot i's bytes land at
  *       buffer[i * stride + headroom], at most `capacity` bytes; lengths[i] (Int32Array) gets its
  *       length. For UDP, addresses[i * 16 ..] (Uint8Array, 16 bytes per slot; a v4 source uses
- *       the first 4) and ports[i] (Uint16Array) get the source. All of these arrays belong to the
+ *       the first 4) and ports[i] (Uint16Array) get the source. With `locals` (Uint8Array, 20
+ *       bytes per slot), locals[i * 20 ..] gets the local address the datagram arrived at, from
+ *       the IP_PKTINFO (ipi_spec_dst: for a broadcast, the address the kernel would answer from)
+ *       or IPV6_PKTINFO (ipi6_addr) control message, in the first 4 or 16 bytes, and the
+ *       arrival interface index as a native-endian uint32 at +16; all zero when the kernel gave
+ *       none (the sticky source of replies, src/io/bind.ts). All of these arrays belong to the
  *       caller, are allocated once, and are held (by reference) until close.
  *   readerStart(h) / readerStop(h) / readerClose(h)
  *
@@ -59,12 +64,15 @@ typedef struct reader {
   uint16_t *ports;
   /* UDP with UDP_GRO on: gso[i] gets the segment size of a coalesced slot (0: one datagram). */
   int32_t *gso;
+  /* UDP: LOCAL_RECORD bytes per slot for the local address and interface (or NULL). */
+  uint8_t *locals;
+  size_t control_len; /* control bytes per slot (0: no control messages read) */
   /* UDP only: recvmmsg descriptors, one per slot, prepared once. */
   struct mmsghdr *msgs;
   struct iovec *iov;
   struct sockaddr_in6 *names;
-  uint8_t *control; /* GRO_CONTROL bytes per slot when gso is set */
-  napi_ref buf_ref, lengths_ref, addrs_ref, ports_ref, gso_ref, cb_ref, resource_ref, self_ref;
+  uint8_t *control; /* control_len bytes per slot */
+  napi_ref buf_ref, lengths_ref, addrs_ref, ports_ref, gso_ref, locals_ref, cb_ref, resource_ref, self_ref;
   napi_async_context async;
   int polling;
   int closed;        /* readerClose (or teardown) ran: references gone */
@@ -74,6 +82,10 @@ typedef struct reader {
 
 /* Room for one UDP_GRO control message (an int segment size), aligned. */
 #define GRO_CONTROL CMSG_SPACE(sizeof(int))
+/* Room for one IP_PKTINFO or IPV6_PKTINFO control message (in6_pktinfo is the larger). */
+#define PKTINFO_CONTROL CMSG_SPACE(sizeof(struct in6_pktinfo))
+/* Bytes per slot in `locals`: 16 address bytes, then the interface index. */
+#define LOCAL_RECORD 20
 
 static void free_reader(reader_t *r) {
   free(r->control);
@@ -119,6 +131,7 @@ static void close_reader(reader_t *r, int from_cleanup_hook) {
   delete_ref(env, &r->addrs_ref);
   delete_ref(env, &r->ports_ref);
   delete_ref(env, &r->gso_ref);
+  delete_ref(env, &r->locals_ref);
   delete_ref(env, &r->cb_ref);
   delete_ref(env, &r->resource_ref);
   delete_ref(env, &r->self_ref);
@@ -156,11 +169,45 @@ static int32_t read_tun(reader_t *r, int32_t *err) {
   return (int32_t)n;
 }
 
+/* One slot's LOCAL_RECORD: the address, then the interface index (native-endian uint32). */
+static void record_local(uint8_t *local, const void *address, size_t len, uint32_t ifindex) {
+  memcpy(local, address, len);
+  memcpy(local + 16, &ifindex, sizeof ifindex);
+}
+
+/* Slot i's control messages: its UDP_GRO segment size into gso[i], its local address and
+ * interface into locals[i * LOCAL_RECORD ..] (zero when absent or truncated). */
+static void read_control(reader_t *r, int i) {
+  int32_t seg = 0;
+  uint8_t *local = r->locals != NULL ? r->locals + (size_t)i * LOCAL_RECORD : NULL;
+  if (local != NULL) memset(local, 0, LOCAL_RECORD);
+  struct msghdr *m = &r->msgs[i].msg_hdr;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
+    if (c->cmsg_level == SOL_UDP && c->cmsg_type == 104 /* UDP_GRO */ &&
+        c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int v;
+      memcpy(&v, CMSG_DATA(c), sizeof v);
+      seg = v;
+    } else if (local != NULL && c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+               c->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+      struct in_pktinfo pi;
+      memcpy(&pi, CMSG_DATA(c), sizeof pi);
+      record_local(local, &pi.ipi_spec_dst, 4, (uint32_t)pi.ipi_ifindex);
+    } else if (local != NULL && c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+               c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+      struct in6_pktinfo pi;
+      memcpy(&pi, CMSG_DATA(c), sizeof pi);
+      record_local(local, &pi.ipi6_addr, 16, pi.ipi6_ifindex);
+    }
+  }
+  if (r->gso != NULL) r->gso[i] = seg;
+}
+
 static int32_t read_udp(reader_t *r, int32_t *err) {
   for (uint32_t i = 0; i < r->slots; i++) {
     r->msgs[i].msg_hdr.msg_namelen = sizeof r->names[i];
     r->msgs[i].msg_hdr.msg_flags = 0;
-    if (r->gso != NULL) r->msgs[i].msg_hdr.msg_controllen = GRO_CONTROL;
+    r->msgs[i].msg_hdr.msg_controllen = r->control_len;
   }
   int n;
   do n = recvmmsg(r->fd, r->msgs, r->slots, MSG_DONTWAIT, NULL);
@@ -171,18 +218,7 @@ static int32_t read_udp(reader_t *r, int32_t *err) {
   }
   for (int i = 0; i < n; i++) {
     r->lengths[i] = (int32_t)r->msgs[i].msg_len;
-    if (r->gso != NULL) {
-      int32_t seg = 0;
-      struct msghdr *m = &r->msgs[i].msg_hdr;
-      for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
-        if (c->cmsg_level == SOL_UDP && c->cmsg_type == 104 /* UDP_GRO */) {
-          int v;
-          memcpy(&v, CMSG_DATA(c), sizeof v);
-          seg = v;
-        }
-      }
-      r->gso[i] = seg;
-    }
+    if (r->control_len > 0) read_control(r, i);
     const struct sockaddr_in6 *sa = &r->names[i];
     uint8_t *a = r->addrs + (size_t)i * 16;
     if (sa->sin6_family == AF_INET) {
@@ -275,15 +311,19 @@ static reader_t *reader_arg(napi_env env, napi_value v) {
 }
 
 static napi_value reader_create(napi_env env, napi_callback_info info) {
-  /* 11 arguments, and a 12th for UDP: gsoSizes (Int32Array, one per slot) or null/absent. */
-  size_t argc_ = 12;
-  napi_value argv[12];
+  /* 11 arguments, and for UDP a 12th, gsoSizes (Int32Array, one per slot), and a 13th, locals
+   * (Uint8Array, LOCAL_RECORD bytes per slot), each null or absent when not wanted. */
+  size_t argc_ = 13;
+  napi_value argv[13];
   WGTS_CHECK(env, napi_get_cb_info(env, info, &argc_, argv, NULL, NULL));
   if (argc_ < 11) return wgts_throw_type(env, "wgts_native: too few arguments");
   void *gso = NULL;
   size_t n_gso = 0;
-  napi_valuetype gt = napi_undefined;
+  uint8_t *locals = NULL;
+  size_t n_locals = 0;
+  napi_valuetype gt = napi_undefined, lt = napi_undefined;
   if (argc_ >= 12 && napi_typeof(env, argv[11], &gt) != napi_ok) return NULL;
+  if (argc_ >= 13 && napi_typeof(env, argv[12], &lt) != napi_ok) return NULL;
   int32_t fd, kind;
   uint32_t slots, stride, headroom, capacity;
   uint8_t *buf, *addrs = NULL;
@@ -310,6 +350,11 @@ static napi_value reader_create(napi_env env, napi_callback_info info) {
     if (wgts_arg_typed(env, argv[11], napi_int32_array, "gsoSizes", &gso, &n_gso) != 0) return NULL;
     if (n_gso < slots) return wgts_throw_range(env, "wgts_native: gsoSizes shorter than slots");
   }
+  if (kind != KIND_TUN && lt != napi_null && lt != napi_undefined) {
+    if (wgts_arg_bytes(env, argv[12], "locals", &locals, &n_locals) != 0) return NULL;
+    if ((uint64_t)slots * LOCAL_RECORD > n_locals)
+      return wgts_throw_range(env, "wgts_native: locals shorter than slots x 20");
+  }
   if (napi_typeof(env, argv[10], &cbt) != napi_ok || cbt != napi_function)
     return wgts_throw_type(env, "wgts_native: callback must be a function");
   if (slots == 0 || capacity == 0 || (uint64_t)headroom + capacity > stride ||
@@ -332,12 +377,14 @@ static napi_value reader_create(napi_env env, napi_callback_info info) {
   r->addrs = addrs;
   r->ports = ports;
   r->gso = gso;
+  r->locals = locals;
+  r->control_len = (gso != NULL ? GRO_CONTROL : 0) + (locals != NULL ? PKTINFO_CONTROL : 0);
   if (kind != KIND_TUN) {
     r->msgs = calloc(slots, sizeof *r->msgs);
     r->iov = calloc(slots, sizeof *r->iov);
     r->names = calloc(slots, sizeof *r->names);
-    if (gso != NULL) r->control = calloc(slots, GRO_CONTROL);
-    if (r->msgs == NULL || r->iov == NULL || r->names == NULL || (gso != NULL && r->control == NULL)) {
+    if (r->control_len > 0) r->control = calloc(slots, r->control_len);
+    if (r->msgs == NULL || r->iov == NULL || r->names == NULL || (r->control_len > 0 && r->control == NULL)) {
       free_reader(r);
       return wgts_throw_errno(env, "calloc", ENOMEM);
     }
@@ -347,7 +394,7 @@ static napi_value reader_create(napi_env env, napi_callback_info info) {
       r->msgs[i].msg_hdr.msg_iov = &r->iov[i];
       r->msgs[i].msg_hdr.msg_iovlen = 1;
       r->msgs[i].msg_hdr.msg_name = &r->names[i];
-      if (gso != NULL) r->msgs[i].msg_hdr.msg_control = r->control + (size_t)i * GRO_CONTROL;
+      if (r->control_len > 0) r->msgs[i].msg_hdr.msg_control = r->control + (size_t)i * r->control_len;
     }
   }
 
@@ -378,6 +425,7 @@ static napi_value reader_create(napi_env env, napi_callback_info info) {
     WGTS_CHECK(env, napi_create_reference(env, argv[8], 1, &r->addrs_ref));
     WGTS_CHECK(env, napi_create_reference(env, argv[9], 1, &r->ports_ref));
     if (gso != NULL) WGTS_CHECK(env, napi_create_reference(env, argv[11], 1, &r->gso_ref));
+    if (locals != NULL) WGTS_CHECK(env, napi_create_reference(env, argv[12], 1, &r->locals_ref));
   }
   WGTS_CHECK(env, napi_create_reference(env, argv[10], 1, &r->cb_ref));
   WGTS_CHECK(env, napi_create_object(env, &resource));

@@ -4,11 +4,13 @@
  *   udpOpen(family 4|6, port, bufferSize) -> { fd, port, rcvbuf, sndbuf }
  *       non-blocking SOCK_DGRAM bound to the wildcard address; IPV6_V6ONLY=1 on the v6 socket so
  *       a v4 and a v6 socket share one port; SO_RCVBUFFORCE/SO_SNDBUFFORCE (root) falling back
- *       to SO_RCVBUF/SO_SNDBUF. Errors (EADDRINUSE, EAFNOSUPPORT, ...) throw with `code`.
+ *       to SO_RCVBUF/SO_SNDBUF; IP_PKTINFO / IPV6_RECVPKTINFO on, so that a reader learns the
+ *       local address each datagram arrived at (native/reader.c). Errors (EADDRINUSE,
+ *       EAFNOSUPPORT, ...) throw with `code`.
  *   setMark(fd, mark) / getMark(fd)     SO_MARK (fwmark; 0 clears; needs CAP_NET_ADMIN)
  *   socketBufferSizes(fd) -> [rcvbuf, sndbuf]
- *   sendList(fd, family, datagrams[], count, address, port, status)
- *       sendmmsg of `count` datagrams to one destination
+ *   sendList(fd, family, datagrams[], count, address, port, status[, source])
+ *       sendmmsg of `count` datagrams to one destination, from `source` (4 or 16 bytes, or null)
  *   sendBatch(fd, family, buffer, offsets, lengths, count, addresses, ports, status)
  *       sendmmsg over one buffer, a destination per datagram (16 address bytes each in
  *       `addresses`, the first 4 used for family 4; ports a Uint16Array)
@@ -18,11 +20,22 @@
  * firewall, ...) drops that one datagram and the rest is still sent. status (Int32Array >= 3)
  * gets [sent, dropped, last errno negated or 0]. The mmsghdr/iovec/sockaddr arrays are the
  * per-environment scratch, so a send allocates nothing.
+ *
+ * Sticky source ("reply to sender", the kernel's send4/send6): a send given a `source` carries it
+ * as IP_PKTINFO (ipi_spec_dst; ipi_ifindex 0) or IPV6_PKTINFO (ipi6_addr; ipi6_ifindex 0), so the
+ * datagrams leave from the local address the peer last reached us on. Like the kernel, and unlike
+ * wireguard-go (which echoes the received ifindex back and so pins the outgoing interface), only
+ * the address is given: the route still picks the interface. When the kernel refuses that source
+ * (the address was deleted: EINVAL, EADDRNOTAVAIL, ENETUNREACH; wgts_source_refused), the
+ * datagram is sent again without it (the kernel's choice) and so is the rest of the call, and a
+ * 4th status element, when there, gets 1: the caller then forgets that source ("not too sticky",
+ * the kernel clearing endpoint->src4 when the address is no longer local).
  */
 #include "common.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -72,9 +85,13 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   int fd = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return wgts_throw_errno(env, "socket", errno);
   const char *failed = NULL;
+  int one = 1;
   if (af == AF_INET6) {
-    int one = 1;
     if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) failed = "setsockopt IPV6_V6ONLY";
+    else if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one) < 0)
+      failed = "setsockopt IPV6_RECVPKTINFO";
+  } else if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) < 0) {
+    failed = "setsockopt IP_PKTINFO";
   }
   if (failed == NULL && bufsize > 0) {
     set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, bufsize);
@@ -176,10 +193,56 @@ int wgts_send_drops_rest(int err) {
   return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || err == EBADF || err == ENOTSOCK;
 }
 
+int wgts_source_refused(int err) { return err == EINVAL || err == EADDRNOTAVAIL || err == ENETUNREACH; }
+
+int wgts_arg_source(napi_env env, napi_value v, int af, const uint8_t **source) {
+  napi_valuetype t;
+  *source = NULL;
+  if (napi_typeof(env, v, &t) != napi_ok) return -1;
+  if (t == napi_null || t == napi_undefined) return 0;
+  uint8_t *bytes;
+  size_t len;
+  if (wgts_arg_bytes(env, v, "source", &bytes, &len) != 0) return -1;
+  if (len != (af == AF_INET ? 4u : 16u)) {
+    wgts_throw_range(env, "wgts_native: source must be 4 bytes for family 4, 16 for 6");
+    return -1;
+  }
+  *source = bytes;
+  return 0;
+}
+
+/* One control message at `at` (aligned, zeroed); returns the room it takes. */
+static size_t put_cmsg(uint8_t *at, int level, int type, const void *data, size_t len) {
+  struct cmsghdr *c = (struct cmsghdr *)at;
+  c->cmsg_level = level;
+  c->cmsg_type = type;
+  c->cmsg_len = CMSG_LEN(len);
+  memcpy(CMSG_DATA(c), data, len);
+  return CMSG_SPACE(len);
+}
+
+size_t wgts_put_control(uint8_t *buf, uint16_t gso, int af, const uint8_t *source) {
+  memset(buf, 0, WGTS_SEND_CONTROL);
+  size_t len = 0;
+  if (gso > 0) len += put_cmsg(buf, SOL_UDP, UDP_SEGMENT, &gso, sizeof gso);
+  if (source == NULL) return len;
+  if (af == AF_INET) {
+    /* ipi_spec_dst is the source; ipi_ifindex 0 leaves the interface to the route. */
+    struct in_pktinfo pi = {0};
+    memcpy(&pi.ipi_spec_dst, source, 4);
+    return len + put_cmsg(buf + len, IPPROTO_IP, IP_PKTINFO, &pi, sizeof pi);
+  }
+  struct in6_pktinfo pi = {0};
+  memcpy(&pi.ipi6_addr, source, 16);
+  return len + put_cmsg(buf + len, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof pi);
+}
+
 /* Sends the n prepared messages of the scratch with sendmmsg, applying the drop policy.
- * Adds to *sent / *dropped; returns 1 if the rest of the batch must be dropped. */
+ * Adds to *sent / *dropped; returns 1 if the rest of the batch must be dropped. With *sticky set
+ * the messages carry a source: when the kernel refuses it, the source is taken off the failed
+ * message and the ones after it (which are then sent) and *sticky becomes 0. */
 static int flush_chunk(int fd, struct mmsghdr *msgs, unsigned n, int32_t *sent, int32_t *dropped,
-                       int32_t *last) {
+                       int32_t *last, int *sticky) {
   unsigned i = 0;
   while (i < n) {
     int r = sendmmsg(fd, msgs + i, n - i, MSG_DONTWAIT);
@@ -190,6 +253,14 @@ static int flush_chunk(int fd, struct mmsghdr *msgs, unsigned n, int32_t *sent, 
     }
     int err = r < 0 ? errno : EAGAIN;
     if (err == EINTR) continue;
+    if (*sticky && wgts_source_refused(err)) {
+      for (unsigned k = i; k < n; k++) {
+        msgs[k].msg_hdr.msg_control = NULL;
+        msgs[k].msg_hdr.msg_controllen = 0;
+      }
+      *sticky = 0;
+      continue;
+    }
     *last = -err;
     if (wgts_send_drops_rest(err)) {
       *dropped += (int32_t)(n - i);
@@ -202,7 +273,10 @@ static int flush_chunk(int fd, struct mmsghdr *msgs, unsigned n, int32_t *sent, 
 }
 
 static napi_value send_list(napi_env env, napi_callback_info info) {
-  WGTS_ARGS(env, info, 7, argv);
+  size_t argc_ = 8;
+  napi_value argv[8];
+  WGTS_CHECK(env, napi_get_cb_info(env, info, &argc_, argv, NULL, NULL));
+  if (argc_ < 7) return wgts_throw_type(env, "wgts_native: too few arguments");
   int32_t fd;
   int af;
   uint32_t count, array_len = 0;
@@ -210,12 +284,15 @@ static napi_value send_list(napi_env env, napi_callback_info info) {
   size_t addr_len;
   uint16_t port;
   int32_t *status;
+  size_t n_status;
+  const uint8_t *source = NULL;
   if (wgts_arg_i32(env, argv[0], "fd", &fd) != 0) return NULL;
   if (family_arg(env, argv[1], &af) != 0) return NULL;
   if (wgts_arg_u32(env, argv[3], "count", &count) != 0) return NULL;
   if (wgts_arg_bytes(env, argv[4], "address", &addr, &addr_len) != 0) return NULL;
   if (port_arg(env, argv[5], &port) != 0) return NULL;
-  if (wgts_arg_status(env, argv[6], &status) != 0) return NULL;
+  if (wgts_arg_status_n(env, argv[6], &status, &n_status) != 0) return NULL;
+  if (argc_ >= 8 && wgts_arg_source(env, argv[7], af, &source) != 0) return NULL;
   if (addr_len != (af == AF_INET ? 4u : 16u))
     return wgts_throw_range(env, "wgts_native: address must be 4 bytes for family 4, 16 for 6");
   if (napi_get_array_length(env, argv[2], &array_len) != napi_ok)
@@ -224,6 +301,13 @@ static napi_value send_list(napi_env env, napi_callback_info info) {
 
   wgts_scratch *sc = wgts_get_scratch(env);
   socklen_t namelen = wgts_fill_addr(&sc->names[0], af, addr, port);
+  /* One control message for every datagram: they share the destination and the source. */
+  union {
+    uint8_t buf[WGTS_SEND_CONTROL];
+    struct cmsghdr align;
+  } control;
+  size_t controllen = source != NULL ? wgts_put_control(control.buf, 0, af, source) : 0;
+  int sticky = controllen > 0;
   int32_t sent = 0, dropped = 0, last = 0;
   uint32_t done = 0;
   while (done < count) {
@@ -242,9 +326,13 @@ static napi_value send_list(napi_env env, napi_callback_info info) {
       m->msg_namelen = namelen;
       m->msg_iov = &sc->iov[k];
       m->msg_iovlen = 1;
+      if (sticky) {
+        m->msg_control = control.buf;
+        m->msg_controllen = controllen;
+      }
     }
     done += n;
-    if (flush_chunk(fd, sc->msgs, n, &sent, &dropped, &last)) {
+    if (flush_chunk(fd, sc->msgs, n, &sent, &dropped, &last, &sticky)) {
       dropped += (int32_t)(count - done);
       break;
     }
@@ -252,6 +340,7 @@ static napi_value send_list(napi_env env, napi_callback_info info) {
   status[0] = sent;
   status[1] = dropped;
   status[2] = last;
+  if (n_status >= 4) status[3] = controllen > 0 && !sticky;
   return NULL;
 }
 
@@ -298,7 +387,8 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
       m->msg_iovlen = 1;
     }
     done += n;
-    if (flush_chunk(fd, sc->msgs, n, &sent, &dropped, &last)) {
+    int sticky = 0;
+    if (flush_chunk(fd, sc->msgs, n, &sent, &dropped, &last, &sticky)) {
       dropped += (int32_t)(count - done);
       break;
     }

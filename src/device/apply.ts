@@ -20,6 +20,7 @@ export async function applyDeviceSet(device: Device, set: DeviceSet): Promise<nu
   // The two steps that can fail (SO_MARK needs CAP_NET_ADMIN; a port may be taken) run first,
   // the second undoing the first if it fails, so a refused request leaves the device as it was.
   const oldMark = device.fwmark;
+  const oldPort = device.listenPort;
   if (set.fwmark !== undefined && set.fwmark !== oldMark) {
     try {
       device.bind.setMark(set.fwmark);
@@ -40,6 +41,11 @@ export async function applyDeviceSet(device: Device, set: DeviceSet): Promise<nu
       }
       return (err as { code?: string }).code === 'EADDRINUSE' ? EADDRINUSE : EIO;
     }
+  }
+  // Another fwmark (other routing rules) or new sockets: a sticky source may no longer route to
+  // its peer, so every peer's is forgotten, as wireguard-go's BindSetMark and BindUpdate do.
+  if (device.fwmark !== oldMark || device.listenPort !== oldPort) {
+    for (const peer of device.peers.values()) peer.tunnel.forgetSource();
   }
   if (set.privateKey !== undefined && device.identity.setPrivateKey(set.privateKey)) {
     const own = device.identity.keys?.publicKey;

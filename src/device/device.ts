@@ -266,7 +266,18 @@ export class Device implements UapiTarget {
     }
     // Count what the kernel took, as wireguard-go does: not what the tunnel produced.
     const sent = this.bind.send(r.datagrams, endpoint);
+    if (endpoint.source != null && this.bind.sourceRefused === true) this.sourceRefused(peer, endpoint);
     for (let i = 0; i < sent; i++) peer.txBytes += r.datagrams[i]!.length;
+  }
+
+  /**
+   * The kernel refused `endpoint`'s sticky source (its address is gone) and the bind sent without
+   * it: forget it, so later sends go from the kernel's choice until the peer's next authenticated
+   * packet records where it reaches us now ("not too sticky", as the kernel's send4/send6).
+   */
+  sourceRefused(peer: Peer, endpoint: Endpoint): void {
+    peer.tunnel.forgetSource(endpoint);
+    this.log.verbose(`peer ${peer.id.slice(0, 8)}: source address gone, sending from the kernel's choice`);
   }
 
   /** Re-reads the link state through the `linkUp` option, if there is one. */
@@ -321,7 +332,7 @@ export class Device implements UapiTarget {
       const src = sources[i]!;
       const type = d.length >= 4 ? d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24) : 0;
       if (type === 1 || type === 2) {
-        this.offerHandshake(d, 0, d.length, type, src.address, 0, src.address.length, src.port);
+        this.offerHandshake(d, 0, d.length, type, src.address, 0, src.address.length, src.port, src.source);
         continue;
       }
       const msg = parseMessage(d);
@@ -341,7 +352,8 @@ export class Device implements UapiTarget {
 
   /**
    * A handshake message (type 1 or 2) at buf[at .. at + length) from the source whose address is
-   * addrLength bytes at address[addrAt..]: copied out of the receive slot and queued, never run
+   * addrLength bytes at address[addrAt..], that arrived at local address `local` (a view, or
+   * null): copied out of the receive slot and queued, never run
    * inline (Diffie-Hellman waits behind the bounded queue). Only a message of its exact size takes
    * a place (and counts toward "under load"), as the kernel checks sizes before queueing; a refused
    * one — most of a flood — costs no copy and no object.
@@ -355,6 +367,7 @@ export class Device implements UapiTarget {
     addrAt: number,
     addrLength: number,
     port: number,
+    local: Uint8Array | null = null,
   ): void {
     if (length !== (type === 1 ? INITIATION_SIZE : RESPONSE_SIZE)) return;
     if (this.queue.refuses(address, addrAt, addrLength)) {
@@ -364,7 +377,11 @@ export class Device implements UapiTarget {
     }
     this.queue.push({
       datagram: buf.slice(at, at + length),
-      from: { address: address.slice(addrAt, addrAt + addrLength), port },
+      from: {
+        address: address.slice(addrAt, addrAt + addrLength),
+        port,
+        source: local === null ? null : local.slice(),
+      },
     });
     this.stats.handshakesQueued++;
     if (this.queue.length > this.stats.queueHighWater) this.stats.queueHighWater = this.queue.length;
@@ -456,5 +473,10 @@ export class Device implements UapiTarget {
 }
 
 function copyEndpoint(e: Endpoint): Endpoint {
-  return { address: Uint8Array.from(e.address), port: e.port };
+  const source = e.source;
+  return {
+    address: Uint8Array.from(e.address),
+    port: e.port,
+    source: source == null ? null : source.slice(),
+  };
 }

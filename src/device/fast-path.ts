@@ -11,7 +11,10 @@
  * JavaScript: header, receiver index, keypair, replay check -> native openBatch per run of one
  * keypair and source -> replay mark, inner-packet and allowed-source checks per packet ->
  * Tunnel.transportBatchReceived for the run's side effects -> one coalescing TUN write (TCP
- * segments of a flow become one superpacket again).
+ * segments of a flow become one superpacket again). A run also has one local address (the
+ * IP_PKTINFO of its datagrams, compared as bytes in the batch's `locals`): the endpoint it roams
+ * to keeps that address as its sticky source, and the GSO sends of the outbound path leave from
+ * it (src/io/bind.ts).
  *
  * Every protocol decision stays in TypeScript (Tunnel, Keypair, ReplayWindow, AllowedIPs); the
  * native calls only move, checksum and encrypt bytes. Anything that is not transport data
@@ -20,7 +23,7 @@
  */
 import { TRANSPORT_HEADER_SIZE } from '../constants.js';
 import type { LinuxBind, RawBatch } from '../io/bind.js';
-import { UDP_SLOT_STRIDE } from '../io/bind.js';
+import { LOCAL_RECORD, stickySource, UDP_SLOT_STRIDE } from '../io/bind.js';
 import { loadNative, type NativeAddon } from '../io/native.js';
 import { ipLength, TUN_HEADROOM, TUN_SLOT_STRIDE, VNET_HEADER_LENGTH, type LinuxTun } from '../io/tun.js';
 import type { Keypair } from '../protocol/keypairs.js';
@@ -172,6 +175,7 @@ export class FastPath {
       device.log.verbose(`peer ${peer.id.slice(0, 8)}: no endpoint, ${n} datagram(s) not sent`);
     } else {
       const sent = this.#bind.sendSegments(this.#txBytes, this.#txOffsets, this.#txLengths, 0, n, endpoint);
+      if (endpoint.source != null && this.#bind.sourceRefused) device.sourceRefused(peer, endpoint);
       // Count what the kernel took, as wireguard-go does.
       if (sent === n) peer.txBytes += bytes;
       else for (let k = 0; k < sent; k++) peer.txBytes += this.#txLengths[k]!;
@@ -206,6 +210,7 @@ export class FastPath {
           this.#transport(d, dl, i, view, now);
         } else if (type === 1 || type === 2) {
           // Handshakes only wait in the queue, so the order against transport data is kept.
+          const alen = batch.family === 4 ? 4 : 16;
           device.offerHandshake(
             slots,
             d,
@@ -213,8 +218,9 @@ export class FastPath {
             type,
             batch.addresses,
             i * 16,
-            batch.family === 4 ? 4 : 16,
+            alen,
             batch.ports[i]!,
+            stickySource(batch.locals, i * LOCAL_RECORD, alen),
           );
         } else {
           // Cookie replies and anything else: the ordinary path, after what came before it.
@@ -254,22 +260,32 @@ export class FastPath {
     if (this.#rxCount === RX_SLOTS) this.#flushRx(now);
   }
 
-  /** Whether slot's source equals the current run's (a run has one source: roaming is per run). */
+  /**
+   * Whether slot's source, and the local address it arrived at, equal the current run's (a run
+   * has one source: roaming, and the sticky source that comes with it, are per run).
+   */
   #sameSource(slot: number): boolean {
     const b = this.#rxBatch!;
     const r = this.#rxSlot;
     if (r === slot) return true;
     if (r < 0 || b.ports[r] !== b.ports[slot]) return false;
     const a = b.addresses;
+    const l = b.locals;
     const n = b.family === 4 ? 4 : 16;
     for (let i = 0; i < n; i++) if (a[r * 16 + i] !== a[slot * 16 + i]) return false;
+    for (let i = 0; i < n; i++) if (l[r * LOCAL_RECORD + i] !== l[slot * LOCAL_RECORD + i]) return false;
     return true;
   }
 
   #source(slot: number): Endpoint {
     const b = this.#rxBatch!;
     const n = b.family === 4 ? 4 : 16;
-    return { address: b.addresses.slice(slot * 16, slot * 16 + n), port: b.ports[slot]! };
+    const local = stickySource(b.locals, slot * LOCAL_RECORD, n);
+    return {
+      address: b.addresses.slice(slot * 16, slot * 16 + n),
+      port: b.ports[slot]!,
+      source: local === null ? null : local.slice(),
+    };
   }
 
   /** Opens the current run, applies the replay marks and checks, queues packets for the TUN. */

@@ -8,8 +8,17 @@
  * fails with EADDRINUSE. A family the kernel lacks (EAFNOSUPPORT) is skipped, so the bind works
  * v4-only (or v6-only). A 4-byte destination goes out of the v4 socket, a 16-byte one out of the
  * v6 socket; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is sent as IPv4. Link-local IPv6 peers
- * would need a scope id, which an Endpoint does not carry yet. (wireguard-go also keeps the
- * source address a peer last reached us on, with IP_PKTINFO; this bind lets the kernel choose.)
+ * would need a scope id, which an Endpoint does not carry yet.
+ *
+ * Sticky source ("reply to sender", the kernel's socket.c and wireguard-go's conn/sticky_linux.go):
+ * both sockets report the local address each datagram arrived at (IP_PKTINFO / IPV6_PKTINFO), and
+ * a received source Endpoint carries it as `source`. Sending to an Endpoint with a `source` puts
+ * that address in an IP_PKTINFO / IPV6_PKTINFO control message, so a peer that reached us on one
+ * of several local addresses gets its answers from that address, not the kernel's pick (which it
+ * would roam to). When the kernel refuses the source because the address is gone, the send goes
+ * again without it and `sourceRefused` tells the caller to forget it (native/udp.c). A local
+ * address no reply can come from (unspecified, multicast, IPv6 link-local without a scope id)
+ * is not recorded.
  *
  * Receiving: each socket has a libuv poll; a readable event makes one recvmmsg() of up to
  * `batchSize` datagrams (default 64) into preallocated slots (65536 bytes each: the largest UDP
@@ -28,6 +37,8 @@ import { errnoName, loadNative, systemError, type NativeAddon, type ReaderHandle
 export interface Endpoint {
   readonly address: Uint8Array;
   readonly port: number;
+  /** The local address (same family) to send from: the sticky source; absent or null: any. */
+  readonly source?: Uint8Array | null;
 }
 
 /** The UDP transport as the WireGuard device sees it. */
@@ -56,6 +67,12 @@ export interface Bind {
   /** Sends datagrams to one endpoint in one batch. Failures are dropped and counted. */
   /** Returns how many of the datagrams, from the first, the kernel accepted (the rest were dropped). */
   send(datagrams: readonly Uint8Array[], to: Endpoint): number;
+  /**
+   * After a send to an Endpoint with a `source`: true when the kernel refused that source (the
+   * address is gone) and the datagrams went without it; the owner of the Endpoint should then
+   * forget the source. Binds without sticky sources leave it undefined.
+   */
+  readonly sourceRefused?: boolean;
   /** Closes both sockets (stops reading). open() may be called again; start() then too. */
   close(): void;
 }
@@ -78,7 +95,8 @@ export interface BindOptions {
  * The fast data path's view of a receive batch: `count` slots of `slots` (slot i at
  * i * UDP_SLOT_STRIDE), lengths[i] bytes each; with UDP_GRO, gsoSizes[i] > 0 means the slot holds
  * datagrams of that size back to back (the last may be shorter). Source i: addresses[i*16 ..]
- * (4 bytes for family 4) and ports[i]. Valid only during the call.
+ * (4 bytes for family 4) and ports[i]; the local address it arrived at: locals[i*LOCAL_RECORD ..]
+ * (4 or 16 bytes; see stickySource). Valid only during the call.
  */
 export interface RawBatch {
   readonly family: 4 | 6;
@@ -88,6 +106,7 @@ export interface RawBatch {
   readonly gsoSizes: Int32Array;
   readonly addresses: Uint8Array;
   readonly ports: Uint16Array;
+  readonly locals: Uint8Array;
 }
 
 export interface BindStats {
@@ -103,6 +122,27 @@ export interface BindStats {
 export const DEFAULT_UDP_BATCH = 64;
 export const UDP_SLOT_STRIDE = 65536;
 export const SOCKET_BUFFER_SIZE = 7 << 20;
+/** Bytes per slot of a receive batch's `locals`: the local address (16), the ifindex (4). */
+export const LOCAL_RECORD = 20;
+
+/**
+ * The local address recorded at locals[at .. at + length) (length 4 or 16), as a view, or null
+ * when there is none or no reply can leave from it: unspecified (the kernel gave no pktinfo),
+ * IPv4 multicast or broadcast, IPv6 multicast, or IPv6 link-local (a scope id would be needed).
+ */
+export function stickySource(locals: Uint8Array, at: number, length: 4 | 16): Uint8Array | null {
+  const first = locals[at]!;
+  if (length === 4) {
+    if (first >= 224) return null;
+    if (first === 0 && locals[at + 1] === 0 && locals[at + 2] === 0 && locals[at + 3] === 0) return null;
+  } else {
+    if (first === 0xff || (first === 0xfe && (locals[at + 1]! & 0xc0) === 0x80)) return null;
+    let zero = true;
+    for (let i = 0; i < 16 && zero; i++) zero = locals[at + i] === 0;
+    if (zero) return null;
+  }
+  return locals.subarray(at, at + length);
+}
 
 /** Families the kernel may simply not have; such a socket is skipped, not an error. */
 const UNAVAILABLE = new Set(['EAFNOSUPPORT', 'EPROTONOSUPPORT']);
@@ -188,7 +228,7 @@ export class LinuxBind implements Bind {
   readonly #families: readonly (4 | 6)[];
   readonly #bufferSize: number;
   readonly #batch: number;
-  readonly #status = new Int32Array(3);
+  readonly #status = new Int32Array(4);
   // Receive slots, shared by both sockets' readers. The large buffer is address space only until
   // datagrams land in it.
   readonly #slots: Uint8Array;
@@ -196,6 +236,8 @@ export class LinuxBind implements Bind {
   readonly #addresses: Uint8Array;
   readonly #addressWords: Uint32Array;
   readonly #ports: Uint16Array;
+  readonly #locals: Uint8Array;
+  readonly #localWords: Uint32Array;
   #v4: UdpSocket | null = null;
   #v6: UdpSocket | null = null;
   #port = 0;
@@ -222,12 +264,18 @@ export class LinuxBind implements Bind {
     this.#addressWords = new Uint32Array(batch * 4);
     this.#addresses = new Uint8Array(this.#addressWords.buffer);
     this.#ports = new Uint16Array(batch);
+    this.#localWords = new Uint32Array((batch * LOCAL_RECORD) / 4);
+    this.#locals = new Uint8Array(this.#localWords.buffer);
     this.#gro = options.gro === true;
     this.#gsoSizes = new Int32Array(batch);
   }
 
   get port(): number {
     return this.#port;
+  }
+
+  get sourceRefused(): boolean {
+    return this.#status[3] === 1;
   }
 
   /** The open sockets' fds (for tests and diagnostics). */
@@ -321,6 +369,7 @@ export class LinuxBind implements Bind {
           this.#ports,
           (count, err) => this.#onBatch(family, count, err),
           this.#gro ? this.#gsoSizes : null,
+          this.#locals,
         );
       }
       this.#native.readerStart(s.reader);
@@ -340,6 +389,7 @@ export class LinuxBind implements Bind {
         gsoSizes: this.#gsoSizes,
         addresses: this.#addresses,
         ports: this.#ports,
+        locals: this.#locals,
       });
     } else if (count > 0 && onDatagrams !== null) {
       const slots = this.#slots;
@@ -347,6 +397,8 @@ export class LinuxBind implements Bind {
       const addresses = this.#addresses;
       const words = this.#addressWords;
       const ports = this.#ports;
+      const locals = this.#locals;
+      const lw = this.#localWords;
       const alen = family === 4 ? 4 : 16;
       const datagrams = new Array<Uint8Array>(count);
       const sources = new Array<Endpoint>(count);
@@ -367,16 +419,28 @@ export class LinuxBind implements Bind {
         }
         const w = i * 4;
         const q = p * 4;
+        const lw0 = i * (LOCAL_RECORD / 4);
+        const lq0 = p * (LOCAL_RECORD / 4);
         if (
           prev !== null &&
           ports[i] === ports[p] &&
           words[w] === words[q] &&
+          lw[lw0] === lw[lq0] &&
           (alen === 4 ||
-            (words[w + 1] === words[q + 1] && words[w + 2] === words[q + 2] && words[w + 3] === words[q + 3]))
+            (words[w + 1] === words[q + 1] &&
+              words[w + 2] === words[q + 2] &&
+              words[w + 3] === words[q + 3] &&
+              lw[lw0 + 1] === lw[lq0 + 1] &&
+              lw[lw0 + 2] === lw[lq0 + 2] &&
+              lw[lw0 + 3] === lw[lq0 + 3]))
         ) {
           sources[i] = prev;
         } else {
-          prev = { address: addresses.subarray(i * 16, i * 16 + alen), port: ports[i] };
+          prev = {
+            address: addresses.subarray(i * 16, i * 16 + alen),
+            port: ports[i],
+            source: stickySource(locals, i * LOCAL_RECORD, alen),
+          };
           p = i;
           sources[i] = prev;
         }
@@ -412,11 +476,13 @@ export class LinuxBind implements Bind {
     if (n === 0) return 0;
     const { family, address } = destination(to);
     const socket = family === 4 ? this.#v4 : this.#v6;
+    this.#status[3] = 0;
     if (socket === null) {
       this.#dropped(n, this.#port === 0 ? 'EBADF' : 'EAFNOSUPPORT');
       return 0;
     }
-    this.#native.sendList(socket.fd, family, datagrams, n, address, to.port, this.#status);
+    const source = sourceFor(to, family);
+    this.#native.sendList(socket.fd, family, datagrams, n, address, to.port, this.#status, source);
     this.#account();
     return this.#status[0];
   }
@@ -436,6 +502,7 @@ export class LinuxBind implements Bind {
     if (count === 0) return 0;
     const { family, address } = destination(to);
     const socket = family === 4 ? this.#v4 : this.#v6;
+    this.#status[3] = 0;
     if (socket === null) {
       this.#dropped(count, this.#port === 0 ? 'EBADF' : 'EAFNOSUPPORT');
       return 0;
@@ -451,6 +518,7 @@ export class LinuxBind implements Bind {
       address,
       to.port,
       this.#status,
+      sourceFor(to, family),
     );
     this.#account();
     return this.#status[0];
@@ -471,6 +539,7 @@ export class LinuxBind implements Bind {
     ports: Uint16Array,
   ): void {
     if (count === 0) return;
+    this.#status[3] = 0;
     const socket = family === 4 ? this.#v4 : this.#v6;
     if (socket === null) {
       this.#dropped(count, this.#port === 0 ? 'EBADF' : 'EAFNOSUPPORT');
@@ -529,6 +598,12 @@ function destination(to: Endpoint): { family: 4 | 6; address: Uint8Array } {
     return isV4Mapped(address) ? { family: 4, address: address.subarray(12) } : { family: 6, address };
   }
   throw new RangeError(`endpoint address must be 4 or 16 bytes, got ${address.length}`);
+}
+
+/** The endpoint's sticky source when it fits the socket family it goes out of, else null. */
+function sourceFor(to: Endpoint, family: 4 | 6): Uint8Array | null {
+  const source = to.source;
+  return source != null && source.length === (family === 4 ? 4 : 16) ? source : null;
 }
 
 function isV4Mapped(a: Uint8Array): boolean {

@@ -93,7 +93,12 @@ export interface NativeAddon {
   setMark(fd: number, mark: number): void;
   getMark(fd: number): number;
   socketBufferSizes(fd: number): [number, number];
-  /** sendmmsg of datagrams[0..count) to one destination; status <- [sent, dropped, lastErrno]. */
+  /**
+   * sendmmsg of datagrams[0..count) to one destination; status <- [sent, dropped, lastErrno,
+   * sourceRefused]. With `source` (4 or 16 bytes, the family's), they leave from that local address
+   * (IP_PKTINFO / IPV6_PKTINFO); a source the kernel refuses is dropped and the datagrams sent
+   * without it, and status[3] (when status has 4 elements) becomes 1.
+   */
   sendList(
     fd: number,
     family: 4 | 6,
@@ -102,6 +107,7 @@ export interface NativeAddon {
     address: Uint8Array,
     port: number,
     status: Int32Array,
+    source?: Uint8Array | null,
   ): void;
   /** sendmmsg over one buffer with a destination per datagram (16 address bytes each). */
   sendBatch(
@@ -133,6 +139,12 @@ export interface NativeAddon {
     callback: (count: number, err: number) => void,
     /** UDP only: gsoSizes[i] gets slot i's UDP_GRO segment size (0: a lone datagram). */
     gsoSizes?: Int32Array | null,
+    /**
+     * UDP only, 20 bytes per slot: the local address slot i arrived at (IP_PKTINFO ipi_spec_dst
+     * or IPV6_PKTINFO ipi6_addr; 4 or 16 bytes) and at +16 the arrival ifindex (native-endian
+     * uint32); all zero when the kernel gave none.
+     */
+    locals?: Uint8Array | null,
   ): ReaderHandle;
   readerStart(handle: ReaderHandle): void;
   readerStop(handle: ReaderHandle): void;
@@ -193,7 +205,10 @@ export interface NativeAddon {
   ): void;
   /** setsockopt(UDP_GRO); false when the kernel refuses it. */
   udpSetGro(fd: number, on: boolean): boolean;
-  /** Sends datagrams [first, first+count) of one buffer to one destination with UDP GSO. */
+  /**
+   * Sends datagrams [first, first+count) of one buffer to one destination with UDP GSO, from
+   * `source` when given (as sendList, status[3] included).
+   */
   sendSegments(
     fd: number,
     family: 4 | 6,
@@ -205,6 +220,7 @@ export interface NativeAddon {
     address: Uint8Array,
     port: number,
     status: Int32Array,
+    source?: Uint8Array | null,
   ): void;
 }
 

@@ -39,6 +39,12 @@ import type { Keypair } from './keypairs.js';
 export interface Endpoint {
   readonly address: Uint8Array;
   readonly port: number;
+  /**
+   * The local address the datagram arrived at, which replies leave from (the kernel's and
+   * wireguard-go's sticky source, "reply to sender"); absent or null: the kernel chooses. The core
+   * only carries it: an Endpoint is replaced whole, never changed in place.
+   */
+  readonly source?: Uint8Array | null;
 }
 
 export interface TunnelOptions {
@@ -469,6 +475,9 @@ export class Tunnel {
     for (const action of this.timers.due(now)) {
       switch (action) {
         case 'retransmitHandshake': {
+          // The kernel's and wireguard-go's timers forget the sticky source here, "in case this
+          // is the cause of trouble" (a source address that no longer routes to the peer).
+          this.forgetSource();
           const init = this.#initiate(now, true);
           if (init) out.push(init);
           break;
@@ -483,6 +492,7 @@ export class Tunnel {
           break;
         }
         case 'newHandshake': {
+          this.forgetSource();
           const init = this.#initiate(now, false);
           if (init) out.push(init);
           break;
@@ -493,6 +503,17 @@ export class Tunnel {
       }
     }
     return toNetwork(out);
+  }
+
+  /**
+   * Drops the sticky source of the endpoint (replies then leave from the kernel's choice) when
+   * it is still `endpoint` (default: whatever it is now). The Endpoint object is replaced, never
+   * changed: a caller may still hold the old one.
+   */
+  forgetSource(endpoint: Endpoint | null = this.endpoint): void {
+    const e = this.endpoint;
+    if (e === null || e !== endpoint || e.source == null) return;
+    this.endpoint = { address: e.address, port: e.port, source: null };
   }
 
   /**
