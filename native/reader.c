@@ -12,7 +12,7 @@
  *       bytes per slot), locals[i * 20 ..] gets the local address the datagram arrived at, from
  *       the IP_PKTINFO (ipi_spec_dst: for a broadcast, the address the kernel would answer from)
  *       or IPV6_PKTINFO (ipi6_addr) control message, in the first 4 or 16 bytes, and the
- *       arrival interface index as a native-endian uint32 at +16; all zero when the kernel gave
+ *       arrival interface index as a little-endian uint32 at +16; all zero when the kernel gave
  *       none (the sticky source of replies, src/io/bind.ts). All of these arrays belong to the
  *       caller, are allocated once, and are held (by reference) until close.
  *   readerStart(h) / readerStop(h) / readerClose(h)
@@ -169,10 +169,10 @@ static int32_t read_tun(reader_t *r, int32_t *err) {
   return (int32_t)n;
 }
 
-/* One slot's LOCAL_RECORD: the address, then the interface index (native-endian uint32). */
+/* One slot's LOCAL_RECORD: the address, then the interface index (little-endian uint32). */
 static void record_local(uint8_t *local, const void *address, size_t len, uint32_t ifindex) {
   memcpy(local, address, len);
-  memcpy(local + 16, &ifindex, sizeof ifindex);
+  for (int i = 0; i < 4; i++) local[16 + i] = (uint8_t)(ifindex >> (8 * i));
 }
 
 /* Slot i's control messages: its UDP_GRO segment size into gso[i], its local address and

@@ -29,6 +29,7 @@ import { HandshakeQueue } from './handshake-queue.js';
 import { SILENT_LOGGER, type Logger } from './logger.js';
 import { Peer } from './peer.js';
 import { snapshotDevice } from './snapshot.js';
+import { SourceRoutes } from './sticky-source.js';
 
 export interface DeviceOptions {
   readonly tun: TunDevice | null;
@@ -122,6 +123,7 @@ export class Device implements UapiTarget {
   #closed = false;
   #up = true;
   readonly #linkUp: (() => boolean | undefined) | null;
+  readonly #sourceRoutes: SourceRoutes;
   readonly #onTunError: ((err: Error & { code?: string }) => void) | null;
   #lastGc = 0;
   /** The MTU follows the TUN's (wg-quick sets it after the daemon starts) unless given. */
@@ -139,6 +141,7 @@ export class Device implements UapiTarget {
     this.#linkUp = o.linkUp ?? null;
     this.#onTunError = o.onTunError ?? null;
     this.responder = new Responder(this.identity, this.random);
+    this.#sourceRoutes = new SourceRoutes(o.bind);
     this.indices = new IndexTable<Tunnel>(this.random);
     this.#tickMs = o.tickMs ?? DEFAULT_TICK_MS;
     this.#fastPath = o.fastPath ?? null;
@@ -257,7 +260,7 @@ export class Device implements UapiTarget {
   transmit(peer: Peer, r: TunnelResult): void {
     if (r.kind !== 'toNetwork' && r.kind !== 'toTunnel') return;
     if (r.datagrams.length === 0 || !this.#up) return;
-    const endpoint = peer.tunnel.endpoint;
+    const endpoint = this.sendEndpoint(peer);
     if (endpoint === null) {
       this.log.verbose(
         `peer ${peer.id.slice(0, 8)}: no endpoint, ${r.datagrams.length} datagram(s) not sent`,
@@ -268,6 +271,21 @@ export class Device implements UapiTarget {
     const sent = this.bind.send(r.datagrams, endpoint);
     if (endpoint.source != null && this.bind.sourceRefused === true) this.sourceRefused(peer, endpoint);
     for (let i = 0; i < sent; i++) peer.txBytes += r.datagrams[i]!.length;
+  }
+
+  /**
+   * Where to send to `peer` now (both data paths): its endpoint, without the sticky source when
+   * that no longer fits the route to the peer (sticky-source.ts), which it then forgets.
+   */
+  sendEndpoint(peer: Peer): Endpoint | null {
+    const endpoint = peer.tunnel.endpoint;
+    if (endpoint === null || endpoint.source == null || this.#sourceRoutes.fits(peer, endpoint))
+      return endpoint;
+    peer.tunnel.forgetSource(endpoint);
+    this.log.verbose(
+      `peer ${peer.id.slice(0, 8)}: its route leaves elsewhere, sending from the kernel's choice`,
+    );
+    return peer.tunnel.endpoint;
   }
 
   /**
@@ -332,7 +350,18 @@ export class Device implements UapiTarget {
       const src = sources[i]!;
       const type = d.length >= 4 ? d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24) : 0;
       if (type === 1 || type === 2) {
-        this.offerHandshake(d, 0, d.length, type, src.address, 0, src.address.length, src.port, src.source);
+        this.offerHandshake(
+          d,
+          0,
+          d.length,
+          type,
+          src.address,
+          0,
+          src.address.length,
+          src.port,
+          src.source,
+          src.sourceIfindex,
+        );
         continue;
       }
       const msg = parseMessage(d);
@@ -353,7 +382,7 @@ export class Device implements UapiTarget {
   /**
    * A handshake message (type 1 or 2) at buf[at .. at + length) from the source whose address is
    * addrLength bytes at address[addrAt..], that arrived at local address `local` (a view, or
-   * null): copied out of the receive slot and queued, never run
+   * null) through interface `localIfindex`: copied out of the receive slot and queued, never run
    * inline (Diffie-Hellman waits behind the bounded queue). Only a message of its exact size takes
    * a place (and counts toward "under load"), as the kernel checks sizes before queueing; a refused
    * one — most of a flood — costs no copy and no object.
@@ -368,6 +397,7 @@ export class Device implements UapiTarget {
     addrLength: number,
     port: number,
     local: Uint8Array | null = null,
+    localIfindex = 0,
   ): void {
     if (length !== (type === 1 ? INITIATION_SIZE : RESPONSE_SIZE)) return;
     if (this.queue.refuses(address, addrAt, addrLength)) {
@@ -381,6 +411,7 @@ export class Device implements UapiTarget {
         address: address.slice(addrAt, addrAt + addrLength),
         port,
         source: local === null ? null : local.slice(),
+        sourceIfindex: localIfindex,
       },
     });
     this.stats.handshakesQueued++;
@@ -478,5 +509,6 @@ function copyEndpoint(e: Endpoint): Endpoint {
     address: Uint8Array.from(e.address),
     port: e.port,
     source: source == null ? null : source.slice(),
+    sourceIfindex: e.sourceIfindex ?? 0,
   };
 }

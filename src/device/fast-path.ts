@@ -23,7 +23,7 @@
  */
 import { TRANSPORT_HEADER_SIZE } from '../constants.js';
 import type { LinuxBind, RawBatch } from '../io/bind.js';
-import { LOCAL_RECORD, stickySource, UDP_SLOT_STRIDE } from '../io/bind.js';
+import { LOCAL_RECORD, localIfindex, stickySource, UDP_SLOT_STRIDE } from '../io/bind.js';
 import { loadNative, type NativeAddon } from '../io/native.js';
 import { ipLength, TUN_HEADROOM, TUN_SLOT_STRIDE, VNET_HEADER_LENGTH, type LinuxTun } from '../io/tun.js';
 import type { Keypair } from '../protocol/keypairs.js';
@@ -170,7 +170,7 @@ export class FastPath {
     let bytes = 0;
     for (let k = 0; k < n; k++) bytes += this.#txLengths[k]!;
     tunnel.txBytes += bytes;
-    const endpoint = tunnel.endpoint;
+    const endpoint = device.sendEndpoint(peer);
     if (endpoint === null) {
       device.log.verbose(`peer ${peer.id.slice(0, 8)}: no endpoint, ${n} datagram(s) not sent`);
     } else {
@@ -221,6 +221,7 @@ export class FastPath {
             alen,
             batch.ports[i]!,
             stickySource(batch.locals, i * LOCAL_RECORD, alen),
+            localIfindex(batch.locals, i * LOCAL_RECORD),
           );
         } else {
           // Cookie replies and anything else: the ordinary path, after what came before it.
@@ -285,6 +286,7 @@ export class FastPath {
       address: b.addresses.slice(slot * 16, slot * 16 + n),
       port: b.ports[slot]!,
       source: local === null ? null : local.slice(),
+      sourceIfindex: localIfindex(b.locals, slot * LOCAL_RECORD),
     };
   }
 

@@ -18,7 +18,9 @@
  * would roam to). When the kernel refuses the source because the address is gone, the send goes
  * again without it and `sourceRefused` tells the caller to forget it (native/udp.c). A local
  * address no reply can come from (unspecified, multicast, IPv6 link-local without a scope id)
- * is not recorded.
+ * is not recorded. The interface the datagram arrived on comes with it (`sourceIfindex`), and
+ * `routesChanged` / `routeInterface` let the device keep a source only while the route to the
+ * peer leaves through that interface (native/route-check.c; src/device/sticky-source.ts).
  *
  * Receiving: each socket has a libuv poll; a readable event makes one recvmmsg() of up to
  * `batchSize` datagrams (default 64) into preallocated slots (65536 bytes each: the largest UDP
@@ -39,6 +41,8 @@ export interface Endpoint {
   readonly port: number;
   /** The local address (same family) to send from: the sticky source; absent or null: any. */
   readonly source?: Uint8Array | null;
+  /** The index of the interface the datagram that taught `source` arrived on (0: unknown). */
+  readonly sourceIfindex?: number;
 }
 
 /** The UDP transport as the WireGuard device sees it. */
@@ -73,6 +77,16 @@ export interface Bind {
    * forget the source. Binds without sticky sources leave it undefined.
    */
   readonly sourceRefused?: boolean;
+  /**
+   * Whether routes or addresses changed since the last call (binds that cannot tell leave it
+   * out): a sticky source is then checked against its route again (src/device/sticky-source.ts).
+   */
+  routesChanged?(): boolean;
+  /**
+   * The index of the interface the route to `to` from its source leaves through, as the sockets
+   * would send (fwmark included); <= 0 when the kernel refuses that source or names none.
+   */
+  routeInterface?(to: Endpoint): number;
   /** Closes both sockets (stops reading). open() may be called again; start() then too. */
   close(): void;
 }
@@ -142,6 +156,13 @@ export function stickySource(locals: Uint8Array, at: number, length: 4 | 16): Ui
     if (zero) return null;
   }
   return locals.subarray(at, at + length);
+}
+
+/** The arrival interface index recorded with the local address at locals[at ..] (0: none). */
+export function localIfindex(locals: Uint8Array, at: number): number {
+  return (
+    (locals[at + 16]! | (locals[at + 17]! << 8) | (locals[at + 18]! << 16) | (locals[at + 19]! << 24)) >>> 0
+  );
 }
 
 /** Families the kernel may simply not have; such a socket is skipped, not an error. */
@@ -239,6 +260,8 @@ export class LinuxBind implements Bind {
   readonly #locals: Uint8Array;
   readonly #localWords: Uint32Array;
   #v4: UdpSocket | null = null;
+  /** The route and address change watch behind routesChanged, opened on first use. */
+  #routeWatch: number | null = null;
   #v6: UdpSocket | null = null;
   #port = 0;
   #mark = 0;
@@ -276,6 +299,20 @@ export class LinuxBind implements Bind {
 
   get sourceRefused(): boolean {
     return this.#status[3] === 1;
+  }
+
+  routesChanged(): boolean {
+    // Opened on first use: the first call reports a change, so every source is checked once.
+    if (this.#routeWatch === null) {
+      this.#routeWatch = this.#native.routeCheckWatch();
+      return true;
+    }
+    return this.#native.routeCheckChanged(this.#routeWatch);
+  }
+
+  routeInterface(to: Endpoint): number {
+    const { family, address } = destination(to);
+    return this.#native.routeInterface(family, address, sourceFor(to, family), this.#mark);
   }
 
   /** The open sockets' fds (for tests and diagnostics). */
@@ -440,6 +477,7 @@ export class LinuxBind implements Bind {
             address: addresses.subarray(i * 16, i * 16 + alen),
             port: ports[i],
             source: stickySource(locals, i * LOCAL_RECORD, alen),
+            sourceIfindex: localIfindex(locals, i * LOCAL_RECORD),
           };
           p = i;
           sources[i] = prev;
@@ -572,6 +610,8 @@ export class LinuxBind implements Bind {
 
   close(): void {
     this.#closeSockets();
+    if (this.#routeWatch !== null) this.#native.closeFd(this.#routeWatch);
+    this.#routeWatch = null;
     this.#port = 0;
     this.#onDatagrams = null;
     this.#onRaw = null;

@@ -141,7 +141,7 @@ export interface NativeAddon {
     gsoSizes?: Int32Array | null,
     /**
      * UDP only, 20 bytes per slot: the local address slot i arrived at (IP_PKTINFO ipi_spec_dst
-     * or IPV6_PKTINFO ipi6_addr; 4 or 16 bytes) and at +16 the arrival ifindex (native-endian
+     * or IPV6_PKTINFO ipi6_addr; 4 or 16 bytes) and at +16 the arrival ifindex (little-endian
      * uint32); all zero when the kernel gave none.
      */
     locals?: Uint8Array | null,
@@ -203,6 +203,16 @@ export interface NativeAddon {
     count: number,
     status: Int32Array,
   ): void;
+  /**
+   * RTM_GETROUTE (native/route-check.c): the index of the interface the route to `destination`
+   * from `source` (or any source) with fwmark `mark` leaves through; a negated errno when the
+   * kernel refuses (a source that is no longer local); 0 when it names none.
+   */
+  routeInterface(family: 4 | 6, destination: Uint8Array, source: Uint8Array | null, mark: number): number;
+  /** A non-blocking NETLINK_ROUTE socket subscribed to route and address changes. */
+  routeCheckWatch(): number;
+  /** Drains that socket: whether anything changed since the last call. */
+  routeCheckChanged(fd: number): boolean;
   /** setsockopt(UDP_GRO); false when the kernel refuses it. */
   udpSetGro(fd: number, on: boolean): boolean;
   /**

@@ -45,6 +45,8 @@ export interface Endpoint {
    * only carries it: an Endpoint is replaced whole, never changed in place.
    */
   readonly source?: Uint8Array | null;
+  /** The interface that datagram arrived on (0 or absent: unknown); the device checks routes with it. */
+  readonly sourceIfindex?: number;
 }
 
 export interface TunnelOptions {

@@ -9,20 +9,28 @@
  * - A handshake retry forgets it ("in case this is the cause of trouble"), and so does a new
  *   fwmark or listen port (other routes, new sockets).
  * - An endpoint set through the UAPI has none, and the UAPI shows only the remote address.
+ * - A source is kept only while the route to the peer leaves through the interface the peer's
+ *   packets arrived on (the kernel's send4; src/device/sticky-source.ts): asked on the first send
+ *   after the endpoint changed and after each route change, once, not per packet.
  *
  * The fake bind knows nothing of sources, so the tests put one on what it delivers (as the real
  * bind's recvmmsg would) and record what the device asks it to send.
  */
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Endpoint } from '../../src/io/bind.js';
+import type { Bind, Endpoint } from '../../src/io/bind.js';
+import { SourceRoutes } from '../../src/device/sticky-source.js';
+import type { Peer } from '../../src/device/peer.js';
 import { formatGet } from '../../src/uapi/codec.js';
 import { ipv4 } from '../helpers/pair.js';
 import { ipBytes } from '../helpers/fake-io.js';
 import { DeviceNet, deviceSet, hex, peerOf, type DeviceNode } from '../helpers/device-net.js';
 
-/** The local address of b that a's packets "arrived at". */
+/** The local address of b that a's packets "arrived at", and the interface they came in on. */
 const LOCAL = ipBytes('198.51.100.7');
+const ARRIVAL_IFINDEX = 7;
+/** The interface b's packets from a "arrive on" now. */
+let arrival: number;
 
 let dn: DeviceNet;
 let a: DeviceNode;
@@ -39,12 +47,18 @@ beforeEach(async () => {
   await dn.link(a, b);
   sentTo = [];
   refuse = false;
+  arrival = ARRIVAL_IFINDEX;
   // Everything b receives arrived at LOCAL.
   const receive = b.device.receiveDatagrams.bind(b.device);
   b.device.receiveDatagrams = (datagrams, sources) =>
     receive(
       datagrams,
-      sources.map((s) => ({ address: s.address, port: s.port, source: LOCAL })),
+      sources.map((s) => ({
+        address: s.address,
+        port: s.port,
+        source: LOCAL,
+        sourceIfindex: arrival,
+      })),
     );
   const send = b.bind.send.bind(b.bind);
   b.bind.send = (datagrams, to) => {
@@ -138,5 +152,101 @@ describe('sticky source in the device', () => {
       await b.device.apply(deviceSet({ peers: [peerOf(a)] }));
       await a.device.apply(deviceSet({ peers: [peerOf(b)] }));
     }
+  });
+
+  test('a source whose route leaves through another interface is forgotten before the send', async () => {
+    const asked: (Endpoint | null)[] = [];
+    const bind = b.bind as unknown as {
+      routeInterface: (to: Endpoint) => number;
+      routesChanged: () => boolean;
+    };
+    bind.routeInterface = (to) => {
+      asked.push(to);
+      return ARRIVAL_IFINDEX; // the route to a leaves through interface 7
+    };
+    bind.routesChanged = () => false;
+    await carry(a, ipv4(a.inner4, b.inner4, 64));
+    assert.ok(asked.length >= 1, 'the first send with the new source asks the route');
+    assert.equal(sourceOf(endpointOfA()), hex(LOCAL), 'the route leaves where the packets came in: kept');
+    assert.equal(sourceOf(asked[0]), hex(LOCAL), 'the question carries the source');
+    // a's packets now come in on interface 8 (another path): b asks again, and since the route
+    // back leaves through 7, b sends without the source and forgets it.
+    const n = asked.length;
+    arrival = ARRIVAL_IFINDEX + 1;
+    await carry(a, ipv4(a.inner4, b.inner4, 64));
+    await carry(b, ipv4(b.inner4, a.inner4, 64));
+    assert.ok(asked.length > n, 'a new arrival interface is asked about');
+    assert.equal(sourceOf(sentTo.at(-1)), null);
+    assert.equal(sourceOf(endpointOfA()), null);
+  });
+});
+
+describe('SourceRoutes: when a sticky source is checked against its route', () => {
+  const peer = {} as Peer;
+  const other = {} as Peer;
+  const endpoint = (source: string, ifindex: number, port = 51820): Endpoint => ({
+    address: ipBytes('192.0.2.1'),
+    port,
+    source: ipBytes(source),
+    sourceIfindex: ifindex,
+  });
+  function fakeBind(): { bind: Bind; asked: number; changed: boolean; via: number } {
+    const state = {
+      asked: 0,
+      changed: false,
+      via: 3,
+      bind: {} as Bind,
+    };
+    state.bind = {
+      routesChanged: () => {
+        const c = state.changed;
+        state.changed = false;
+        return c;
+      },
+      routeInterface: () => {
+        state.asked++;
+        return state.via;
+      },
+    } as unknown as Bind;
+    return state;
+  }
+
+  test('asks once per endpoint value and per route change, not per send', () => {
+    const f = fakeBind();
+    let now = 1_000;
+    const routes = new SourceRoutes(f.bind, () => now);
+    assert.equal(routes.fits(peer, endpoint('198.51.100.7', 3)), true);
+    assert.equal(f.asked, 1);
+    // A new Endpoint object with the same values (every received run makes one): no question.
+    for (let i = 0; i < 100; i++) assert.equal(routes.fits(peer, endpoint('198.51.100.7', 3)), true);
+    assert.equal(f.asked, 1);
+    // Another source, interface or remote port: asked again.
+    assert.equal(routes.fits(peer, endpoint('198.51.100.8', 3)), true);
+    assert.equal(routes.fits(peer, endpoint('198.51.100.8', 4)), false, 'via 3, came in on 4');
+    assert.equal(routes.fits(peer, endpoint('198.51.100.8', 3, 1)), true);
+    assert.equal(f.asked, 4);
+    // A route change, seen once the watch is drained (at most once a millisecond).
+    f.changed = true;
+    f.via = 9;
+    assert.equal(routes.fits(peer, endpoint('198.51.100.8', 3, 1)), true, 'not drained yet');
+    now += 1;
+    assert.equal(routes.fits(peer, endpoint('198.51.100.8', 3, 1)), false, 'now via 9');
+    assert.equal(f.asked, 5);
+    assert.equal(routes.fits(peer, endpoint('198.51.100.8', 3, 1)), false, 'the answer is kept');
+    assert.equal(f.asked, 5);
+    // Each peer has its own answer.
+    assert.equal(routes.fits(other, endpoint('198.51.100.8', 9, 1)), true);
+    assert.equal(f.asked, 6);
+  });
+
+  test('keeps what it cannot check: no source, no interface, a bind without routes; refuses on an error', () => {
+    const f = fakeBind();
+    const routes = new SourceRoutes(f.bind, () => 0);
+    assert.equal(routes.fits(peer, { address: ipBytes('192.0.2.1'), port: 1 }), true);
+    assert.equal(routes.fits(peer, endpoint('198.51.100.7', 0)), true);
+    assert.equal(f.asked, 0);
+    assert.equal(new SourceRoutes({} as Bind).fits(peer, endpoint('198.51.100.7', 3)), true);
+    f.via = -101; // -ENETUNREACH: the source is no longer ours
+    assert.equal(routes.fits(peer, endpoint('198.51.100.7', 3)), false);
   });
 });

@@ -1,8 +1,9 @@
 /**
  * Sticky source addresses, end to end: our port of the "source address not too sticky" and
  * "reply to sender" sections of wireguard-go's tests/netns.sh and the kernel's
- * tools/testing/selftests/wireguard/netns.sh, plus the kernel's next step (the inbound address on
- * another interface than the route back). Same topology, steps and oracles as the scripts:
+ * tools/testing/selftests/wireguard/netns.sh, plus the kernel's two further steps (the inbound
+ * address on another interface than the route back; a route through another interface taking
+ * precedence). Same topology, steps and oracles as the scripts:
  *
  *     ns1 [wg1 192.168.241.1/24 fd00::1/24, port 10000] ── veth1 ══ veth2 ── [wg2 .2 fd00::2, port 20000] ns2
  *
@@ -34,9 +35,14 @@
  * current release, 0.0.20250522, was seen to fail "not too sticky v6" and, by a race of its
  * route listener, some "reply to sender" steps).
  *
- * Not here: the kernel's last step (a more specific route through another interface added while a
- * source is sticky: the kernel re-checks the route's device on every send, wireguard-go asks
- * netlink after each route change; wgtsd keeps the source until it fails or a handshake is retried).
+ * - The kernel's last step: a route through another interface takes precedence while a source
+ *   is sticky. ns1 has 10.0.0.1 on veth1 and 10.0.0.3 on veth3 (whose other end, veth4, is in
+ *   ns2), with only `10.0.0.0/24 dev veth1 src 10.0.0.1 metric 2`: wg1 pings wg2 at 10.0.0.2 and
+ *   ns2 sees it at 10.0.0.1. Then `10.0.0.0/24 dev veth3 src 10.0.0.3 metric 1` is added (and the
+ *   reverse-path filters turned off): the next ping must leave through veth3 from 10.0.0.3, so
+ *   wg1 must drop its source 10.0.0.1, learnt on veth1, because the route no longer leaves there
+ *   (the kernel's send4 compares the route's device with the source's; wgtsd asks after a route
+ *   change, src/device/sticky-source.ts). Keeping it would send 10.0.0.1 out of veth3.
  *
  * Deviations from the scripts, for determinism on a busy 2-core machine: v6 addresses are added
  * with `nodad`, links are awaited until they carry traffic instead of `waitiface`, and each single
@@ -80,7 +86,12 @@ interface Variant {
 }
 
 type Section =
-  'not too sticky v4' | 'not too sticky v6' | 'reply to sender v4' | 'reply to sender v6' | 'other link';
+  | 'not too sticky v4'
+  | 'not too sticky v6'
+  | 'reply to sender v4'
+  | 'reply to sender v6'
+  | 'other link'
+  | 'route precedence';
 
 /** The version of Debian's wireguard-go whose failures are documented here. */
 const DEBIAN_VERSION = 'v0.0.20220316';
@@ -152,6 +163,8 @@ interface Topology {
 
 const VETH1 = 'stkveth1';
 const VETH2 = 'stkveth2';
+const VETH3 = 'stkveth3';
+const VETH4 = 'stkveth4';
 
 async function wg(ns: string, args: readonly string[]): Promise<string> {
   return (await execOk(ns, 'wg', args)).stdout.trim();
@@ -337,6 +350,63 @@ for (const v of VARIANTS) {
       await execOk(ns1, 'ip', ['link', 'set', 'stkother', 'up']);
       await execOk(ns2, 'ip', ['route', 'add', '10.50.0.0/24', 'dev', VETH2]);
       await replyToSender(topo, `10.50.0.1:${PORT1}`);
+    });
+
+    section('route precedence', async (topo) => {
+      // "Now we see what happens if another interface route takes precedence over an ongoing one."
+      const { ns1, ns2, wg1, wg2, key1, key2 } = topo;
+      await execOk(ns1, 'ip', ['link', 'del', 'stkother']);
+      for (const [ns, dev] of [
+        [ns1, VETH1],
+        [ns2, VETH2],
+      ] as const) {
+        await execOk(ns, 'ip', ['addr', 'flush', 'dev', dev]);
+        await execOk(ns, 'ip', ['route', 'flush', 'dev', dev]);
+      }
+      await execOk(ns1, 'ip', ['link', 'add', VETH3, 'type', 'veth', 'peer', 'name', VETH4, 'netns', ns2]);
+      await addAddress(ns1, VETH1, '10.0.0.1/24');
+      await addAddress(ns2, VETH2, '10.0.0.2/24');
+      await addAddress(ns1, VETH3, '10.0.0.3/24');
+      for (const [ns, dev] of [
+        [ns1, VETH3],
+        [ns2, VETH4],
+      ] as const) {
+        await execOk(ns, 'ip', ['link', 'set', dev, 'up']);
+      }
+      await Promise.all([waitLinkReady(ns1, VETH3), waitLinkReady(ns2, VETH4)]);
+      await execOk(ns1, 'ip', ['route', 'flush', 'dev', VETH1]);
+      await execOk(ns1, 'ip', ['route', 'flush', 'dev', VETH3]);
+      await execOk(ns1, 'ip', [
+        'route',
+        'add',
+        '10.0.0.0/24',
+        'dev',
+        VETH1,
+        'src',
+        '10.0.0.1',
+        'metric',
+        '2',
+      ]);
+      await wg(ns1, ['set', wg1.ifname, 'peer', key2.publicKey, 'endpoint', `10.0.0.2:${PORT2}`]);
+      assert.ok(await pingOnce(ns1, IN2_V4), 'ping over veth1');
+      assert.equal(await endpoints(wg2), `${key1.publicKey}\t10.0.0.1:${PORT1}`);
+      await execOk(ns1, 'ip', [
+        'route',
+        'add',
+        '10.0.0.0/24',
+        'dev',
+        VETH3,
+        'src',
+        '10.0.0.3',
+        'metric',
+        '1',
+      ]);
+      await sysctl(ns1, `net.ipv4.conf.${VETH1}.rp_filter`, '0');
+      await sysctl(ns2, `net.ipv4.conf.${VETH4}.rp_filter`, '0');
+      await sysctl(ns1, 'net.ipv4.conf.all.rp_filter', '0');
+      await sysctl(ns2, 'net.ipv4.conf.all.rp_filter', '0');
+      assert.ok(await pingOnce(ns1, IN2_V4), 'ping once veth3 has the better route');
+      assert.equal(await endpoints(wg2), `${key1.publicKey}\t10.0.0.3:${PORT1}`);
     });
   });
 }
