@@ -167,6 +167,7 @@ static napi_value init(napi_env env, napi_value exports) {
   }
   if (wgts_init_tun(env, exports) != napi_ok) return NULL;
   if (wgts_init_tun_link(env, exports) != napi_ok) return NULL;
+  if (wgts_init_route_mtu(env, exports) != napi_ok) return NULL;
   if (wgts_init_udp(env, exports) != napi_ok) return NULL;
   if (wgts_init_route_check(env, exports) != napi_ok) return NULL;
   if (wgts_init_reader(env, exports) != napi_ok) return NULL;

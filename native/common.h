@@ -89,6 +89,7 @@ int wgts_arg_status_n(napi_env env, napi_value v, int32_t **status, size_t *coun
 /* Registration of each part of the module. */
 napi_status wgts_init_tun(napi_env env, napi_value exports);
 napi_status wgts_init_tun_link(napi_env env, napi_value exports);
+napi_status wgts_init_route_mtu(napi_env env, napi_value exports);
 napi_status wgts_init_udp(napi_env env, napi_value exports);
 napi_status wgts_init_route_check(napi_env env, napi_value exports);
 napi_status wgts_init_reader(napi_env env, napi_value exports);

@@ -11,6 +11,7 @@ import { createLogger, parseLogLevel, type Logger } from '../device/logger.js';
 import { createBind } from '../io/bind.js';
 import { openTun, type LinuxTun } from '../io/tun.js';
 import { FastPath } from '../device/fast-path.js';
+import { nativeRouteMtuSource, RouteMtus } from '../device/route-mtu.js';
 import { warmUp, warmUpEnabled } from './warm-up.js';
 import { UapiServer } from '../uapi/server.js';
 import { signalFailure, signalReady } from './daemonize.js';
@@ -117,6 +118,7 @@ export async function runDaemon(requested: string): Promise<number> {
       if (err.code === 'EBADFD' || err.code === 'EBADF') linkGone?.(`link ${ifname} deleted`);
     },
     ...(fast ? { fastPath: (d: Device) => new FastPath(d, tun, bind) } : {}),
+    routeMtus: new RouteMtus(nativeRouteMtuSource()),
   });
   try {
     await device.start(0);

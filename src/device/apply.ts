@@ -47,16 +47,37 @@ export async function applyDeviceSet(device: Device, set: DeviceSet): Promise<nu
   if (device.fwmark !== oldMark || device.listenPort !== oldPort) {
     for (const peer of device.peers.values()) peer.tunnel.forgetSource();
   }
+  let keyChanged = false;
   if (set.privateKey !== undefined && device.identity.setPrivateKey(set.privateKey)) {
     const own = device.identity.keys?.publicKey;
     for (const peer of [...device.peers.values()]) {
       if (own && constantTimeEqual(peer.publicKey, own)) device.removePeer(peer);
       else peer.tunnel.expireSessions();
     }
+    keyChanged = true;
   }
   if (set.replacePeers) for (const peer of [...device.peers.values()]) device.removePeer(peer);
   for (const p of set.peers) applyPeer(device, p);
+  if (keyChanged) sendAfterKeyChange(device);
   return 0;
+}
+
+/**
+ * After a new private key (and the rest of the request, so endpoints are current): the kernel
+ * sends staged packets once a key makes handshakes possible (netlink.c, "send staged packets when
+ * setting initial private key"). A keepalive staged while the link came up without a key, staged
+ * data, or a peer's persistent keepalive starts its handshake now rather than at the next timer or
+ * packet (selftest: "this should also happen even if the private key is set later"). We do it
+ * for any key change, not only the first: the sessions were just expired either way.
+ */
+function sendAfterKeyChange(device: Device): void {
+  if (!device.up || device.identity.keys === null) return;
+  const now = device.now();
+  for (const peer of device.peers.values()) {
+    const t = peer.tunnel;
+    if (t.stagedCount > 0 || t.timers.persistentKeepaliveInterval > 0)
+      device.transmit(peer, t.keepalive(now));
+  }
 }
 
 function applyPeer(device: Device, p: PeerSet): void {

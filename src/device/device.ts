@@ -26,6 +26,9 @@ import { AllowedIPs } from '../routing/allowed-ips.js';
 import type { DeviceSet, DeviceSnapshot, UapiTarget } from '../uapi/types.js';
 import { applyDeviceSet } from './apply.js';
 import { HandshakeQueue } from './handshake-queue.js';
+import { IcmpUnreachable } from './icmp-unreachable.js';
+import { isOwnDatagramTo } from './loop-guard.js';
+import type { RouteMtus } from './route-mtu.js';
 import { SILENT_LOGGER, type Logger } from './logger.js';
 import { Peer } from './peer.js';
 import { snapshotDevice } from './snapshot.js';
@@ -61,6 +64,8 @@ export interface DeviceOptions {
    * free. Without it the failure is only logged.
    */
   readonly onTunError?: (err: Error & { code?: string }) => void;
+  /** Route MTUs that cap padding (route-mtu.ts); without it padding stops at the link MTU. */
+  readonly routeMtus?: RouteMtus;
 }
 
 /**
@@ -84,6 +89,8 @@ export interface DeviceStats {
   handshakeDh: number;
   /** The highest queue length seen. */
   queueHighWater: number;
+  /** Packets read from the TUN that were our own datagrams to their peer's endpoint (loop-guard.ts). */
+  loopDropped: number;
 }
 
 /** Handshake messages processed per event-loop turn before yielding to other I/O. */
@@ -107,7 +114,11 @@ export class Device implements UapiTarget {
     cookieReplies: 0,
     handshakeDh: 0,
     queueHighWater: 0,
+    loopDropped: 0,
   };
+  /** ICMP unreachables for packets no peer can carry (icmp-unreachable.ts). */
+  readonly icmp = new IcmpUnreachable();
+  readonly routeMtus: RouteMtus | null;
   readonly tun: TunDevice | null;
   readonly bind: Bind;
   readonly log: Logger;
@@ -145,6 +156,7 @@ export class Device implements UapiTarget {
     this.indices = new IndexTable<Tunnel>(this.random);
     this.#tickMs = o.tickMs ?? DEFAULT_TICK_MS;
     this.#fastPath = o.fastPath ?? null;
+    this.routeMtus = o.routeMtus ?? null;
   }
   readonly #tickMs: number;
   readonly #fastPath: ((device: Device) => { start(): void }) | null;
@@ -244,16 +256,49 @@ export class Device implements UapiTarget {
     // limit still counts: the tunnel came up only REKEY_TIMEOUT later.
     if (!this.#up) this.syncLinkState();
     const now = this.now();
+    this.routeMtus?.refresh();
     for (const packet of packets) {
-      const version = packet.length > 0 ? packet[0]! >> 4 : 0;
-      let peer: Peer | undefined;
-      if (version === 4 && packet.length >= 20)
-        peer = this.allowedIPs.lookupAt(packet, IP_DESTINATION_OFFSET[4], 4);
-      else if (version === 6 && packet.length >= 40)
-        peer = this.allowedIPs.lookupAt(packet, IP_DESTINATION_OFFSET[6], 6);
-      if (peer === undefined) continue; // no route: cryptokey routing drops it
-      this.transmit(peer, peer.tunnel.encapsulate(packet.slice(), now));
+      const peer = this.routeOutbound(packet, 0, packet.length, now);
+      if (peer === undefined) continue;
+      const mtu = this.paddingMtu(packet, 0, packet.length, now);
+      this.transmit(peer, peer.tunnel.encapsulate(packet.slice(), now, mtu));
     }
+  }
+
+  /**
+   * The MTU that caps the padding of the IP packet at b[at .. at + length): its route's when the
+   * device knows route MTUs (route-mtu.ts) and that is smaller, else the link's. Both data paths.
+   */
+  paddingMtu(b: Uint8Array, at: number, length: number, now: number): number {
+    return this.routeMtus === null ? this.mtu : this.routeMtus.capFor(b, at, length, this.mtu, now);
+  }
+
+  /**
+   * The outbound decision for the IP packet at b[at .. at + length) read from the TUN, one rule
+   * set for both data paths (sendPackets and FastPath): cryptokey routing by destination; no
+   * peer, or a peer without an endpoint, answers with an ICMP unreachable into the TUN and drops
+   * it, as the kernel's wg_xmit does (icmp-unreachable.ts); our own datagram to the peer's
+   * endpoint coming back through the TUN is a routing loop and is dropped (loop-guard.ts).
+   * Returns the peer to seal the packet for, or undefined when it is dropped.
+   */
+  routeOutbound(b: Uint8Array, at: number, length: number, now: number): Peer | undefined {
+    const version = length > 0 ? b[at]! >> 4 : 0;
+    let peer: Peer | undefined;
+    if (version === 4 && length >= 20) peer = this.allowedIPs.lookupAt(b, at + IP_DESTINATION_OFFSET[4], 4);
+    else if (version === 6 && length >= 40)
+      peer = this.allowedIPs.lookupAt(b, at + IP_DESTINATION_OFFSET[6], 6);
+    else return undefined; // not an IP packet
+    const endpoint = peer === undefined ? null : peer.tunnel.endpoint;
+    if (endpoint === null) {
+      const icmp = this.icmp.build(b, at, length, now);
+      if (icmp !== null) this.tun?.write([icmp]);
+      return undefined;
+    }
+    if (isOwnDatagramTo(b, at, length, this.listenPort, endpoint)) {
+      this.stats.loopDropped++;
+      return undefined;
+    }
+    return peer;
   }
 
   /** Sends whatever a Tunnel asked for to its peer's current endpoint. */

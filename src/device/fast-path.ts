@@ -29,7 +29,7 @@ import { ipLength, TUN_HEADROOM, TUN_SLOT_STRIDE, VNET_HEADER_LENGTH, type Linux
 import type { Keypair } from '../protocol/keypairs.js';
 import { toNetwork } from '../protocol/results.js';
 import type { Endpoint, Tunnel } from '../protocol/tunnel.js';
-import { IP_DESTINATION_OFFSET, IP_SOURCE_OFFSET } from '../protocol/transport.js';
+import { IP_SOURCE_OFFSET } from '../protocol/transport.js';
 import type { Device } from './device.js';
 import type { Peer } from './peer.js';
 
@@ -93,19 +93,16 @@ export class FastPath {
     if (!device.up) return;
     const slots = this.#tun.slots;
     const lengths = this.#tun.slotLengths;
-    const mtu = device.mtu;
     const now = device.now();
+    device.routeMtus?.refresh();
     for (let i = 0; i < count; i++) {
       const off = i * TUN_SLOT_STRIDE + TUN_HEADROOM;
       const len = lengths[i]!;
+      // Routing, ICMP unreachable and the loop guard: the device's one outbound rule set.
       const ip = off + VNET_HEADER_LENGTH;
-      if (len < VNET_HEADER_LENGTH + 20) continue;
-      const version = slots[ip]! >> 4;
-      let peer: Peer | undefined;
-      if (version === 4) peer = device.allowedIPs.lookupAt(slots, ip + IP_DESTINATION_OFFSET[4], 4);
-      else if (version === 6 && len >= VNET_HEADER_LENGTH + 40)
-        peer = device.allowedIPs.lookupAt(slots, ip + IP_DESTINATION_OFFSET[6], 6);
-      if (peer === undefined) continue; // no route: cryptokey routing drops it
+      const peer = device.routeOutbound(slots, ip, len - VNET_HEADER_LENGTH, now);
+      if (peer === undefined) continue;
+      const mtu = device.paddingMtu(slots, ip, len - VNET_HEADER_LENGTH, now);
       if (peer !== this.#txPeer) {
         this.#flushTx(now);
         this.#txPeer = peer;
@@ -152,7 +149,8 @@ export class FastPath {
       for (let k = 0; k < n; k++) {
         const start = this.#txOffsets[k]! + TRANSPORT_HEADER_SIZE;
         const end = start + ipLength(this.#txBytes, start, this.#txLengths[k]!);
-        device.transmit(peer, tunnel.encapsulate(this.#txBytes.slice(start, end), now));
+        const mtu = device.paddingMtu(this.#txBytes, start, end - start, now);
+        device.transmit(peer, tunnel.encapsulate(this.#txBytes.slice(start, end), now, mtu));
       }
       return;
     }

@@ -74,6 +74,8 @@ export interface NativeAddon {
   tunLinkInfo(fd: number): TunLinkInfo;
   /** SIOCSIFMTU on the link behind a TUN fd, in the link's current namespace. */
   tunSetLinkMtu(fd: number, mtu: number): void;
+  /** The MTU of the kernel's route to the address at bytes[offset..] (native/route-mtu.c); 0: no route. */
+  routeMtu(family: 4 | 6, bytes: Uint8Array, offset: number): number;
   closeFd(fd: number): void;
   /** A connected AF_UNIX SOCK_SEQPACKET pair, O_NONBLOCK (a TUN stand-in without a link). */
   packetPair(): [number, number];

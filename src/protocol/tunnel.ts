@@ -125,6 +125,8 @@ export class Tunnel {
   readonly #allowedSource: ((packet: Uint8Array, family: 4 | 6) => boolean) | null;
   readonly #responder: Responder;
   #staged: Uint8Array[] = NOTHING_STAGED;
+  /** The padding cap of a staged packet whose route MTU is below the tunnel's (rare, so made on use). */
+  #paddingMtu: WeakMap<Uint8Array, number> | null = null;
   /** Created at the first handshake message (see the getter). */
   #cookieGenerator: CookieGenerator | null = null;
   /**
@@ -166,8 +168,13 @@ export class Tunnel {
 
   // ---- outbound ---------------------------------------------------------------------------------
 
-  /** Seals an IP packet for this peer, or stages it and starts a handshake. */
-  encapsulate(packet: Uint8Array, now: number): TunnelResult {
+  /**
+   * Seals an IP packet for this peer, or stages it and starts a handshake. `mtu` caps its padding
+   * when the packet's route has a smaller MTU than the link (the kernel keeps dst_mtu per packet
+   * in PACKET_CB(skb)->mtu); default the tunnel's.
+   */
+  encapsulate(packet: Uint8Array, now: number, mtu = this.mtu): TunnelResult {
+    if (mtu !== this.mtu) (this.#paddingMtu ??= new WeakMap()).set(packet, mtu);
     this.#stage(packet);
     return toNetwork(this.#sendStaged(now));
   }
@@ -203,7 +210,7 @@ export class Tunnel {
     }
     const out: Uint8Array[] = [];
     for (const packet of this.#staged) {
-      const dg = sealTransport(kp, packet, this.mtu);
+      const dg = sealTransport(kp, packet, this.#paddingMtu?.get(packet) ?? this.mtu);
       this.txBytes += dg.length;
       out.push(dg);
       this.timers.onAnyAuthenticatedPacketTraversal(now);

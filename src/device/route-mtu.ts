@@ -1,0 +1,86 @@
+/**
+ * Padding capped at the route MTU (whitepaper section 5.4.6 pads "to a multiple of 16 up to the
+ * MTU"; the kernel's wg_xmit takes that MTU from the packet's route, dst_mtu(skb_dst(skb)), and
+ * the selftest checks that `ip route add ... dev wg0 mtu 1299` on a 1300-byte device keeps a
+ * 1297-byte packet at 1299 bytes rather than 1300). A daemon reads bare IP packets from the TUN,
+ * without their route, so it asks the kernel: the MTU of the route to the packet's destination
+ * (a UDP connect and IP_MTU / IPV6_MTU, native/route-mtu.c), cached per destination and
+ * forgotten whenever the kernel announces a route or address change (route-check.c's
+ * NETLINK_ROUTE subscription, drained once per TUN batch), with a time limit as a backstop.
+ *
+ * Cost on the data path: nothing for a packet whose length is already a multiple of 16 (padding
+ * adds nothing) or whose padding cannot pass the route MTU... which we cannot know without asking,
+ * so every other packet costs a hash and a compare in a fixed table of 256 destinations (no
+ * allocation); a miss costs the lookup (a few microseconds). Routes are asked in the daemon's own
+ * namespace: when the TUN sits in another one, the answer is the daemon namespace's route, and the
+ * cap never rises above the link MTU either way (padding less than the kernel would is harmless).
+ */
+import { loadNative } from '../io/native.js';
+import { paddedLength } from '../protocol/transport.js';
+
+/** Where route MTUs come from: the kernel (nativeRouteMtuSource) or a test's fake. */
+export interface RouteMtuSource {
+  /** The MTU of the route to the 4 or 16 address bytes at b[at..]; 0 when there is none. */
+  lookup(family: 4 | 6, b: Uint8Array, at: number): number;
+  /** Whether any route changed since the last call. */
+  changed(): boolean;
+}
+
+const SLOTS = 256;
+/** A cached route MTU is asked again after this long even without a change notification. */
+const ENTRY_TTL_MS = 10_000;
+
+export class RouteMtus {
+  readonly #source: RouteMtuSource;
+  readonly #keys = new Uint8Array(SLOTS * 16);
+  readonly #families = new Uint8Array(SLOTS);
+  readonly #mtus = new Int32Array(SLOTS);
+  readonly #expires = new Float64Array(SLOTS);
+  /** Lookups that went to the kernel (for tests and stats). */
+  misses = 0;
+
+  constructor(source: RouteMtuSource) {
+    this.#source = source;
+  }
+
+  /** Call once per batch read from the TUN: forgets every cached MTU if routes changed. */
+  refresh(): void {
+    if (this.#source.changed()) this.#families.fill(0);
+  }
+
+  /**
+   * The padding cap for the IP packet at b[at .. at + length): the smaller of `linkMtu` and its
+   * route's MTU. Asks only when padding could add bytes.
+   */
+  capFor(b: Uint8Array, at: number, length: number, linkMtu: number, now: number): number {
+    if (paddedLength(length, linkMtu) === length) return linkMtu;
+    const family = b[at]! >> 4 === 4 ? 4 : 6;
+    const dst = at + (family === 4 ? 16 : 24);
+    const n = family === 4 ? 4 : 16;
+    let h = 0x811c9dc5;
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ b[dst + i]!, 0x01000193);
+    const slot = (h ^ (h >>> 8) ^ (h >>> 16)) & (SLOTS - 1);
+    const k = slot * 16;
+    let hit = this.#families[slot] === family && this.#expires[slot]! > now;
+    for (let i = 0; hit && i < n; i++) hit = this.#keys[k + i] === b[dst + i];
+    if (!hit) {
+      this.misses++;
+      this.#mtus[slot] = this.#source.lookup(family, b, dst);
+      this.#families[slot] = family;
+      this.#expires[slot] = now + ENTRY_TTL_MS;
+      for (let i = 0; i < n; i++) this.#keys[k + i] = b[dst + i]!;
+    }
+    const route = this.#mtus[slot]!;
+    return route > 0 && route < linkMtu ? route : linkMtu;
+  }
+}
+
+/** Route MTUs from the kernel of the daemon's namespace (native/route-mtu.c). */
+export function nativeRouteMtuSource(): RouteMtuSource {
+  const native = loadNative();
+  const fd = native.routeCheckWatch(); // our own watch: draining it tells no one else
+  return {
+    lookup: (family, b, at) => native.routeMtu(family, b, at),
+    changed: () => native.routeCheckChanged(fd),
+  };
+}
