@@ -4,4 +4,10 @@
  */
 import { defineNetnsSuite } from './wggo-netns.js';
 
-defineNetnsSuite({ title: 'wgtsd, offload off', letter: 'b', impl: 'wgtsd', env: { WGTS_OFFLOAD: '0' } });
+defineNetnsSuite({
+  title: 'wgtsd, offload off',
+  letter: 'b',
+  impl: 'wgtsd',
+  env: { WGTS_OFFLOAD: '0' },
+  startLine: /data path: per packet/,
+});

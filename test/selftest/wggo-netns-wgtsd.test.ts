@@ -4,4 +4,10 @@
  */
 import { defineNetnsSuite } from './wggo-netns.js';
 
-defineNetnsSuite({ title: 'wgtsd, offload on', letter: 'a', impl: 'wgtsd', env: { WGTS_OFFLOAD: '1' } });
+defineNetnsSuite({
+  title: 'wgtsd, offload on',
+  letter: 'a',
+  impl: 'wgtsd',
+  env: { WGTS_OFFLOAD: '1' },
+  startLine: /data path: batched/,
+});

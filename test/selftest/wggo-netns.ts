@@ -89,6 +89,11 @@ export interface NetnsVariant {
   readonly impl: Impl;
   /** Added to the daemon's environment (e.g. WGTS_OFFLOAD). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * A line the daemon must log at start, proving the variant runs what it says (e.g. wgtsd's
+   * "data path: batched" with offloads on), so a changed default cannot go unnoticed.
+   */
+  readonly startLine?: RegExp;
 }
 
 // The script's addresses and ports.
@@ -473,6 +478,10 @@ export function defineNetnsSuite(v: NetnsVariant): void {
       const wg1 = start(ns0, ifName(1));
       const wg2 = start(ns0, ifName(2));
       await Promise.all([ready(wg1), ready(wg2)]);
+      // (Awaited: the line may reach our pipe just after the socket answers.)
+      const startLine = v.startLine;
+      if (startLine !== undefined)
+        await Promise.all([wg1, wg2].map((d) => d.proc.waitForOutput(startLine, 5_000)));
       await ip(ns0, ['link', 'set', wg1.ifname, 'netns', ns1]);
       await ip(ns0, ['link', 'set', wg2.ifname, 'netns', ns2]);
       const [key1, key2, psk] = await Promise.all([genKeyPair(), genKeyPair(), genPsk()]);
