@@ -4,7 +4,8 @@
  * packets arrived on (`rt->dst.dev->ifindex != endpoint->src_if4` clears it), and re-checks on
  * the first send after the endpoint changed or a route changed (its dst_cache is reset by either).
  * wireguard-go asks netlink the same (RTM_GETROUTE with the source, RTA_OIF against the arrival
- * ifindex) after each route change, for IPv4. We do it for both families, on the send path:
+ * ifindex) after each route change. Both do it for IPv4 only (the kernel's send6 keeps a source
+ * as long as the address is ours), and so do we, on the send path:
  *
  * - the bind's route watch says whether anything changed (drained at most once a millisecond, so
  *   a flood of sends costs no syscall each; a change within that millisecond is seen by the next
@@ -14,7 +15,8 @@
  *   packet asks the kernel once per real change, not once per packet;
  * - a route through another interface, or a kernel that refuses the source, means: forget it.
  *
- * A bind that cannot tell (the fakes, a source without an arrival interface) keeps every source.
+ * A bind that cannot tell (the fakes, a source without an arrival interface) keeps every source;
+ * so does an IPv6 one, as in the kernel.
  */
 import type { Bind, Endpoint } from '../io/bind.js';
 import type { Peer } from './peer.js';
@@ -48,7 +50,7 @@ export class SourceRoutes {
     const source = endpoint.source;
     const ifindex = endpoint.sourceIfindex ?? 0;
     const bind = this.#bind;
-    if (source == null || ifindex === 0 || bind.routeInterface === undefined) return true;
+    if (source?.length !== 4 || ifindex === 0 || bind.routeInterface === undefined) return true;
     const now = this.#clock();
     if (now - this.#drainedAt >= 1) {
       this.#drainedAt = now;

@@ -19,8 +19,8 @@
  * again without it and `sourceRefused` tells the caller to forget it (native/udp.c). A local
  * address no reply can come from (unspecified, multicast, IPv6 link-local without a scope id)
  * is not recorded. The interface the datagram arrived on comes with it (`sourceIfindex`), and
- * `routesChanged` / `routeInterface` let the device keep a source only while the route to the
- * peer leaves through that interface (native/route-check.c; src/device/sticky-source.ts).
+ * `routesChanged` / `routeInterface` let the device keep an IPv4 source only while the route to
+ * the peer leaves through that interface (native/route-check.c; src/device/sticky-source.ts).
  *
  * Receiving: each socket has a libuv poll; a readable event makes one recvmmsg() of up to
  * `batchSize` datagrams (default 64) into preallocated slots (65536 bytes each: the largest UDP

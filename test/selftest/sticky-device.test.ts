@@ -239,13 +239,23 @@ describe('SourceRoutes: when a sticky source is checked against its route', () =
     assert.equal(f.asked, 6);
   });
 
-  test('keeps what it cannot check: no source, no interface, a bind without routes; refuses on an error', () => {
+  test('keeps what it cannot check: no source, no interface, a bind without routes, IPv6; refuses on an error', () => {
     const f = fakeBind();
     const routes = new SourceRoutes(f.bind, () => 0);
     assert.equal(routes.fits(peer, { address: ipBytes('192.0.2.1'), port: 1 }), true);
     assert.equal(routes.fits(peer, endpoint('198.51.100.7', 0)), true);
     assert.equal(f.asked, 0);
     assert.equal(new SourceRoutes({} as Bind).fits(peer, endpoint('198.51.100.7', 3)), true);
+    // IPv6: the kernel's send6 does not compare the route's device, and neither do we.
+    const v6: Endpoint = {
+      address: ipBytes('2001:db8::1'),
+      port: 1,
+      source: ipBytes('2001:db8::7'),
+      sourceIfindex: 3,
+    };
+    f.via = 9;
+    assert.equal(routes.fits(peer, v6), true);
+    assert.equal(f.asked, 0);
     f.via = -101; // -ENETUNREACH: the source is no longer ours
     assert.equal(routes.fits(peer, endpoint('198.51.100.7', 3)), false);
   });
