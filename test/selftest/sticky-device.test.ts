@@ -4,7 +4,8 @@
  * device/peer.go do with the source address an endpoint carries.
  *
  * - The local address an authenticated packet arrived at (handshake or transport) is kept with the
- *   peer's endpoint, and what the device sends to the peer carries it.
+ *   peer's endpoint, and what the device sends to the peer carries it; replayed, forged or
+ *   garbage datagrams arriving at another address change nothing (roaming needs authentication).
  * - A source the bind reports refused (the address is gone) is forgotten, the remote kept.
  * - A handshake retry forgets it ("in case this is the cause of trouble"), and so does a new
  *   fwmark or listen port (other routes, new sockets).
@@ -29,8 +30,9 @@ import { DeviceNet, deviceSet, hex, peerOf, type DeviceNode } from '../helpers/d
 /** The local address of b that a's packets "arrived at", and the interface they came in on. */
 const LOCAL = ipBytes('198.51.100.7');
 const ARRIVAL_IFINDEX = 7;
-/** The interface b's packets from a "arrive on" now. */
+/** The interface b's packets from a "arrive on" now, and the local address they arrive at. */
 let arrival: number;
+let arrivedAt: Uint8Array;
 
 let dn: DeviceNet;
 let a: DeviceNode;
@@ -48,6 +50,7 @@ beforeEach(async () => {
   sentTo = [];
   refuse = false;
   arrival = ARRIVAL_IFINDEX;
+  arrivedAt = LOCAL;
   // Everything b receives arrived at LOCAL.
   const receive = b.device.receiveDatagrams.bind(b.device);
   b.device.receiveDatagrams = (datagrams, sources) =>
@@ -56,7 +59,7 @@ beforeEach(async () => {
       sources.map((s) => ({
         address: s.address,
         port: s.port,
-        source: LOCAL,
+        source: arrivedAt,
         sourceIfindex: arrival,
       })),
     );
@@ -125,6 +128,28 @@ describe('sticky source in the device', () => {
     // a's next packet teaches it again.
     await carry(a, ipv4(a.inner4, b.inner4, 64));
     assert.equal(sourceOf(endpointOfA()), hex(LOCAL));
+  });
+
+  test('only an authenticated packet moves the source: a replayed or forged one at another address does not', async () => {
+    const mark = dn.net.log.length;
+    await carry(a, ipv4(a.inner4, b.inner4, 64));
+    assert.equal(sourceOf(endpointOfA()), hex(LOCAL));
+    const fromA = dn.net.log.slice(mark).filter((d) => hex(d.from.address) === hex(a.endpoint(4).address));
+    const transport = fromA.filter((d) => d.data[0] === 4);
+    assert.ok(transport.length > 0);
+    const elsewhere = ipBytes('203.0.113.9');
+    arrivedAt = elsewhere;
+    const deliver = (data: Uint8Array): void => b.device.receiveDatagrams([data], [a.endpoint(4)]);
+    for (const d of fromA) deliver(d.data); // replays: the replay window and timestamps refuse them
+    const forged = Uint8Array.from(transport[0]!.data);
+    forged[forged.length - 1]! ^= 1; // a bad tag
+    deliver(forged);
+    deliver(new Uint8Array([4, 0, 0, 0, 1, 2, 3])); // garbage
+    await dn.settle();
+    assert.equal(sourceOf(endpointOfA()), hex(LOCAL));
+    // The same path with a fresh authenticated packet does move it.
+    await carry(a, ipv4(a.inner4, b.inner4, 64));
+    assert.equal(sourceOf(endpointOfA()), hex(elsewhere));
   });
 
   test('a handshake retry forgets the source', async () => {
