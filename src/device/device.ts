@@ -256,7 +256,7 @@ export class Device implements UapiTarget {
     // limit still counts: the tunnel came up only REKEY_TIMEOUT later.
     if (!this.#up) this.syncLinkState();
     const now = this.now();
-    this.routeMtus?.refresh();
+    this.routeMtus?.refresh(now);
     for (const packet of packets) {
       const peer = this.routeOutbound(packet, 0, packet.length, now);
       if (peer === undefined) continue;

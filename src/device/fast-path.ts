@@ -94,7 +94,7 @@ export class FastPath {
     const slots = this.#tun.slots;
     const lengths = this.#tun.slotLengths;
     const now = device.now();
-    device.routeMtus?.refresh();
+    device.routeMtus?.refresh(now);
     for (let i = 0; i < count; i++) {
       const off = i * TUN_SLOT_STRIDE + TUN_HEADROOM;
       const len = lengths[i]!;

@@ -6,7 +6,7 @@
  * without their route, so it asks the kernel: the MTU of the route to the packet's destination
  * (a UDP connect and IP_MTU / IPV6_MTU, native/route-mtu.c), cached per destination and
  * forgotten whenever the kernel announces a route or address change (route-check.c's
- * NETLINK_ROUTE subscription, drained once per TUN batch), with a time limit as a backstop.
+ * NETLINK_ROUTE subscription, drained at most once a millisecond from the TUN batches), with a time limit as a backstop.
  *
  * Cost on the data path: nothing for a packet whose length is already a multiple of 16 (padding
  * adds nothing) or whose padding cannot pass the route MTU... which we cannot know without asking,
@@ -29,6 +29,8 @@ export interface RouteMtuSource {
 const SLOTS = 256;
 /** A cached route MTU is asked again after this long even without a change notification. */
 const ENTRY_TTL_MS = 10_000;
+/** Route changes are looked for at most this often. */
+const REFRESH_MS = 1;
 
 export class RouteMtus {
   readonly #source: RouteMtuSource;
@@ -36,6 +38,7 @@ export class RouteMtus {
   readonly #families = new Uint8Array(SLOTS);
   readonly #mtus = new Int32Array(SLOTS);
   readonly #expires = new Float64Array(SLOTS);
+  #checkedAt = -Infinity;
   /** Lookups that went to the kernel (for tests and stats). */
   misses = 0;
 
@@ -43,8 +46,14 @@ export class RouteMtus {
     this.#source = source;
   }
 
-  /** Call once per batch read from the TUN: forgets every cached MTU if routes changed. */
-  refresh(): void {
+  /**
+   * Call once per batch read from the TUN: forgets every cached MTU if routes changed. Asks the
+   * source at most once a millisecond (draining the netlink watch is a system call, ~4 µs here,
+   * too much per packet when every batch holds one).
+   */
+  refresh(now: number): void {
+    if (now - this.#checkedAt < REFRESH_MS) return;
+    this.#checkedAt = now;
     if (this.#source.changed()) this.#families.fill(0);
   }
 

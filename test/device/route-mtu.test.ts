@@ -79,10 +79,12 @@ test('cached per destination and family; forgotten on a route change and after i
   assert.equal(r.capFor(v6(1275, 3), 0, 1275, 1420, 0), 1420);
   assert.equal(src.lookups, 3);
   routes.set('c0a8f102', 1350);
-  r.refresh();
+  r.refresh(0);
   assert.equal(r.capFor(v4(1297, 2), 0, 1297, 1420, 0), 1299, 'no change announced: still cached');
   src.dirty = true;
-  r.refresh();
+  r.refresh(0.5);
+  assert.equal(r.capFor(v4(1297, 2), 0, 1297, 1420, 0.5), 1299, 'asked at most once a millisecond');
+  r.refresh(1);
   assert.equal(r.capFor(v4(1297, 2), 0, 1297, 1420, 1), 1350, 'announced: asked again');
   routes.set('c0a8f102', 1310);
   assert.equal(r.capFor(v4(1297, 2), 0, 1297, 1420, 60_000), 1310, 'expired: asked again');
