@@ -609,8 +609,10 @@ static napi_value send_segments(napi_env env, napi_callback_info info) {
     m.msg_iov = iov;
     m.msg_iovlen = n;
     ssize_t r = send_sticky(fd, &m, control.buf, n > 1 ? (uint16_t)seg : 0, af, &source, &refused);
-    if (r < 0 && n > 1 && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT)) {
-      /* No GSO here (or not for this route): send the run one datagram at a time. */
+    if (r < 0 && n > 1 && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT || errno == EMSGSIZE)) {
+      /* No GSO here (or not for this route; EMSGSIZE: the segments exceed the path MTU, which
+       * UDP GSO never fragments): send the run one datagram at a time, as the per-packet path
+       * does, so the kernel fragments them as it would any datagram. */
       m.msg_iovlen = 1;
       uint32_t k = 0;
       for (; k < n; k++) {

@@ -22,12 +22,8 @@
  * our own socket never adds any). Not covered: a loop through two peers or two devices, each
  * endpoint routed into the other's tunnel (the selftest's own `loop` topology), where neither
  * device ever reads its own datagram. There each pass adds both tunnels' overhead until a
- * datagram outgrows the other tunnel's MTU; the per-packet path's plain sends are then
- * fragmented by the kernel and the fragments loop on, as wireguard-go's do. The batched path's
- * loop dies out (78,200 bytes of tx for the script's ten pings, against its bound of 70,000),
- * but only because a UDP GSO run whose segments exceed the path MTU is refused (EINVAL), which
- * is a limitation of that send path (it also stalls TCP when the outer MTU is too small), not a
- * rule.
+ * datagram outgrows the other tunnel's MTU; the kernel then fragments our datagrams (as it must
+ * for any outer path narrower than the tunnel) and the fragments loop on, as wireguard-go's do.
  */
 import type { Endpoint } from '../protocol/tunnel.js';
 

@@ -14,12 +14,14 @@
  *     ns1: wg0 192.168.241.1/24 fd00::1/112 :1 ── veth 10.0.0.1 ↔ 10.0.0.2 ── :2 wg0 192.168.241.2/24 fd00::2/112 :ns2
  *
  * Sections, one test each, in the script's order within each topology. Three pairs: the first
- * shared by route MTU, sk_bound_dev_if, ICMP, onion routing and policy routing (each puts back
- * what it changed, policy routing last); a second for key change then the loop; a third for wg
+ * shared by route MTU, outer MTU, sk_bound_dev_if, ICMP, onion routing and policy routing (each
+ * puts back what it changed, policy routing last); a second for key change then the loop; a third for wg
  * over wg then the loop through both tunnels; single namespaces for the rest:
  * - route MTU and padding: wg0 MTU 1300, a 1299-byte route MTU to the peer and a filter dropping
  *   1360-byte outer packets; a 1297-byte ping must come back, so padding stops at the route MTU
  *   (1299 + 60 = 1359 on the wire, counted) rather than at the device MTU (1360, dropped);
+ * - (ours) an outer path MTU below the tunnel's: the veths at 1400 bytes, so full-size outer
+ *   datagrams (1420 + 60) must be fragmented; a TCP transfer must complete;
  * - sk_bound_dev_if and mark rerouting: `ping -I wg0`, then with an nftables mangle mark on every
  *   output packet, with and without -I;
  * - ICMP unreachable: a packet for which no peer exists (and one for a peer without an endpoint)
@@ -41,8 +43,8 @@
  * - the script's own loop, through both tunnels: wg0's endpoint moved inside wg1's subnet, ns2's
  *   daemons gone, ten flood pings through wg1; the script's bound (under 70,000 bytes of wg1 tx
  *   in the second after) and the loop's end (nothing more in the next half second). Neither
- *   device sees its own datagrams, so the guard does not apply: a `todo` for wgtsd (78,200 bytes
- *   with offloads on, a runaway with them off; see src/device/loop-guard.ts);
+ *   device sees its own datagrams, so the guard does not apply: a `todo` for wgtsd, whose loop
+ *   runs away as the control's does (see src/device/loop-guard.ts);
  * - ICMP unreachable through a NAT router, the script's own case: a router (ns2) that SNATs
  *   ns0's traffic into wg0 returns the error to ns0 through conntrack. The script expects "From
  *   10.0.0.100" (the kernel answers from its own address); a daemon writing into a TUN answers
@@ -440,6 +442,21 @@ export function defineKernelSuite(v: KernelVariant): void {
         });
       });
 
+      test('an outer path MTU below the tunnel’s: datagrams are fragmented, not dropped (ours)', async () => {
+        await first.run(async ({ n1, n2 }) => {
+          // wg0's 1420 plus 60 bytes of v4 outer headers do not fit a 1400-byte veth: the kernel
+          // and wireguard-go fragment the outer datagrams. A run of them sent with UDP GSO is
+          // refused (EMSGSIZE) and must go out one by one instead, or TCP stalls.
+          for (const side of [n1, n2]) await ip(side.ns, ['link', 'set', 'dev', side.veth, 'mtu', '1400']);
+          try {
+            await firstReply(n1.ns, IN2);
+            await iperfTcp(n2.ns, IN2, n1.ns);
+          } finally {
+            for (const side of [n1, n2]) await ip(side.ns, ['link', 'set', 'dev', side.veth, 'mtu', '1500']);
+          }
+        });
+      });
+
       test('sk_bound_dev_if and mark rerouting', async () => {
         await first.run(async ({ n1 }) => {
           await firstReply(n1.ns, IN2);
@@ -725,14 +742,9 @@ export function defineKernelSuite(v: KernelVariant): void {
 
       // Not met by wgtsd yet (see src/device/loop-guard.ts): neither device ever reads its own
       // datagram here, so the loop guard does not apply. Each pass grows the packet by both
-      // tunnels' overhead until it outgrows the other tunnel's MTU; with offloads off the kernel
-      // then fragments our datagrams and the fragments loop on, as the control's do; with
-      // offloads on the loop dies out (78,200 bytes), but only because a UDP GSO run larger than
-      // the path MTU is refused, which is a send-side limitation, not a rule.
-      const todo =
-        v.impl === 'wgtsd'
-          ? 'no rule yet for a loop through two devices: 78,200 bytes (offload on) or a runaway (off)'
-          : false;
+      // tunnels' overhead until it outgrows the other tunnel's MTU; the kernel then fragments our
+      // datagrams and the fragments loop on, as the control's do.
+      const todo = v.impl === 'wgtsd' ? 'no rule yet for a loop through two devices: it runs away' : false;
       test('routing loop through two tunnels (the script’s loop)', { todo }, async (t) => {
         assert.ok(made !== null, 'needs the wg-over-wg topology of the previous test');
         const { p, w1, w2 } = made;
