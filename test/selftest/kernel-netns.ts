@@ -271,6 +271,35 @@ interface PairOptions {
   readonly mtu?: number;
 }
 
+/**
+ * The script's `wg set wg0 private-key … [listen-port …] peer … preshared-key … allowed-ips …
+ * [endpoint …]` on one side.
+ */
+function setPeer(
+  side: Side,
+  key: KeyPair,
+  port: number | null,
+  peer: KeyPair,
+  pskFile: string,
+  allowed: string,
+  endpoint: string | null,
+): Promise<string> {
+  return wg(side.ns, [
+    'set',
+    side.dev,
+    'private-key',
+    keyFile(key.privateKey),
+    ...(port === null ? [] : ['listen-port', String(port)]),
+    'peer',
+    peer.publicKey,
+    'preshared-key',
+    pskFile,
+    'allowed-ips',
+    allowed,
+    ...(endpoint === null ? [] : ['endpoint', endpoint]),
+  ]);
+}
+
 /** ns1 ↔ ns2 over a veth, wg0 in each configured as the script's configure_peers, endpoints set. */
 async function pair(v: KernelVariant, opts: PairOptions = {}): Promise<Pair> {
   const [ns1, ns2] = await Promise.all([namespace(v, '1'), namespace(v, '2')]);
@@ -300,38 +329,8 @@ async function pair(v: KernelVariant, opts: PairOptions = {}): Promise<Pair> {
   ];
   const allowed = opts.allowed ?? [`${IN2}/32,${IN2_6}/128`, `${IN1}/32,${IN1_6}/128`];
   const pskFile = keyFile(psk);
-  await wg(ns1, [
-    'set',
-    n1.dev,
-    'private-key',
-    keyFile(key1.privateKey),
-    'listen-port',
-    String(PORT1),
-    'peer',
-    key2.publicKey,
-    'preshared-key',
-    pskFile,
-    'allowed-ips',
-    allowed[0],
-    'endpoint',
-    `${OUT2}:${PORT2}`,
-  ]);
-  await wg(ns2, [
-    'set',
-    n2.dev,
-    'private-key',
-    keyFile(key2.privateKey),
-    'listen-port',
-    String(PORT2),
-    'peer',
-    key1.publicKey,
-    'preshared-key',
-    pskFile,
-    'allowed-ips',
-    allowed[1],
-    'endpoint',
-    `${OUT1}:${PORT1}`,
-  ]);
+  await setPeer(n1, key1, PORT1, key2, pskFile, allowed[0], `${OUT2}:${PORT2}`);
+  await setPeer(n2, key2, PORT2, key1, pskFile, allowed[1], `${OUT1}:${PORT1}`);
   for (const [side, list] of [
     [n1, addresses[0]],
     [n2, addresses[1]],
@@ -599,34 +598,8 @@ export function defineKernelSuite(v: KernelVariant): void {
       test('key change: a new private key handshakes at once', async () => {
         await second.run(async ({ n1, n2, key1, key2, key3, psk }) => {
           const pskFile = keyFile(psk);
-          await wg(n1.ns, [
-            'set',
-            n1.dev,
-            'private-key',
-            keyFile(key1.privateKey),
-            'peer',
-            key2.publicKey,
-            'preshared-key',
-            pskFile,
-            'allowed-ips',
-            `${IN2}/32`,
-            'endpoint',
-            `${OUT2}:${PORT2}`,
-          ]);
-          await wg(n2.ns, [
-            'set',
-            n2.dev,
-            'private-key',
-            keyFile(key2.privateKey),
-            'listen-port',
-            String(PORT2),
-            'peer',
-            key1.publicKey,
-            'preshared-key',
-            pskFile,
-            'allowed-ips',
-            `${IN1}/32`,
-          ]);
+          await setPeer(n1, key1, null, key2, pskFile, `${IN2}/32`, `${OUT2}:${PORT2}`);
+          await setPeer(n2, key2, PORT2, key1, pskFile, `${IN1}/32`, null);
           await firstReply(n1.ns, IN2);
           await wg(n1.ns, ['set', n1.dev, 'private-key', keyFile(key3.privateKey)]);
           await wg(n2.ns, [
