@@ -14,7 +14,8 @@
  *   routeCheckChanged(fd) -> boolean
  *       drains it: whether anything changed since the last call (an overrun counts as a change)
  *
- * No decision here: src/device/sticky-source.ts decides when to ask and what the answer means.
+ * No decision here: src/device/sticky-source.ts decides when to ask and what the answer means
+ * (src/device/route-mtu.ts opens a watch of its own: each watch is drained by its one user).
  */
 #include "common.h"
 
