@@ -44,7 +44,8 @@
  *   daemons gone, ten flood pings through wg1; the script's bound (under 70,000 bytes of wg1 tx
  *   in the second after) and the loop's end (nothing more in the next half second). Neither
  *   device sees its own datagrams, so the guard does not apply: a `todo` for wgtsd, whose loop
- *   runs away as the control's does (see src/device/loop-guard.ts);
+ *   runs away as the control's does (see src/device/loop-guard.ts); the script only warns when
+ *   this bound is missed (cross-namespace loops are unsolved in the kernel on some architectures);
  * - ICMP unreachable through a NAT router, the script's own case: a router (ns2) that SNATs
  *   ns0's traffic into wg0 returns the error to ns0 through conntrack. The script expects "From
  *   10.0.0.100" (the kernel answers from its own address); a daemon writing into a TUN answers
@@ -716,7 +717,10 @@ export function defineKernelSuite(v: KernelVariant): void {
       // Not met by wgtsd yet (see src/device/loop-guard.ts): neither device ever reads its own
       // datagram here, so the loop guard does not apply. Each pass grows the packet by both
       // tunnels' overhead until it outgrows the other tunnel's MTU; the kernel then fragments our
-      // datagrams and the fragments loop on, as the control's do.
+      // datagrams and the fragments loop on, as the control's do. The script itself does not fail
+      // on this bound: where it is exceeded it prints that the architecture "does not do the right
+      // thing with cross-namespace routing loops" and goes on, the problem being unsolved there
+      // too. A `todo`, so the runaway stays measured and visible in every run.
       const todo = v.impl === 'wgtsd' ? 'no rule yet for a loop through two devices: it runs away' : false;
       test('routing loop through two tunnels (the script’s loop)', { todo }, async (t) => {
         assert.ok(made !== null, 'needs the wg-over-wg topology of the previous test');
