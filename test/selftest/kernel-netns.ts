@@ -107,24 +107,19 @@ import {
   startDaemon,
   writeSecretFile,
   type Daemon,
-  type Impl,
   type KeyPair,
 } from '../helpers/wg-peer.js';
+import {
+  IN1_V4 as IN1,
+  IN1_V6 as IN1_6,
+  IN2_V4 as IN2,
+  IN2_V6 as IN2_6,
+  type SelftestVariant,
+} from './script.js';
 
-/** One implementation under test; each test file passes its own. */
-export interface KernelVariant {
-  readonly title: string;
-  /** One letter, different per file: it goes into every namespace and interface name. */
-  readonly letter: string;
-  readonly impl: Impl;
-  readonly env?: Readonly<Record<string, string>>;
-}
+export type KernelVariant = SelftestVariant;
 
 // The script's addresses and ports.
-const IN1 = '192.168.241.1';
-const IN2 = '192.168.241.2';
-const IN1_6 = 'fd00::1';
-const IN2_6 = 'fd00::2';
 const OUT1 = '10.0.0.1';
 const OUT2 = '10.0.0.2';
 const PORT1 = 1;

@@ -73,6 +73,7 @@ import {
   type Impl,
   type KeyPair,
 } from '../helpers/wg-peer.js';
+import { IN1_V4, IN2_V4 } from './script.js';
 
 /** One implementation under test and its environment. */
 interface Variant {
@@ -125,9 +126,7 @@ const VARIANTS: readonly Variant[] = [
   },
 ];
 
-// The scripts' addresses and ports.
-const IN1_V4 = '192.168.241.1';
-const IN2_V4 = '192.168.241.2';
+// The scripts' ports.
 const PORT1 = 10000;
 const PORT2 = 20000;
 /** How long one ping waits for its reply (the scripts: 1 s). */

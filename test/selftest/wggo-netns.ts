@@ -75,20 +75,10 @@ import {
   type KeyPair,
 } from '../helpers/wg-peer.js';
 import { cleanEnv } from '../helpers/wgtsd.js';
+import { IN1_V4, IN1_V6, IN2_V4, IN2_V6, type SelftestVariant } from './script.js';
 
 /** One implementation under test; each test file passes its own. */
-export interface NetnsVariant {
-  /** Shown in test names, e.g. "wgtsd, offload on". */
-  readonly title: string;
-  /**
-   * One lowercase letter, different in every file that may run at once: it goes into every
-   * namespace and interface name, and interface names must be unique host-wide (the UAPI socket
-   * directory is shared by all namespaces).
-   */
-  readonly letter: string;
-  readonly impl: Impl;
-  /** Added to the daemon's environment (e.g. WGTS_OFFLOAD). */
-  readonly env?: Readonly<Record<string, string>>;
+export interface NetnsVariant extends SelftestVariant {
   /**
    * A line the daemon must log at start, proving the variant runs what it says (e.g. wgtsd's
    * "data path: batched" with offloads on), so a changed default cannot go unnoticed.
@@ -97,10 +87,6 @@ export interface NetnsVariant {
 }
 
 // The script's addresses and ports.
-const IN1_V4 = '192.168.241.1';
-const IN2_V4 = '192.168.241.2';
-const IN1_V6 = 'fd00::1';
-const IN2_V6 = 'fd00::2';
 /** A second address on wg2, allowed for pub2 on wg1 throughout: the crypto-RP filter's marker. */
 const IN2_MARK_V4 = '192.168.241.3';
 const PORT1 = 10000;
