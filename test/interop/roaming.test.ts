@@ -77,13 +77,16 @@ async function roamDuringPing(
     const resumed = await stream.nextReply(5_000, seqAtChange);
     diagnostic(`${mover.impl} roamed: replies resumed at icmp_seq ${resumed} (change after ${changedAfter})`);
     const want = await expectedEndpoint();
-    // The observer has learnt it from an authenticated packet by now (replies came back to it).
+    // The observer learns it from the mover's first authenticated packet from there. Replies may
+    // resume before that: a wireguard-go mover keeps its sticky source and interface (the old
+    // link) until its route listener, asynchronously, sees the new route and clears them; on a
+    // busy machine that once took longer than 2 s, so it is given 10.
     const seen = await waitFor(
       async () => {
         const e = (await peerOf(observer)).endpoint;
         return e === want ? e : null;
       },
-      { timeoutMs: 2_000, what: `${observer.impl}'s endpoint for ${mover.impl} to become ${want}` },
+      { timeoutMs: 10_000, what: `${observer.impl}'s endpoint for ${mover.impl} to become ${want}` },
     ).catch(async (err: Error) => {
       throw new Error(`${err.message}; it shows ${(await peerOf(observer)).endpoint}`);
     });
