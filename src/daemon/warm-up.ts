@@ -23,6 +23,7 @@
  * it quietly, as it only ever costs the speed of the first packets. WGTS_WARMUP=0 turns it off.
  */
 import { Device } from '../device/device.js';
+import { nativeRouteMtuSource, RouteMtus } from '../device/route-mtu.js';
 import { FastPath } from '../device/fast-path.js';
 import { generatePrivateKey, publicKeyOf } from '../crypto/x25519.js';
 import { REKEY_AFTER_TIME_MS, REKEY_TIMEOUT_MS } from '../constants.js';
@@ -95,6 +96,8 @@ function makeSide(native: NativeAddon, name: string, offloadFlags: number, now: 
     bind,
     mtu: MTU,
     now,
+    // As the daemon's device has it: padding capped at route MTUs (the same calls per packet).
+    routeMtus: new RouteMtus(nativeRouteMtuSource()),
     fastPath: (d: Device) => new FastPath(d, near, bind),
   });
   return { device, near, far, key: generatePrivateKey() };
