@@ -194,6 +194,7 @@ export class Device implements UapiTarget {
     this.allowedIPs.clear();
     this.queue.clear();
     this.bind.close();
+    this.routeMtus?.close();
     this.tun?.close();
   }
 

@@ -24,6 +24,8 @@ export interface RouteMtuSource {
   lookup(family: 4 | 6, b: Uint8Array, at: number): number;
   /** Whether any route changed since the last call. */
   changed(): boolean;
+  /** Releases what the source holds (the native one: its netlink socket). */
+  close?(): void;
 }
 
 const SLOTS = 256;
@@ -44,6 +46,11 @@ export class RouteMtus {
 
   constructor(source: RouteMtuSource) {
     this.#source = source;
+  }
+
+  /** Releases the source (the device's close does this). Idempotent. */
+  close(): void {
+    this.#source.close?.();
   }
 
   /**
@@ -87,9 +94,15 @@ export class RouteMtus {
 /** Route MTUs from the kernel of the daemon's namespace (native/route-mtu.c). */
 export function nativeRouteMtuSource(): RouteMtuSource {
   const native = loadNative();
-  const fd = native.routeCheckWatch(); // our own watch: draining it tells no one else
+  let fd = native.routeCheckWatch(); // our own watch: draining it tells no one else
   return {
     lookup: (family, b, at) => native.routeMtu(family, b, at),
-    changed: () => native.routeCheckChanged(fd),
+    // Once closed, no watch: every answer is "changed", so nothing stale is ever kept.
+    changed: () => fd < 0 || native.routeCheckChanged(fd),
+    close: () => {
+      if (fd < 0) return;
+      native.closeFd(fd);
+      fd = -1;
+    },
   };
 }
