@@ -14,7 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
@@ -117,6 +117,24 @@ test('the sandbox has no compiler: none of cc, gcc, g++, make, python3 on its PA
   assert.deepEqual(extra, []);
   assert.equal(box.env['npm_config_nodedir'], undefined);
 });
+
+test(
+  'control: in the sandbox a build from source fails (node-gyp finds no python3, no compiler)',
+  { skip },
+  async () => {
+    const app = join(box.dir, 'app-from-source');
+    mkdirSync(app);
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'wgts-from-source', private: true }));
+    const r = await exec(
+      null,
+      box.npm[0],
+      [box.npm[1], 'install', '--prefix', app, '--prefer-offline', tarball],
+      { env: { ...box.env, npm_config_build_from_source: 'true' }, timeoutMs: INSTALL_TIMEOUT_MS },
+    );
+    assert.notEqual(r.code, 0, 'a build from source succeeded without a compiler');
+    assert.match(r.stderr, /gyp ERR!/);
+  },
+);
 
 test(
   'npm pack ships built JavaScript, types and the host prebuild; no tests or source maps',

@@ -82,6 +82,7 @@ export function createSandbox(tag: string): Sandbox {
     npm_config_registry: npmSetting('registry'),
     npm_config_globalconfig: join(dir, 'npmrc-global'),
     npm_config_fetch_retries: '1',
+    npm_config_logs_dir: join(dir, 'npm-logs'),
     NODEJS_ORG_MIRROR: NO_HEADERS_URL,
     npm_config_update_notifier: 'false',
     npm_config_fund: 'false',
