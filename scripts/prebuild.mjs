@@ -7,6 +7,7 @@
 //   node scripts/prebuild.mjs            host target, plus every cross target whose toolchain is here
 //   node scripts/prebuild.mjs --all      every target; installs missing toolchains (Debian, root)
 //   node scripts/prebuild.mjs TARGET...  just those (linux-x64-glibc, linux-x64-musl, linux-arm64-glibc)
+//   --out=DIR                             write DIR/prebuilds/... instead of the package's (tests)
 //
 // Linking: the glibc builds link libc as usual (versioned symbols, checked in test/package). The
 // musl build links no libc at all (-nodefaultlibs): a musl Node already has libc in its global
@@ -84,7 +85,7 @@ function installToolchain(name) {
   }
 }
 
-function build(name) {
+function build(name, out) {
   const t = TARGETS[name];
   const { cc, strip } = tools(name);
   const scratch = mkdtempSync(join(tmpdir(), `wgts-prebuild-${name}-`));
@@ -118,11 +119,11 @@ function build(name) {
       `--libc=${t.libc}`,
       `--strip-bin=${strip}`,
       `--cwd=${scratch}`,
-      `--out=${ROOT}`,
+      `--out=${out}`,
     );
     const r = spawnSync(process.execPath, args, { stdio: 'inherit', env });
     if (r.status !== 0) throw new Error(`${name}: prebuildify failed (exit ${r.status ?? r.signal})`);
-    console.error(`prebuild: prebuilds/linux-${t.arch}/wgts.${t.libc}.node`);
+    console.error(`prebuild: ${join(out, 'prebuilds', `linux-${t.arch}`, `wgts.${t.libc}.node`)}`);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -130,6 +131,7 @@ function build(name) {
 
 function main(argv) {
   const all = argv.includes('--all');
+  const out = resolve(argv.find((a) => a.startsWith('--out='))?.slice('--out='.length) ?? ROOT);
   const named = argv.filter((a) => !a.startsWith('--'));
   for (const n of named)
     if (!(n in TARGETS)) throw new Error(`unknown target ${n}: ${Object.keys(TARGETS).join(', ')}`);
@@ -149,7 +151,7 @@ function main(argv) {
       if (all || named.length > 0) installToolchain(n);
       else throw new Error(`${n}: no ${tools(n).cc} on PATH`);
     }
-    build(n);
+    build(n, out);
   }
 }
 
