@@ -20,11 +20,22 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Every target we ship: the compiler it needs and the Debian packages that provide it. */
+/**
+ * Every target we ship: the cross compiler that builds it from another host (the host's own
+ * target uses plain gcc) and the Debian packages that provide it. musl-gcc wraps the host's gcc,
+ * so it builds for the host's architecture only (`host`).
+ */
 const TARGETS = {
-  'linux-x64-glibc': { arch: 'x64', libc: 'glibc', cc: 'gcc', strip: 'strip', packages: ['gcc', 'make'] },
+  'linux-x64-glibc': {
+    arch: 'x64',
+    libc: 'glibc',
+    cc: 'x86_64-linux-gnu-gcc',
+    strip: 'x86_64-linux-gnu-strip',
+    packages: ['gcc-x86-64-linux-gnu'],
+  },
   'linux-x64-musl': {
     arch: 'x64',
+    host: 'x64',
     libc: 'musl',
     cc: 'musl-gcc',
     strip: 'strip',
@@ -43,7 +54,8 @@ const TARGETS = {
   },
 };
 
-const HOST = `linux-${process.arch}-glibc`;
+/** The host's own target; Node's report names the glibc it runs on, and none under musl. */
+const HOST = `linux-${process.arch}-${process.report.getReport().header.glibcVersionRuntime ? 'glibc' : 'musl'}`;
 
 /** The compiler and strip for a target: the host's own for the host target, else the cross ones. */
 function tools(name) {
@@ -142,11 +154,15 @@ function main(argv) {
     targets = [HOST];
     for (const [n, t] of Object.entries(TARGETS)) {
       if (n === HOST) continue;
-      if (onPath(tools(n).cc)) targets.push(n);
+      if (t.host !== undefined && t.host !== process.arch)
+        console.error(`prebuild: skipping ${n} (${t.host} hosts only)`);
+      else if (onPath(tools(n).cc)) targets.push(n);
       else console.error(`prebuild: skipping ${n} (no ${t.cc}; npm run prebuild:all installs it)`);
     }
   }
   for (const n of targets) {
+    const only = TARGETS[n].host;
+    if (only !== undefined && only !== process.arch) throw new Error(`${n} builds on ${only} hosts only`);
     if (!onPath(tools(n).cc)) {
       if (all || named.length > 0) installToolchain(n);
       else throw new Error(`${n}: no ${tools(n).cc} on PATH`);
