@@ -16,6 +16,8 @@ import { warmUp, warmUpEnabled } from './warm-up.js';
 import { UapiServer } from '../uapi/server.js';
 import { signalFailure, signalReady } from './daemonize.js';
 import { ensureSocketDirectory, inodeOf, probeSocket, socketPath } from './socket-path.js';
+import type { DaemonOptions } from './options.js';
+import { isPermissionError, needsNetAdmin } from '../io/privilege.js';
 
 /** How often the daemon checks that its link and socket file still exist. */
 const WATCH_MS = 250;
@@ -29,7 +31,8 @@ const RESTART_POLL_MS = 10;
 /** After a stop, exit even if some handle would keep the event loop alive. */
 const EXIT_GRACE_MS = 2_000;
 
-export async function runDaemon(requested: string): Promise<number> {
+/** `_options`: the parsed command line (options.ts), for the features that take options. */
+export async function runDaemon(requested: string, _options?: DaemonOptions): Promise<number> {
   const level = parseLogLevel(process.env.LOG_LEVEL);
   let log: Logger = createLogger(requested, level);
   const fail = (message: string): number => {
@@ -81,7 +84,8 @@ export async function runDaemon(requested: string): Promise<number> {
     const code = (err as { code?: unknown }).code;
     if (code === 'EBUSY' && uapiFd === null && (await probeSocket(socketPath(requested))) === 'live')
       return fail(inUse(requested));
-    return fail(`cannot create TUN device ${requested}: ${(err as Error).message}`);
+    const hint = isPermissionError(err) ? `; ${needsNetAdmin('wgtsd')}` : '';
+    return fail(`cannot create TUN device ${requested}: ${(err as Error).message}${hint}`);
   }
   const ifname = tun.name;
   if (ifname !== requested || tunFd !== null) log = createLogger(ifname, level);

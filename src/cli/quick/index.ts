@@ -19,6 +19,7 @@ import { locateConfig } from './locate.js';
 import { saveConfig } from './save.js';
 import { stripOutput } from './strip.js';
 import { cmdUp } from './up.js';
+import { hasNetAdmin, needsNetAdmin } from '../../io/privilege.js';
 
 export type QuickCommand = 'up' | 'down' | 'save' | 'strip';
 
@@ -47,7 +48,17 @@ function readConfig(file: string): string {
   }
 }
 
+/** What `up` and `down` do to the system, for the message when the privilege is missing. */
+const PRIVILEGED: Partial<Record<QuickCommand, string>> = {
+  up: 'create a network interface',
+  down: 'remove a network interface',
+};
+
 async function dispatch(command: QuickCommand, arg: string): Promise<void> {
+  // Before anything runs (wg-quick re-executes itself under sudo at this point): without the
+  // privilege, `ip` and the daemon would fail halfway with raw EPERM/EACCES.
+  const action = PRIVILEGED[command];
+  if (action !== undefined && !hasNetAdmin()) throw new QuickError(needsNetAdmin(`\`${command}'`, action));
   const target = locateConfig(arg);
   if (target.warning !== null) process.stderr.write(`${target.warning}\n`);
   const parsed: QuickFile = parseQuickFile(readConfig(target.file), target.file);
