@@ -11,6 +11,7 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import { parseEndpointSpec, ValueError } from '../config/values.js';
+import { helpEntry } from '../help-format.js';
 
 /** The wgtsd the caller asked for; the rest of its configuration comes over the UAPI. */
 export interface DaemonOptions {
@@ -94,7 +95,7 @@ const ENVIRONMENT: readonly { readonly name: string; readonly value: string; rea
   {
     name: 'LOG_LEVEL',
     value: 'verbose|debug|error|silent',
-    help: 'How much to log (default: error). A daemonised wgtsd keeps the caller\'s stdout and stderr only when this is set and not silent.',
+    help: "How much to log (default: error). A daemonised wgtsd keeps the caller's stdout and stderr only when this is set and not silent.",
   },
   { name: 'WG_TUN_FD', value: 'FD', help: 'Use this already-open TUN descriptor instead of creating one.' },
   {
@@ -121,30 +122,8 @@ const ENVIRONMENT: readonly { readonly name: string; readonly value: string; rea
   { name: 'WGTS_STATS_MS', value: 'MS', help: 'The period of WGTS_STATS lines (default 1000, at least 50).' },
 ];
 
-export const USAGE = 'Usage: wgtsd [-f/--foreground] [--metrics HOST:PORT] [--log-file PATH] INTERFACE-NAME\n';
-
-const COLUMN = 28;
-const WIDTH = 100;
-
-/** `  term  text`, the text wrapped at WIDTH and indented to COLUMN (a long term gets its own line). */
-function entry(term: string, text: string): string {
-  const indent = ' '.repeat(COLUMN);
-  const head = `  ${term}`;
-  const ownLine = head.length + 2 > COLUMN;
-  let out = ownLine ? `${head}\n` : '';
-  let line = ownLine ? indent : head.padEnd(COLUMN);
-  let fresh = true;
-  for (const word of text.split(' ')) {
-    if (!fresh && line.length + 1 + word.length > WIDTH) {
-      out += `${line}\n`;
-      line = indent;
-      fresh = true;
-    }
-    line += fresh ? word : ` ${word}`;
-    fresh = false;
-  }
-  return `${out}${line}\n`;
-}
+export const USAGE =
+  'Usage: wgtsd [-f/--foreground] [--metrics HOST:PORT] [--log-file PATH] INTERFACE-NAME\n';
 
 function optionTerm(o: OptionSpec): string {
   const long = `--${o.long}${o.value !== undefined ? ` ${o.value}` : ''}`;
@@ -161,14 +140,17 @@ the link is deleted, or when the socket file is removed. It needs root or CAP_NE
 
 Options:
 `;
-  for (const o of OPTIONS) text += entry(optionTerm(o), o.help);
+  for (const o of OPTIONS) text += helpEntry(optionTerm(o), o.help);
   text += '\nEnvironment:\n';
   for (const o of OPTIONS) {
     if (o.env === undefined) continue;
     const value = o.value ?? '1';
-    text += entry(`${o.env}=${value}`, `As --${o.long}${o.value !== undefined ? '; the option wins' : ''}.`);
+    text += helpEntry(
+      `${o.env}=${value}`,
+      `As --${o.long}${o.value !== undefined ? '; the option wins' : ''}.`,
+    );
   }
-  for (const e of ENVIRONMENT) text += entry(`${e.name}=${e.value}`, e.help);
+  for (const e of ENVIRONMENT) text += helpEntry(`${e.name}=${e.value}`, e.help);
   return text;
 }
 
@@ -239,7 +221,8 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
   if (names.length !== 1) {
     return {
       kind: 'error',
-      message: names.length === 0 ? 'no interface name given' : `one interface name expected, got ${names.length}`,
+      message:
+        names.length === 0 ? 'no interface name given' : `one interface name expected, got ${names.length}`,
     };
   }
   const ifname = names[0]!;

@@ -20,6 +20,8 @@ import { saveConfig } from './save.js';
 import { stripOutput } from './strip.js';
 import { cmdUp } from './up.js';
 import { hasNetAdmin, needsNetAdmin } from '../../io/privilege.js';
+import { commandHelp } from '../help.js';
+import { IpcError } from '../ipc.js';
 
 export type QuickCommand = 'up' | 'down' | 'save' | 'strip';
 
@@ -93,9 +95,13 @@ async function dispatch(command: QuickCommand, arg: string): Promise<void> {
 
 /** Runs `wgts COMMAND ARGS…`; resolves with the exit status. */
 export async function runQuick(command: QuickCommand, args: string[]): Promise<number> {
-  if (args.length !== 1 || args[0] === '--help' || args[0] === '-h' || args[0] === 'help') {
+  if (args.length === 1 && (args[0] === '--help' || args[0] === '-h' || args[0] === 'help')) {
+    process.stdout.write(commandHelp(command, QUICK_USAGE));
+    return 0;
+  }
+  if (args.length !== 1) {
     process.stderr.write(QUICK_USAGE);
-    return args.length === 1 ? 0 : 1;
+    return 1;
   }
   try {
     await dispatch(command, args[0]!);
@@ -103,6 +109,7 @@ export async function runQuick(command: QuickCommand, args: string[]): Promise<n
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`wgts: ${message}\n`);
+    if (err instanceof IpcError && err.hint !== null) process.stderr.write(`wgts: ${err.hint}\n`);
     return 1;
   }
 }
