@@ -77,7 +77,7 @@ async function dispatch(command: QuickCommand, arg: string): Promise<void> {
       return;
     case 'up': {
       validateExtras(parsed.extras, target.file);
-      const wg = parseWgConfig(parsed.wgText, target.file);
+      const wg = parseWgConfig(parsed.wgText, target.file, { kind: 'wg-quick' });
       for (const warning of wg.warnings) process.stderr.write(`${warning}\n`);
       const teardown = { ...ctx, wg, run: new Runner(new AbortController().signal) };
       await cmdUp({ ...ctx, wg }, abort, teardown);
