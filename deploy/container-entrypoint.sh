@@ -6,13 +6,14 @@
 set -eu
 target="${1:-${WG_INTERFACE:-wg0}}"
 name=$(basename "$target" .conf)
-wgts up "$target"
 down() {
   trap - TERM INT
   wgts down "$target" || exit 1
   exit 0
 }
+# Set before `up`: a stop that arrives while `up` runs is handled once it returns.
 trap down TERM INT
+wgts up "$target"
 # `sleep & wait` rather than a bare sleep, so a signal runs the trap at once.
 while [ -S "/var/run/wireguard/$name.sock" ]; do
   sleep 1 &
