@@ -126,7 +126,8 @@ test('the entrypoint is in the npm tarball, executable, and runs the package bin
     );
   }
   const script = readFileSync(join(ROOT, inPackage), 'utf8');
-  for (const m of script.matchAll(/(\S+) (?:up|down) "\$target"/g)) assert.ok(PKG.bin[m[1]!] !== undefined, m[1]);
+  for (const m of script.matchAll(/(\S+) (?:up|down) "\$target"/g))
+    assert.ok(PKG.bin[m[1]!] !== undefined, m[1]);
   assert.equal(spawnSync('sh', ['-n', join(ROOT, inPackage)]).status, 0, 'sh -n');
 });
 
