@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLI_MAIN } from '../cli/helpers.js';
 import { daemonPids } from '../cli/quick-helpers.js';
-import { cleanup, createNamespace, exec, spawn, trackPath, waitFor, which } from '../helpers/netns.js';
+import { cleanup, createNamespace, exec, spawn, trackPath, which } from '../helpers/netns.js';
 import { interopSkipReason, UAPI_DIR } from '../helpers/wg-peer.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -166,10 +166,8 @@ test(
     const entrypoint = join(ROOT, 'deploy/container-entrypoint.sh');
 
     const first = spawn(ns, entrypoint, [conf], { env });
-    await waitFor(async () => existsSync(sock) && (await linkUp()), {
-      timeoutMs: 30_000,
-      what: `${IFNAME} up`,
-    });
+    await first.waitForOutput(new RegExp(`wgts: ${IFNAME} is up`), 30_000);
+    assert.ok(existsSync(sock) && (await linkUp()), first.output());
     assert.equal(first.hasExited(), false, first.output());
     const stopped = await first.stop({ graceMs: 20_000 });
     assert.deepEqual(stopped, { code: 0, signal: null }, first.output());
@@ -178,10 +176,7 @@ test(
     assert.equal((await exec(ns, 'ip', ['link', 'show', 'dev', IFNAME])).code, 1, 'link removed');
 
     const second = spawn(ns, entrypoint, [conf], { env });
-    await waitFor(async () => existsSync(sock) && (await linkUp()), {
-      timeoutMs: 30_000,
-      what: `${IFNAME} up again`,
-    });
+    await second.waitForOutput(new RegExp(`wgts: ${IFNAME} is up`), 30_000);
     await exec(ns, 'ip', ['link', 'del', 'dev', IFNAME]);
     const timer = new Promise<null>((resolve) => setTimeout(() => resolve(null), 20_000).unref());
     const gone = await Promise.race([second.exited, timer]);
