@@ -40,7 +40,9 @@ interface OptionSpec {
   readonly env?: string;
   readonly help: string;
   /** Stores the value; throws ValueError (its message says what is expected) for a bad one. */
-  readonly set: (draft: Draft, value: string) => void;
+  readonly set?: (draft: Draft, value: string) => void;
+  /** Instead of running: print the help or the version. */
+  readonly exits?: 'help' | 'version';
 }
 
 /** HOST:PORT as an endpoint is written (IPv6 in brackets, port 1-65535), host kept unresolved. */
@@ -86,8 +88,8 @@ const OPTIONS: readonly OptionSpec[] = [
       d.logFile = resolvePath(v);
     },
   },
-  { long: 'help', short: 'h', help: 'Print this help and exit.', set: () => {} },
-  { long: 'version', short: 'v', help: 'Print the version and exit.', set: () => {} },
+  { long: 'help', short: 'h', help: 'Print this help and exit.', exits: 'help' },
+  { long: 'version', short: 'v', help: 'Print the version and exit.', exits: 'version' },
 ];
 
 /** Variables only the environment sets; those with an option are described by OPTIONS. */
@@ -122,8 +124,9 @@ const ENVIRONMENT: readonly { readonly name: string; readonly value: string; rea
   { name: 'WGTS_STATS_MS', value: 'MS', help: 'The period of WGTS_STATS lines (default 1000, at least 50).' },
 ];
 
-export const USAGE =
-  'Usage: wgtsd [-f/--foreground] [--metrics HOST:PORT] [--log-file PATH] INTERFACE-NAME\n';
+export const USAGE = `Usage: wgtsd ${OPTIONS.filter((o) => o.exits === undefined)
+  .map((o) => (o.short !== undefined ? `[-${o.short}/--${o.long}]` : `[--${o.long} ${o.value}]`))
+  .join(' ')} INTERFACE-NAME\n`;
 
 function optionTerm(o: OptionSpec): string {
   const long = `--${o.long}${o.value !== undefined ? ` ${o.value}` : ''}`;
@@ -190,8 +193,7 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     const found = findOption(arg);
     if (found === null) return { kind: 'error', message: `unknown option '${arg}'` };
     const { spec, inline } = found;
-    if (spec.long === 'help') return { kind: 'help' };
-    if (spec.long === 'version') return { kind: 'version' };
+    if (spec.exits !== undefined) return { kind: spec.exits };
     let value = '';
     if (spec.value === undefined) {
       if (inline !== null) return { kind: 'error', message: `option '--${spec.long}' takes no value` };
@@ -199,7 +201,7 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     else if (i + 1 < argv.length) value = argv[++i]!;
     else return { kind: 'error', message: `option '--${spec.long}' needs a value (${spec.value})` };
     try {
-      spec.set(draft, value);
+      spec.set?.(draft, value);
     } catch (err) {
       if (!(err instanceof ValueError)) throw err;
       return { kind: 'error', message: `bad --${spec.long} value '${value}': ${err.message}` };
@@ -212,7 +214,7 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     // A flag's variable is on only as `1`, as wireguard-go reads WG_PROCESS_FOREGROUND.
     if (spec.value === undefined && value !== '1') continue;
     try {
-      spec.set(draft, value);
+      spec.set?.(draft, value);
     } catch (err) {
       if (!(err instanceof ValueError)) throw err;
       return { kind: 'error', message: `bad ${spec.env}=${value}: ${err.message}` };
