@@ -1,0 +1,27 @@
+/**
+ * One scrape of wgtsd: the exporter-compatible peer families, then wgtsd's own, then the process
+ * families, as one text body. Scrapes that arrive while one is being rendered share it, so a
+ * burst of scrapers costs one pass over the peers.
+ */
+import type { Device } from '../device/device.js';
+import { writeDeviceMetrics } from './device-metrics.js';
+import { writePeerMetrics } from './peer-metrics.js';
+import { writeProcessMetrics } from './process-metrics.js';
+import { Exposition } from './text-format.js';
+
+export async function renderMetrics(device: Device, ifname: string): Promise<string> {
+  const out = new Exposition();
+  const totals = await writePeerMetrics(device, ifname, out);
+  writeDeviceMetrics(device, ifname, totals, out);
+  writeProcessMetrics(out);
+  return out.text();
+}
+
+/** renderMetrics for `device`, with concurrent callers sharing the scrape in progress. */
+export function sharedScrape(device: Device, ifname: () => string): () => Promise<string> {
+  let inFlight: Promise<string> | null = null;
+  return () =>
+    (inFlight ??= renderMetrics(device, ifname()).finally(() => {
+      inFlight = null;
+    }));
+}
