@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages the interop tests drive (the real wireguard-go and wg, iperf3,
-# nftables, ping) when they are missing. Needs root and Debian's package lists; without them it
+# nftables, ping, promtool) when they are missing. Needs root and Debian's package lists; without them it
 # says what is missing and the tests that need those tools skip with a reason.
 set -u
 missing=""
@@ -13,6 +13,7 @@ need ping iputils-ping
 need ip iproute2
 need ss iproute2
 need tcpdump tcpdump
+need promtool prometheus
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "ensure-deps: missing$missing (run as root on Debian to install); interop tests will skip" >&2
