@@ -99,7 +99,7 @@ test('a peer without endpoint or allowed IPs has no remote labels and allowed_ip
   assert.equal(valueOf(scrape, 'wireguard_latest_handshake_seconds', { public_key: b64(key) }), 0);
 });
 
-test('the per-packet path counts drops by reason: unknown index, replay, bad length, no route', async () => {
+test('the per-packet path counts drops by reason: unknown index, replay, bad tag, bad length, no route', async () => {
   const mark = dn.net.log.length;
   await carry(a, ipv4(a.inner4, b.inner4, 100));
   const transport = dn.sentSince(mark, a).find((d) => kindOf(d.data) === 'transport');
@@ -108,14 +108,17 @@ test('the per-packet path counts drops by reason: unknown index, replay, bad len
   const from = transport.from;
   const unknown = Uint8Array.from(transport.data);
   unknown.set([0xde, 0xad, 0xbe, 0xef], 4); // a receiver index nobody issued
+  const tampered = Uint8Array.from(transport.data);
+  tampered.set([0xff, 0xff, 0xff, 0], 8); // a fresh counter: passes the replay check, fails the tag
   b.device.receiveDatagrams(
-    [transport.data, transport.data, unknown, Uint8Array.of(4, 0, 0, 0, 1)],
-    [from, from, from, from],
+    [transport.data, transport.data, unknown, tampered, Uint8Array.of(4, 0, 0, 0, 1)],
+    [from, from, from, from, from],
   );
   await carry(b, ipv4(b.inner4, '10.99.0.1', 20)); // no peer has 10.99.0.1
   const after = drops(parseScrape(await renderMetrics(b.device, 'wgfake2')));
   assert.equal(after['replay']! - before['replay']!, 2);
   assert.equal(after['unknown-index']! - before['unknown-index']!, 1);
+  assert.equal(after['bad-tag']! - before['bad-tag']!, 1);
   assert.equal(after['bad-length']! - before['bad-length']!, 1);
   assert.equal(after['no-route']! - before['no-route']!, 1);
   assert.equal(b.device.drops.nonZero()['replay'], after['replay']);
