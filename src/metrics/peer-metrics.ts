@@ -22,10 +22,10 @@ import { formatIP } from '../routing/ip-format.js';
 import type { PrefixVisitor } from '../routing/allowed-ips.js';
 import type { Device } from '../device/device.js';
 import { lastHandshakeWallMs } from '../device/snapshot.js';
-import { escapeLabelValue, type Exposition } from './text-format.js';
+import { escapeLabelValue, yieldTurn, type Exposition } from './text-format.js';
 
-/** Peers rendered per event-loop turn (about 1 ms of work on this machine). */
-export const PEERS_PER_TURN = 1_000;
+/** Peers rendered per event-loop turn (a few milliseconds of work on a busy 2-core machine). */
+export const PEERS_PER_TURN = 250;
 
 /** Sums across the peers that the device-wide families need (metrics.ts). */
 export interface PeerTotals {
@@ -53,8 +53,6 @@ class AllowedIPsText implements PrefixVisitor {
     this.text = this.text === '' ? prefix : `${this.text},${prefix}`;
   }
 }
-
-const yieldTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Appends the exporter's families for `device` (named `ifname`) to `out`; returns the totals. */
 export async function writePeerMetrics(device: Device, ifname: string, out: Exposition): Promise<PeerTotals> {

@@ -7,9 +7,10 @@
  * MAX_CONNECTIONS at once (more are refused by the kernel-accepted socket being closed at once),
  * and concurrent scrapes share one rendering (scrape.ts).
  */
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { formatListenAddress, type ListenAddress } from './listen-address.js';
-import { CONTENT_TYPE } from './text-format.js';
+import { CONTENT_TYPE, yieldTurn } from './text-format.js';
 
 const MAX_HEADER_BYTES = 8 * 1024;
 const HEADERS_TIMEOUT_MS = 5_000;
@@ -26,11 +27,11 @@ export const METRICS_PATH = '/metrics';
 
 export class MetricsServer {
   readonly #server: Server;
-  readonly #scrape: () => Promise<string>;
+  readonly #scrape: () => Promise<readonly string[]>;
   readonly #onError: (err: Error) => void;
 
-  /** `scrape` renders the body; `onError` hears scrape failures (answered 500). */
-  constructor(scrape: () => Promise<string>, onError: (err: Error) => void = () => {}) {
+  /** `scrape` renders the body in pieces; `onError` hears scrape failures (answered 500). */
+  constructor(scrape: () => Promise<readonly string[]>, onError: (err: Error) => void = () => {}) {
     this.#scrape = scrape;
     this.#onError = onError;
     this.#server = createServer(
@@ -103,22 +104,33 @@ export class MetricsServer {
       return plain(res, 405, 'Method Not Allowed\n');
     }
     this.#scrape().then(
-      (body) => {
-        if (res.destroyed) return;
-        res.writeHead(200, {
-          'Content-Type': CONTENT_TYPE,
-          'Content-Length': Buffer.byteLength(body),
-          'Cache-Control': 'no-store',
-          'X-Content-Type-Options': 'nosniff',
-        });
-        res.end(body);
-      },
+      (chunks) => void send(res, chunks).catch(() => res.destroy()),
       (err: unknown) => {
         this.#onError(err instanceof Error ? err : new Error(String(err)));
         if (!res.destroyed) plain(res, 500, 'Internal Server Error\n');
       },
     );
   }
+}
+
+/**
+ * Writes the body's pieces in turn (chunked transfer encoding), waiting for the socket to drain
+ * and letting the event loop run between pieces, so a large body neither piles up in memory
+ * twice nor holds the data path. A client that goes away ends it.
+ */
+async function send(res: ServerResponse, chunks: readonly string[]): Promise<void> {
+  if (res.destroyed) return;
+  res.writeHead(200, {
+    'Content-Type': CONTENT_TYPE,
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  for (const chunk of chunks) {
+    if (res.destroyed) return;
+    if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    else await yieldTurn();
+  }
+  res.end();
 }
 
 /** A short text answer that closes the connection (any request body is not read). */

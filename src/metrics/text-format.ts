@@ -25,7 +25,7 @@ export function escapeLabelValue(value: string): string {
   return /[\\"\n]/.test(value) ? value.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`)) : value;
 }
 
-/** Collects a scrape's lines; `text()` joins them once. */
+/** Collects a scrape's lines; `chunks()` joins them a slice at a time, `text()` at once. */
 export class Exposition {
   readonly #lines: string[] = [];
 
@@ -56,4 +56,23 @@ export class Exposition {
   text(): string {
     return this.#lines.length === 0 ? '' : `${this.#lines.join('\n')}\n`;
   }
+
+  /**
+   * The body as pieces of at most `linesPerChunk` lines, yielding to the event loop between
+   * pieces: joining the lines of 100,000 peers at once would hold the data path for a while.
+   */
+  async chunks(linesPerChunk: number): Promise<string[]> {
+    const out: string[] = [];
+    const lines = this.#lines;
+    for (let i = 0; i < lines.length; i += linesPerChunk) {
+      if (i > 0) await yieldTurn();
+      out.push(`${lines.slice(i, i + linesPerChunk).join('\n')}\n`);
+    }
+    return out;
+  }
+}
+
+/** Lets the event loop run what is waiting (the data path) before the next slice of work. */
+export function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -15,7 +15,7 @@ const BODY = '# HELP x_total x\n# TYPE x_total counter\nx_total 1\n';
 let renders = 0;
 const server = new MetricsServer(async () => {
   renders++;
-  return BODY;
+  return [BODY.slice(0, 20), BODY.slice(20)];
 });
 let port = 0;
 
@@ -59,7 +59,8 @@ test('GET /metrics answers the exposition with its content type', async () => {
   const r = await get('/metrics');
   assert.equal(r.status, 200);
   assert.match(r.head, /content-type: text\/plain; version=0\.0\.4; charset=utf-8/i);
-  assert.equal(r.body, BODY);
+  assert.match(r.head, /transfer-encoding: chunked/i);
+  assert.ok(r.body.replace(/\r\n[0-9a-f]+\r\n/g, '').includes(BODY), r.body);
   assert.equal((await get('/metrics?name[]=x')).status, 200);
 });
 
@@ -148,7 +149,9 @@ test('concurrent scrapes share one rendering of the device', async () => {
     });
     const bodies = await Promise.all(Array.from({ length: 8 }, () => shared()));
     assert.equal(calls, 1);
-    assert.ok(bodies.every((b) => b === bodies[0] && b.includes('wgts_peers{interface="wgfake1"} 0')));
+    assert.ok(
+      bodies.every((b) => b === bodies[0] && b.join('').includes('wgts_peers{interface="wgfake1"} 0')),
+    );
     await shared();
     assert.equal(calls, 2, 'a later scrape renders afresh');
   } finally {
