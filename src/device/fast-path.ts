@@ -77,6 +77,11 @@ export class FastPath {
   #tunCount = 0;
   #rxBatch: RawBatch | null = null;
   #rxView: DataView | null = null;
+  /**
+   * Batches dropped whole because their handler threw. Nothing the network sends should make it
+   * throw; if something does, that batch is lost and counted, and the daemon goes on.
+   */
+  batchErrors = 0;
 
   constructor(device: Device, tun: LinuxTun, bind: LinuxBind) {
     this.#device = device;
@@ -88,10 +93,30 @@ export class FastPath {
   /** Takes over both readers. */
   start(): void {
     this.#tun.startRaw(
-      (count) => this.#fromTun(count),
+      (count) => this.#guard(() => this.#fromTun(count)),
       (err) => this.#device.tunReadFailed(err),
     );
-    this.#bind.startRaw((batch) => this.#fromNetwork(batch));
+    this.#bind.startRaw((batch) => this.#guard(() => this.#fromNetwork(batch)));
+  }
+
+  /** Runs one batch handler; a throw drops the batch, counted and logged, and resets the arenas. */
+  #guard(handle: () => void): void {
+    try {
+      handle();
+    } catch (err) {
+      this.batchErrors++;
+      this.#txCount = 0;
+      this.#txCursor[0] = 0;
+      this.#txPeer = null;
+      this.#rxCount = 0;
+      this.#rxKeypair = null;
+      this.#tunCount = 0;
+      this.#rxBatch = null;
+      // The first, then one in 1,000: enough to see it, never a flood.
+      if (this.batchErrors % 1000 === 1) {
+        this.#device.log.error(`batch dropped (${this.batchErrors} so far): ${String(err)}`);
+      }
+    }
   }
 
   // ---- outbound ---------------------------------------------------------------------------------
@@ -239,11 +264,19 @@ export class FastPath {
     }
     this.#flushRx(now);
     this.#bind.stats.datagramsReceived += total;
-    if (this.#tunCount > 0) {
-      this.#tun.writeCoalesced(slots, this.#tunOffsets, this.#tunLengths, this.#tunCount);
-      this.#tunCount = 0;
-    }
+    this.#flushTun();
     this.#rxBatch = null;
+  }
+
+  /**
+   * Writes the decrypted packets queued for the TUN. Called at the end of a receive batch, and
+   * whenever the list is full: a batch of 64 slots of up to 128 GRO segments each holds twice
+   * as many packets as the list has room for.
+   */
+  #flushTun(): void {
+    if (this.#tunCount === 0) return;
+    this.#tun.writeCoalesced(this.#rxBatch!.slots, this.#tunOffsets, this.#tunLengths, this.#tunCount);
+    this.#tunCount = 0;
   }
 
   /** One transport message at slots[d .. d + dl) from slot `slot`'s source. */
@@ -346,6 +379,7 @@ export class FastPath {
         drops[DISALLOWED_SOURCE]++;
         continue;
       }
+      if (this.#tunCount === RX_SLOTS) this.#flushTun();
       const t = this.#tunCount++;
       this.#tunOffsets[t] = p;
       this.#tunLengths[t] = length;
