@@ -148,15 +148,17 @@ for (const offload of ['1', '0'] as const) {
     const a = await startDaemon(nsA, { impl: 'wgtsd', ifname: ifA, env });
     const b = await startDaemon(nsB, { impl: 'wireguard-go', ifname: ifB });
     try {
+      // prettier-ignore
       await wg(nsA, [
         'set', ifA, 'listen-port', String(PORT_A), 'private-key', writeSecretFile(keysA.privateKey),
         'peer', keysB.publicKey, 'endpoint', `${OUTER_B}:${PORT_B}`, 'allowed-ips', `${INNER_B}/32,fd77::2/128`,
         'peer', keysC.publicKey, 'allowed-ips', `${INNER_C}/32`,
-      ]); // prettier-ignore
+      ]);
+      // prettier-ignore
       await wg(nsB, [
         'set', ifB, 'listen-port', String(PORT_B), 'private-key', writeSecretFile(keysB.privateKey),
         'peer', keysA.publicKey, 'endpoint', `${OUTER_A}:${PORT_A}`, 'allowed-ips', `${INNER_A}/32`,
-      ]); // prettier-ignore
+      ]);
       await addAddress(nsA, ifA, `${INNER_A}/24`);
       await addAddress(nsB, ifB, `${INNER_B}/24`);
       await execOk(nsA, 'ip', ['link', 'set', ifA, 'up']);
