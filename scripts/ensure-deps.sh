@@ -1,8 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages the interop tests drive (the real wireguard-go and wg, iperf3,
-# nftables, ping) and the cross toolchains the package tests build with, when they are missing.
-# Needs root and Debian's package lists; without them it says what is missing and the tests that
-# need those tools skip with a reason.
+# nftables, ping, promtool) and the cross toolchains the package tests build with, when they are
+# missing. Needs root and Debian's package lists; without them it says what is missing and the
+# tests that need those tools skip with a reason.
 set -u
 missing=""
 need() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
@@ -14,6 +14,7 @@ need ping iputils-ping
 need ip iproute2
 need ss iproute2
 need tcpdump tcpdump
+need promtool prometheus
 # test/package/prebuilds: the npm package's prebuilt addons for musl and arm64, checked with
 # readelf and loaded in an arm64 Node under qemu-user.
 need readelf binutils

@@ -25,6 +25,7 @@ import { IP_DESTINATION_OFFSET, IP_SOURCE_OFFSET } from '../protocol/transport.j
 import { AllowedIPs } from '../routing/allowed-ips.js';
 import type { DeviceSet, DeviceSnapshot, UapiTarget } from '../uapi/types.js';
 import { applyDeviceSet } from './apply.js';
+import { DROP_INDEX, DropCounters } from './drops.js';
 import { HandshakeQueue } from './handshake-queue.js';
 import { IcmpUnreachable } from './icmp-unreachable.js';
 import { isOwnDatagramTo } from './loop-guard.js';
@@ -91,6 +92,19 @@ export interface DeviceStats {
   queueHighWater: number;
   /** Packets read from the TUN that were our own datagrams to their peer's endpoint (loop-guard.ts). */
   loopDropped: number;
+  /** Handshake messages the kernel took from us, by type (Device.transmit reads the type byte). */
+  initiationsSent: number;
+  responsesSent: number;
+  /** Handshake messages that passed admission (mac1, and mac2 under load), by type. */
+  initiationsReceived: number;
+  responsesReceived: number;
+  /**
+   * Sessions derived: as initiator from a valid response, as responder from a valid initiation
+   * (the response sent). The responder's session is confirmed later by the first data packet.
+   */
+  handshakesCompleted: number;
+  /** Cookie replies received (cookieReplies counts those sent). */
+  cookieRepliesReceived: number;
 }
 
 /** Handshake messages processed per event-loop turn before yielding to other I/O. */
@@ -115,7 +129,15 @@ export class Device implements UapiTarget {
     handshakeDh: 0,
     queueHighWater: 0,
     loopDropped: 0,
+    initiationsSent: 0,
+    responsesSent: 0,
+    initiationsReceived: 0,
+    responsesReceived: 0,
+    handshakesCompleted: 0,
+    cookieRepliesReceived: 0,
   };
+  /** Dropped packets by reason, on both data paths (drops.ts). */
+  readonly drops = new DropCounters();
   /** ICMP unreachables for packets no peer can carry (icmp-unreachable.ts). */
   readonly icmp = new IcmpUnreachable();
   readonly routeMtus: RouteMtus | null;
@@ -288,15 +310,20 @@ export class Device implements UapiTarget {
     if (version === 4 && length >= 20) peer = this.allowedIPs.lookupAt(b, at + IP_DESTINATION_OFFSET[4], 4);
     else if (version === 6 && length >= 40)
       peer = this.allowedIPs.lookupAt(b, at + IP_DESTINATION_OFFSET[6], 6);
-    else return undefined; // not an IP packet
+    else {
+      this.drops.counts[DROP_INDEX['not-ip']]++;
+      return undefined;
+    }
     const endpoint = peer === undefined ? null : peer.tunnel.endpoint;
     if (endpoint === null) {
+      this.drops.counts[peer === undefined ? DROP_INDEX['no-route'] : DROP_INDEX['no-endpoint']]++;
       const icmp = this.icmp.build(b, at, length, now);
       if (icmp !== null) this.tun?.write([icmp]);
       return undefined;
     }
     if (isOwnDatagramTo(b, at, length, this.listenPort, endpoint)) {
       this.stats.loopDropped++;
+      this.drops.counts[DROP_INDEX['routing-loop']]++;
       return undefined;
     }
     return peer;
@@ -316,7 +343,12 @@ export class Device implements UapiTarget {
     // Count what the kernel took, as wireguard-go does: not what the tunnel produced.
     const sent = this.bind.send(r.datagrams, endpoint);
     if (endpoint.source != null && this.bind.sourceRefused === true) this.sourceRefused(peer, endpoint);
-    for (let i = 0; i < sent; i++) peer.txBytes += r.datagrams[i]!.length;
+    for (let i = 0; i < sent; i++) {
+      const d = r.datagrams[i]!;
+      peer.txBytes += d.length;
+      if (d[0] === 1) this.stats.initiationsSent++;
+      else if (d[0] === 2) this.stats.responsesSent++;
+    }
   }
 
   /**
@@ -413,12 +445,22 @@ export class Device implements UapiTarget {
       const msg = parseMessage(d);
       if (msg.type === 'transport') {
         const tunnel = this.indices.get(msg.receiver);
-        if (tunnel === undefined) continue;
+        if (tunnel === undefined) {
+          this.drops.count('unknown-index');
+          continue;
+        }
         const r = tunnel.consumeTransport(msg, copyEndpoint(src), now);
         if (r.kind === 'toTunnel') toTun.push(r.packet);
+        else if (r.kind === 'drop') this.drops.count(r.reason);
         this.transmit(this.#peerOfTunnel.get(tunnel)!, r);
       } else if (msg.type === 'cookieReply') {
-        this.indices.get(msg.receiver)?.consumeCookieReply(msg, now);
+        this.stats.cookieRepliesReceived++;
+        const tunnel = this.indices.get(msg.receiver);
+        const r = tunnel === undefined ? null : tunnel.consumeCookieReply(msg, now);
+        if (r === null) this.drops.count('unknown-index');
+        else if (r.kind === 'drop') this.drops.count(r.reason);
+      } else if (msg.type === 'invalid') {
+        this.drops.count(msg.reason);
       }
     }
     if (toTun.length > 0) this.tun?.write(toTun);
@@ -445,10 +487,14 @@ export class Device implements UapiTarget {
     local: Uint8Array | null = null,
     localIfindex = 0,
   ): void {
-    if (length !== (type === 1 ? INITIATION_SIZE : RESPONSE_SIZE)) return;
+    if (length !== (type === 1 ? INITIATION_SIZE : RESPONSE_SIZE)) {
+      this.drops.counts[DROP_INDEX['bad-length']]++;
+      return;
+    }
     if (this.queue.refuses(address, addrAt, addrLength)) {
       this.queue.dropped++;
       this.stats.handshakesQueueFull++;
+      this.drops.counts[DROP_INDEX['handshake-queue-full']]++;
       return;
     }
     this.queue.push({
@@ -497,6 +543,7 @@ export class Device implements UapiTarget {
     if (admission.kind === 'drop') {
       if (admission.reason === 'bad-mac1') this.stats.macRejected++;
       else if (admission.reason === 'rate-limited') this.stats.rateLimited++;
+      this.drops.count(admission.reason);
       return;
     }
     if (admission.kind === 'cookie') {
@@ -505,18 +552,27 @@ export class Device implements UapiTarget {
       return;
     }
     if (msg.type === 'initiation') {
+      this.stats.initiationsReceived++;
       this.stats.handshakeDh++;
       const partial = this.responder.identify(msg);
-      if (partial === null) return;
+      if (partial === null) return this.drops.count('handshake-failed');
       const peer = this.peers.get(toHex(partial.remoteStatic));
-      if (peer === undefined) return;
-      this.transmit(peer, peer.tunnel.consumeInitiation(partial, msg, from, now));
+      if (peer === undefined) return this.drops.count('unknown-peer');
+      this.#handshakeDone(peer, peer.tunnel.consumeInitiation(partial, msg, from, now));
     } else {
+      this.stats.responsesReceived++;
       const tunnel = this.indices.get(msg.receiver);
-      if (tunnel === undefined) return;
+      if (tunnel === undefined) return this.drops.count('unknown-index');
       this.stats.handshakeDh++;
-      this.transmit(this.#peerOfTunnel.get(tunnel)!, tunnel.consumeResponse(msg, from, now));
+      this.#handshakeDone(this.#peerOfTunnel.get(tunnel)!, tunnel.consumeResponse(msg, from, now));
     }
+  }
+
+  /** Counts a consumed handshake message's outcome, then sends what it asked for. */
+  #handshakeDone(peer: Peer, r: TunnelResult): void {
+    if (r.kind === 'drop') this.drops.count(r.reason);
+    else this.stats.handshakesCompleted++;
+    this.transmit(peer, r);
   }
 
   // ---- timers -----------------------------------------------------------------------------------
