@@ -1,0 +1,147 @@
+/**
+ * The one memory budget of a UAPI server: bytes of set requests in flight, across all of its
+ * connections. wireguard-go has no such limit (it streams each line into the device); we validate
+ * a whole set before applying any of it, so we must hold it, and without a shared cap N clients
+ * each sending one large request hold N times the largest request (measured: one 60 MiB set took
+ * wgtsd from 54 MB to 1.14 GB RSS, four in parallel to 2.5 GB).
+ *
+ * What is counted: each chunk a connection reads while a request is under way, as its bytes plus
+ * LINE_OVERHEAD_BYTES per newline in it, which is what the request costs while held as one string
+ * per line (so 60 MiB of two-byte lines costs what it really costs). The parsed form of a set is
+ * not counted: the server parses and applies in chunks of SET_CHUNK_ITEMS under its one lock, so at
+ * most one chunk of parsed state exists at any time, whatever the request's size.
+ *
+ * Rules:
+ * - Every holder (connection) gets its first `floorBytes` free, outside the shared pool: gets, `wg
+ *   set` and small setconfs are never held up by large requests. The floor is bounded by the
+ *   server's connection cap, so the total is `capBytes + maxConnections × floorBytes`.
+ * - Beyond its floor a holder draws from the shared pool of `capBytes`. When the pool cannot cover
+ *   a draw, the holder waits (its socket paused) in arrival order until others release.
+ * - Waiting cannot deadlock: when every holder of pool bytes is itself waiting, nobody would ever
+ *   release, so the waiter holding the most is refused (the server answers it -EIO, wireguard-go's
+ *   errno for a request it cannot read, and closes it), which frees its bytes for the rest. A
+ *   request larger than the whole pool is refused that way too. A holder that is slow but not
+ *   waiting (a trickle) keeps its bytes until its request deadline, so waiting is bounded in time.
+ */
+
+/** The default shared pool: a `wg setconf` of ~100,000 peers with two allowed IPs each fits. */
+export const DEFAULT_UAPI_BUDGET_BYTES = 32 * 1024 * 1024;
+/** The default free allowance of each connection. */
+export const DEFAULT_UAPI_FLOOR_BYTES = 64 * 1024;
+/** What one line costs beyond its bytes while held: a V8 string header, alignment, an array slot. */
+export const LINE_OVERHEAD_BYTES = 40;
+
+/** One party drawing on the budget: a connection. */
+export interface BudgetHolder {
+  /** The draw it waited for was granted: carry on. */
+  granted(): void;
+  /** It cannot be granted without deadlock: answer -EIO and close (release follows). */
+  refused(): void;
+}
+
+interface Account {
+  /** Bytes charged in all (floor included). */
+  held: number;
+  /** Bytes of `held` drawn from the shared pool. */
+  pooled: number;
+  /** A draw waiting for the pool, or 0. */
+  waiting: number;
+}
+
+export class UapiBudget {
+  readonly capBytes: number;
+  readonly floorBytes: number;
+  #inUse = 0;
+  #peak = 0;
+  readonly #accounts = new Map<BudgetHolder, Account>();
+  /** Holders waiting, in arrival order. */
+  readonly #queue: BudgetHolder[] = [];
+
+  constructor(capBytes = DEFAULT_UAPI_BUDGET_BYTES, floorBytes = DEFAULT_UAPI_FLOOR_BYTES) {
+    if (!(capBytes > 0) || !(floorBytes >= 0)) throw new RangeError('budget sizes must be positive');
+    this.capBytes = capBytes;
+    this.floorBytes = floorBytes;
+  }
+
+  /** Shared-pool bytes in use now. */
+  get inUse(): number {
+    return this.#inUse;
+  }
+
+  /** The most shared-pool bytes ever in use at once. */
+  get peak(): number {
+    return this.#peak;
+  }
+
+  /** Bytes `holder` holds (floor included). */
+  heldBy(holder: BudgetHolder): number {
+    return this.#accounts.get(holder)?.held ?? 0;
+  }
+
+  /**
+   * Charges `bytes` to `holder`. True: granted now. False: the holder waits until `granted()` (or
+   * `refused()`) is called; it must not draw again before then.
+   */
+  charge(holder: BudgetHolder, bytes: number): boolean {
+    let a = this.#accounts.get(holder);
+    if (a === undefined) {
+      a = { held: 0, pooled: 0, waiting: 0 };
+      this.#accounts.set(holder, a);
+    }
+    if (a.waiting > 0) throw new RangeError('a waiting holder cannot draw again');
+    const fromPool = Math.max(0, a.held + bytes - this.floorBytes) - a.pooled;
+    a.held += bytes;
+    if (fromPool <= 0) return true;
+    if (this.#queue.length === 0 && this.#inUse + fromPool <= this.capBytes) {
+      this.#draw(a, fromPool);
+      return true;
+    }
+    a.waiting = fromPool;
+    this.#queue.push(holder);
+    this.#breakDeadlock();
+    return false;
+  }
+
+  /** Returns everything `holder` holds (and drops its wait, if any). */
+  release(holder: BudgetHolder): void {
+    const a = this.#accounts.get(holder);
+    if (a === undefined) return;
+    this.#accounts.delete(holder);
+    this.#inUse -= a.pooled;
+    const i = this.#queue.indexOf(holder);
+    if (i >= 0) this.#queue.splice(i, 1);
+    this.#grantWaiting();
+  }
+
+  #draw(a: Account, bytes: number): void {
+    a.pooled += bytes;
+    this.#inUse += bytes;
+    if (this.#inUse > this.#peak) this.#peak = this.#inUse;
+  }
+
+  /** Grants waiters in arrival order while the pool covers the first of them. */
+  #grantWaiting(): void {
+    while (this.#queue.length > 0) {
+      const holder = this.#queue[0]!;
+      const a = this.#accounts.get(holder)!;
+      if (this.#inUse + a.waiting > this.capBytes) break;
+      this.#queue.shift();
+      this.#draw(a, a.waiting);
+      a.waiting = 0;
+      holder.granted();
+    }
+    this.#breakDeadlock();
+  }
+
+  /** When no holder outside the queue holds pool bytes, nothing will be released: refuse one. */
+  #breakDeadlock(): void {
+    if (this.#queue.length === 0) return;
+    for (const a of this.#accounts.values()) if (a.pooled > 0 && a.waiting === 0) return;
+    let victim = this.#queue[0]!;
+    for (const h of this.#queue)
+      if (this.#accounts.get(h)!.held > this.#accounts.get(victim)!.held) victim = h;
+    // Released first, so the refusal's own release (when its connection closes) finds nothing.
+    this.release(victim);
+    victim.refused();
+  }
+}
