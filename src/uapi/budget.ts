@@ -15,8 +15,10 @@
  * - Every holder (connection) gets its first `floorBytes` free, outside the shared pool: gets, `wg
  *   set` and small setconfs are never held up by large requests. The floor is bounded by the
  *   server's connection cap, so the total is `capBytes + maxConnections × floorBytes`.
- * - Beyond its floor a holder draws from the shared pool of `capBytes`. When the pool cannot cover
- *   a draw, the holder waits (its socket paused) in arrival order until others release.
+ * - Beyond its floor a holder draws from the shared pool of `capBytes`. A draw the pool covers is
+ *   granted at once (a request under way is never queued behind one that has not started, which
+ *   would only wait for it); one it cannot cover waits, its socket paused, and waiters are served
+ *   in arrival order as others release.
  * - Waiting cannot deadlock: when every holder of pool bytes is itself waiting, nobody would ever
  *   release, so the waiter holding the most is refused (the server answers it -EIO, wireguard-go's
  *   errno for a request it cannot read, and closes it), which frees its bytes for the rest. A
@@ -31,7 +33,7 @@ export const DEFAULT_UAPI_FLOOR_BYTES = 64 * 1024;
 /** What one line costs beyond its bytes while held: a V8 string header, alignment, an array slot. */
 export const LINE_OVERHEAD_BYTES = 40;
 
-/** One party drawing on the budget: a connection. */
+/** One party drawing on the budget: a connection. Its callbacks come in a later microtask. */
 export interface BudgetHolder {
   /** The draw it waited for was granted: carry on. */
   granted(): void;
@@ -73,6 +75,11 @@ export class UapiBudget {
     return this.#peak;
   }
 
+  /** Holders waiting for the pool now. */
+  get waiting(): number {
+    return this.#queue.length;
+  }
+
   /** Bytes `holder` holds (floor included). */
   heldBy(holder: BudgetHolder): number {
     return this.#accounts.get(holder)?.held ?? 0;
@@ -92,7 +99,7 @@ export class UapiBudget {
     const fromPool = Math.max(0, a.held + bytes - this.floorBytes) - a.pooled;
     a.held += bytes;
     if (fromPool <= 0) return true;
-    if (this.#queue.length === 0 && this.#inUse + fromPool <= this.capBytes) {
+    if (this.#inUse + fromPool <= this.capBytes) {
       this.#draw(a, fromPool);
       return true;
     }
@@ -104,13 +111,17 @@ export class UapiBudget {
 
   /** Returns everything `holder` holds (and drops its wait, if any). */
   release(holder: BudgetHolder): void {
+    if (this.#drop(holder)) this.#grantWaiting();
+  }
+
+  #drop(holder: BudgetHolder): boolean {
     const a = this.#accounts.get(holder);
-    if (a === undefined) return;
+    if (a === undefined) return false;
     this.#accounts.delete(holder);
     this.#inUse -= a.pooled;
     const i = this.#queue.indexOf(holder);
     if (i >= 0) this.#queue.splice(i, 1);
-    this.#grantWaiting();
+    return true;
   }
 
   #draw(a: Account, bytes: number): void {
@@ -128,7 +139,8 @@ export class UapiBudget {
       this.#queue.shift();
       this.#draw(a, a.waiting);
       a.waiting = 0;
-      holder.granted();
+      // Never from inside charge(): the holder learns it waits (false) before it is told to go on.
+      queueMicrotask(() => holder.granted());
     }
     this.#breakDeadlock();
   }
@@ -140,8 +152,9 @@ export class UapiBudget {
     let victim = this.#queue[0]!;
     for (const h of this.#queue)
       if (this.#accounts.get(h)!.held > this.#accounts.get(victim)!.held) victim = h;
-    // Released first, so the refusal's own release (when its connection closes) finds nothing.
-    this.release(victim);
-    victim.refused();
+    // Dropped first, so the refusal's own release (when its connection closes) finds nothing.
+    this.#drop(victim);
+    queueMicrotask(() => victim.refused());
+    this.#grantWaiting();
   }
 }
