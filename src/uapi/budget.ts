@@ -5,11 +5,11 @@
  * each sending one large request hold N times the largest request (measured: one 60 MiB set took
  * wgtsd from 54 MB to 1.14 GB RSS, four in parallel to 2.5 GB).
  *
- * What is counted: each chunk a connection reads while a request is under way, as its bytes plus
- * LINE_OVERHEAD_BYTES per newline in it, which is what the request costs while held as one string
- * per line (so 60 MiB of two-byte lines costs what it really costs). The parsed form of a set is
- * not counted: the server parses and applies in chunks of SET_CHUNK_ITEMS under its one lock, so at
- * most one chunk of parsed state exists at any time, whatever the request's size.
+ * What is counted: the bytes each connection reads, from the first of a request until it is
+ * answered; the reader holds a set's lines packed as they arrived (set-lines.ts), so that is what
+ * they weigh. The parsed form of a set is not counted: the server parses and applies in chunks of
+ * SET_CHUNK_ITEMS under its one lock, so at most one chunk of parsed state exists at any time,
+ * whatever the request's size.
  *
  * Rules:
  * - Every holder (connection) gets its first `floorBytes` free, outside the shared pool: gets, `wg
@@ -26,13 +26,10 @@
  *   waiting (a trickle) keeps its bytes until its request deadline, so waiting is bounded in time.
  */
 
-/** The default shared pool: a `wg setconf` of ~100,000 peers with two allowed IPs each fits. */
+/** The default shared pool: a `wg setconf` of 150,000 peers, each with an endpoint and two allowed IPs, fits. */
 export const DEFAULT_UAPI_BUDGET_BYTES = 32 * 1024 * 1024;
 /** The default free allowance of each connection. */
 export const DEFAULT_UAPI_FLOOR_BYTES = 64 * 1024;
-/** What one line costs beyond its bytes while held: a V8 string header, alignment, an array slot. */
-export const LINE_OVERHEAD_BYTES = 40;
-
 /** One party drawing on the budget: a connection. Its callbacks come in a later microtask. */
 export interface BudgetHolder {
   /** The draw it waited for was granted: carry on. */

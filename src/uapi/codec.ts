@@ -193,7 +193,7 @@ export const SET_CHUNK_ITEMS = 16_384;
  * line that ends it). Throws UapiError with wireguard-go's errno for the first bad line; returns
  * the whole request as one DeviceSet otherwise.
  */
-export function parseSet(lines: readonly string[]): DeviceSet {
+export function parseSet(lines: Iterable<string>): DeviceSet {
   return parseSetChunks(lines, Infinity).next().value as DeviceSet;
 }
 
@@ -208,7 +208,7 @@ export function parseSet(lines: readonly string[]): DeviceSet {
  * changes (wg(8) sends them first) acts from that point on. Errors are thrown as the lines are
  * reached, so only a full pass proves a request valid.
  */
-export function* parseSetChunks(lines: readonly string[], maxItems: number): Generator<DeviceSet, void> {
+export function* parseSetChunks(lines: Iterable<string>, maxItems: number): Generator<DeviceSet, void> {
   let device: Writable<DeviceSet> = { replacePeers: false, peers: [] };
   let peers: PeerSet[] = [];
   let peer: PeerSetDraft | null = null;
@@ -224,14 +224,14 @@ export function* parseSetChunks(lines: readonly string[], maxItems: number): Gen
     return chunk;
   };
   // No closure or message string per line: a 100,000-peer `wg setconf` is 400,000 lines.
-  let i = 0;
+  let i = -1;
   const invalid = (what: string): never => {
     throw new UapiError(EINVAL, `set line ${i + 1}: ${what}`);
   };
   const flag = (key: string, value: string): true =>
     value === 'true' ? true : invalid(`${key} takes only "true", got ${quote(value)}`);
-  for (; i < lines.length; i++) {
-    const line = lines[i]!;
+  for (const line of lines) {
+    i++;
     const eq = line.indexOf('=');
     if (eq < 0) throw new UapiError(EPROTO, `set line ${i + 1}: no '=' in ${quote(line)}`);
     const key = line.slice(0, eq);

@@ -27,10 +27,11 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { EIO, UapiError, errnoName } from './errno.js';
-import { LINE_OVERHEAD_BYTES, UapiBudget, type BudgetHolder } from './budget.js';
+import { UapiBudget, type BudgetHolder } from './budget.js';
 import { SET_CHUNK_ITEMS, encodeGet, parseSetChunks } from './codec.js';
 import { redactSecrets } from './redact.js';
 import { RequestReader, type ReaderEvent } from './reader.js';
+import type { SetLines } from './set-lines.js';
 import type { UapiTarget } from './types.js';
 
 /** Where wireguard-go (and wgtsd) put an interface's UAPI socket. */
@@ -224,7 +225,7 @@ export class UapiServer {
     }
   }
 
-  async #set(lines: string[]): Promise<number> {
+  async #set(lines: SetLines): Promise<number> {
     let errno: number;
     try {
       errno = await this.#exclusive(() => applySetInChunks(this.#target, lines));
@@ -251,7 +252,7 @@ export class UapiServer {
  * in use): later chunks are peers only, which a device always accepts. Throws UapiError when a line
  * is invalid, before anything is applied.
  */
-async function applySetInChunks(target: UapiTarget, lines: readonly string[]): Promise<number> {
+async function applySetInChunks(target: UapiTarget, lines: SetLines): Promise<number> {
   const check = parseSetChunks(lines, SET_CHUNK_ITEMS);
   while (check.next().done !== true);
   for (const chunk of parseSetChunks(lines, SET_CHUNK_ITEMS)) {
@@ -266,13 +267,6 @@ type Reply = string | Uint8Array;
 
 function describe(err: unknown): string {
   return err instanceof Error ? (err.stack ?? err.message) : String(err);
-}
-
-/** What a chunk costs the budget while held: its bytes, and the overhead of each line in it. */
-function chunkCost(chunk: Buffer): number {
-  let lines = 0;
-  for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1)) lines++;
-  return chunk.length + lines * LINE_OVERHEAD_BYTES;
 }
 
 /**
@@ -314,7 +308,7 @@ class Connection implements BudgetHolder {
     this.#budget = budget;
     this.#handle = handle;
     socket.on('data', (chunk: Buffer) => {
-      if (this.#budget.charge(this, chunkCost(chunk))) this.#feed(chunk);
+      if (this.#budget.charge(this, chunk.length)) this.#feed(chunk);
       else {
         // Over budget: read nothing more until others release (or we are refused).
         this.socket.pause();

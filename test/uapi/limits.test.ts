@@ -68,7 +68,8 @@ test('a 60 MiB set is refused with EIO, applies nothing, and the budget never pa
   assert.equal(target.applied.length, applied);
   assert.ok(server.budget.peak <= server.budget.capBytes, `peak ${server.budget.peak}`);
   await waitFor(() => server.budget.inUse === 0, { timeoutMs: 5_000, what: 'budget returned' });
-  assert.ok(logged.some((m) => /memory budget .* exhausted/.test(m)));
+  // Refused by the reader's cap on one request (the pool's size) or by the budget, whichever is first.
+  assert.ok(logged.some((m) => /memory budget .* exhausted|set request larger than/.test(m)));
 });
 
 test('four 60 MiB sets at once are all refused, and a small set sent meanwhile applies', async () => {
@@ -93,13 +94,13 @@ test('four 60 MiB sets at once are all refused, and a small set sent meanwhile a
 });
 
 test('a set waiting for the budget goes through once a holder releases (waiting, not refusal)', async () => {
-  const budget = new UapiBudget(1024 * 1024, 1024);
+  const budget = new UapiBudget(300 * 1024, 1024);
   const t = new FakeTarget();
   const p = join(tmp.dir, 'wait.sock');
   const s = new UapiServer(t, { budget, requestTimeoutMs: 10_000 });
   await s.listen(p);
   try {
-    // A holds ~550 KiB (200 KiB of 23-byte lines) of a set it has not finished; B's as much must wait.
+    // A holds 200 KiB of a set it has not finished; B's 200 KiB must wait for it.
     const a = connect(p);
     const aDone = new Promise<string>((resolve) => {
       let got = '';
@@ -110,7 +111,7 @@ test('a set waiting for the budget goes through once a holder releases (waiting,
     });
     const aBody = hugeSet(200 * 1024);
     a.write(aBody.subarray(0, aBody.length - 1));
-    await waitFor(() => budget.inUse > 500_000, { timeoutMs: 5_000, what: 'A holding its bytes' });
+    await waitFor(() => budget.inUse > 190_000, { timeoutMs: 5_000, what: 'A holding its bytes' });
     const b = rawExchange(p, hugeSet(200 * 1024), { until: UNTIL_ERRNO, waitMs: 10_000 });
     await waitFor(() => budget.waiting === 1, { timeoutMs: 5_000, what: 'B waiting for the budget' });
     assert.equal(t.applied.length, 0);
