@@ -5,9 +5,9 @@
  * each sending one large request hold N times the largest request (measured: one 60 MiB set took
  * wgtsd from 54 MB to 1.14 GB RSS, four in parallel to 2.5 GB).
  *
- * What is counted: the bytes each connection reads, from the first of a request until it is
+ * What is counted: the bytes each connection reads, from the first byte of a request until it is
  * answered; the reader holds a set's lines packed as they arrived (set-lines.ts), so that is what
- * they weigh. The parsed form of a set is not counted: the server parses and applies in chunks of
+ * they weigh (plus at most one partly filled 64 KiB block per connection, which the floor covers). The parsed form of a set is not counted: the server parses and applies in chunks of
  * SET_CHUNK_ITEMS under its one lock, so at most one chunk of parsed state exists at any time,
  * whatever the request's size.
  *
@@ -21,8 +21,9 @@
  *   in arrival order as others release.
  * - Waiting cannot deadlock: when every holder of pool bytes is itself waiting, nobody would ever
  *   release, so the waiter holding the most is refused (the server answers it -EIO, wireguard-go's
- *   errno for a request it cannot read, and closes it), which frees its bytes for the rest. A
- *   request larger than the whole pool is refused that way too. A holder that is slow but not
+ *   errno for a request it cannot read, and closes it), which frees its bytes for the rest. (A
+ *   single request larger than the pool meets the reader's per-request cap, which the server sets
+ *   to the pool's size, and gets the same -EIO.) A holder that is slow but not
  *   waiting (a trickle) keeps its bytes until its request deadline, so waiting is bounded in time.
  */
 

@@ -1,7 +1,8 @@
 /**
  * UapiServer resource limits over a real unix socket, in process (issue 12, item 7): one memory
- * budget for all connections (a 60 MiB set, four of them at once, a small set that must still get
- * through), large legitimate sets applied in chunks that add up to the whole request, idle
+ * budget for all connections (a set four times the pool, four of them at once, a small set that
+ * must still get through; the server here has a 4 MiB pool to keep the floods light, and
+ * test/daemon/uapi-limits.test.ts sends 60 MiB ones to a real wgtsd with the default), large legitimate sets applied in chunks that add up to the whole request, idle
  * connections evicted at the connection cap while a connection mid-request is kept, and key
  * material redacted from everything the server logs about a malformed line.
  */
@@ -22,7 +23,10 @@ const path = join(tmp.dir, 'limits.sock');
 const target = new FakeTarget();
 const logged: string[] = [];
 const MAX_CONNECTIONS = 64;
+const POOL_BYTES = 4 << 20;
+const FLOOD_BYTES = 4 * POOL_BYTES;
 const server = new UapiServer(target, {
+  budget: new UapiBudget(POOL_BYTES),
   maxConnections: MAX_CONNECTIONS,
   requestTimeoutMs: 15_000,
   logger: { verbose: (m) => logged.push(m), error: (m) => logged.push(m) },
@@ -61,9 +65,9 @@ function bigConfig(peers: number): string {
   return `${out.join('\n')}\n\n`;
 }
 
-test('a 60 MiB set is refused with EIO, applies nothing, and the budget never passes its cap', async () => {
+test('a set four times the pool is refused with EIO, applies nothing, and the budget never passes its cap', async () => {
   const applied = target.applied.length;
-  const r = await rawExchange(path, hugeSet(60 << 20), { until: UNTIL_ERRNO, waitMs: 20_000 });
+  const r = await rawExchange(path, hugeSet(FLOOD_BYTES), { until: UNTIL_ERRNO, waitMs: 20_000 });
   assert.equal(r.reply, 'errno=-5\n\n');
   assert.equal(target.applied.length, applied);
   assert.ok(server.budget.peak <= server.budget.capBytes, `peak ${server.budget.peak}`);
@@ -72,10 +76,10 @@ test('a 60 MiB set is refused with EIO, applies nothing, and the budget never pa
   assert.ok(logged.some((m) => /memory budget .* exhausted|set request larger than/.test(m)));
 });
 
-test('four 60 MiB sets at once are all refused, and a small set sent meanwhile applies', async () => {
+test('four such sets at once are all refused, and a small set sent meanwhile applies', async () => {
   const applied = target.applied.length;
   const floods = Array.from({ length: 4 }, () =>
-    rawExchange(path, hugeSet(60 << 20), { until: UNTIL_ERRNO, waitMs: 30_000 }),
+    rawExchange(path, hugeSet(FLOOD_BYTES), { until: UNTIL_ERRNO, waitMs: 30_000 }),
   );
   const small = await rawExchange(path, `set=1\nlisten_port=4242\n\n`, {
     until: UNTIL_ERRNO,
