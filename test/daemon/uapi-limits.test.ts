@@ -178,18 +178,21 @@ describe(
     test('250 idle connections, kept open: wg show and wgts show still answer', async (t) => {
       const sockets: Socket[] = [];
       let closed = 0;
-      await measured(t, 'idle flood of 250', async () => {
-        for (let i = 0; i < 250; i++) {
-          const s = connect(SOCK);
-          s.on('error', () => {});
-          s.on('close', () => closed++);
-          sockets.push(s);
-          await new Promise((r) => s.once('connect', r).once('close', r));
-        }
-        await show();
-      });
-      t.diagnostic(`${closed} of 250 idle connections closed by the daemon`);
-      for (const s of sockets) s.destroy();
+      try {
+        await measured(t, 'idle flood of 250', async () => {
+          for (let i = 0; i < 250; i++) {
+            const s = connect(SOCK);
+            s.on('error', () => {});
+            s.on('close', () => closed++);
+            sockets.push(s);
+            await new Promise((r) => s.once('connect', r).once('close', r));
+          }
+          await show();
+        });
+      } finally {
+        t.diagnostic(`${closed} of 250 idle connections closed by the daemon`);
+        for (const s of sockets) s.destroy();
+      }
     });
 
     test('a 5,000-peer wg setconf (two allowed IPs each) applies', async (t) => {
