@@ -250,7 +250,11 @@ export class UapiServer {
  * Validates all of a set, then applies it chunk by chunk (the caller holds the lock, so no get sees
  * a part). Only the first chunk carries device keys, the only ones that can fail to apply (a port
  * in use): later chunks are peers only, which a device always accepts. Throws UapiError when a line
- * is invalid, before anything is applied.
+ * is invalid, before anything is applied. Deviation, for requests of more than one chunk (over
+ * SET_CHUNK_ITEMS peers and allowed IPs) that also change the private key: the device's kick of
+ * staged packets after a key change (apply.ts) runs after the first chunk, so an existing peer
+ * whose endpoint a later chunk changes starts that handshake at its old endpoint and reaches the
+ * new one on the retry.
  */
 async function applySetInChunks(target: UapiTarget, lines: SetLines): Promise<number> {
   const check = parseSetChunks(lines, SET_CHUNK_ITEMS);
