@@ -30,6 +30,7 @@ import { IcmpUnreachable } from './icmp-unreachable.js';
 import { isOwnDatagramTo } from './loop-guard.js';
 import type { RouteMtus } from './route-mtu.js';
 import { SILENT_LOGGER, type Logger } from './logger.js';
+import { formatEndpoint, PeerLog, peerName } from './peer-log.js';
 import { Peer } from './peer.js';
 import { snapshotDevice } from './snapshot.js';
 import { SourceRoutes } from './sticky-source.js';
@@ -122,6 +123,8 @@ export class Device implements UapiTarget {
   readonly tun: TunDevice | null;
   readonly bind: Bind;
   readonly log: Logger;
+  /** Protocol events as log lines, rate-limited; null unless verbose (peer-log.ts). */
+  readonly peerLog: PeerLog | null;
   readonly now: () => number;
   readonly wallNow: () => number;
   readonly random: (n: number) => Uint8Array;
@@ -145,6 +148,7 @@ export class Device implements UapiTarget {
     this.bind = o.bind;
     this.log = o.logger ?? SILENT_LOGGER;
     this.now = o.now ?? (() => performance.now());
+    this.peerLog = this.log.verboseEnabled ? new PeerLog(this.log, this.now) : null;
     this.wallNow = o.wallNow ?? (() => Date.now());
     this.random = o.random ?? randomPooled;
     this.mtu = o.mtu ?? o.tun?.mtu ?? 1420;
@@ -222,6 +226,10 @@ export class Device implements UapiTarget {
     ref.peer = peer;
     this.peers.set(peer.id, peer);
     this.#peerOfTunnel.set(tunnel, peer);
+    if (this.peerLog !== null) {
+      tunnel.observer = this.peerLog.observerFor(peer);
+      this.peerLog.say(peer, 'created');
+    }
     return peer;
   }
 
@@ -234,6 +242,7 @@ export class Device implements UapiTarget {
     this.allowedIPs.removeByPeer(peer);
     peer.tunnel.destroy();
     this.peers.delete(peer.id);
+    this.peerLog?.say(peer, 'removed');
   }
 
   // ---- configuration ----------------------------------------------------------------------------
@@ -308,9 +317,7 @@ export class Device implements UapiTarget {
     if (r.datagrams.length === 0 || !this.#up) return;
     const endpoint = this.sendEndpoint(peer);
     if (endpoint === null) {
-      this.log.verbose(
-        `peer ${peer.id.slice(0, 8)}: no endpoint, ${r.datagrams.length} datagram(s) not sent`,
-      );
+      this.peerLog?.unsent(peer, r.datagrams.length);
       return;
     }
     // Count what the kernel took, as wireguard-go does: not what the tunnel produced.
@@ -328,8 +335,10 @@ export class Device implements UapiTarget {
     if (endpoint === null || endpoint.source == null || this.#sourceRoutes.fits(peer, endpoint))
       return endpoint;
     peer.tunnel.forgetSource(endpoint);
-    this.log.verbose(
-      `peer ${peer.id.slice(0, 8)}: its route leaves elsewhere, sending from the kernel's choice`,
+    this.peerLog?.limited(
+      peer,
+      'source-route',
+      () => "route leaves elsewhere: sending from the kernel's choice",
     );
     return peer.tunnel.endpoint;
   }
@@ -341,7 +350,7 @@ export class Device implements UapiTarget {
    */
   sourceRefused(peer: Peer, endpoint: Endpoint): void {
     peer.tunnel.forgetSource(endpoint);
-    this.log.verbose(`peer ${peer.id.slice(0, 8)}: source address gone, sending from the kernel's choice`);
+    this.peerLog?.limited(peer, 'source-gone', () => "source address gone: sending from the kernel's choice");
   }
 
   /** Re-reads the link state through the `linkUp` option, if there is one. */
@@ -449,6 +458,11 @@ export class Device implements UapiTarget {
     if (this.queue.refuses(address, addrAt, addrLength)) {
       this.queue.dropped++;
       this.stats.handshakesQueueFull++;
+      this.peerLog?.limited(
+        null,
+        'handshake-queue-full',
+        () => 'handshake queue full: dropping handshake messages',
+      );
       return;
     }
     this.queue.push({
@@ -494,28 +508,66 @@ export class Device implements UapiTarget {
     const msg = parseMessage(datagram);
     if (msg.type !== 'initiation' && msg.type !== 'response') return;
     const admission = this.responder.admit(msg, from.address, from.port, this.queue.underLoad(now), now);
+    const log = this.peerLog;
     if (admission.kind === 'drop') {
       if (admission.reason === 'bad-mac1') this.stats.macRejected++;
       else if (admission.reason === 'rate-limited') this.stats.rateLimited++;
+      log?.limited(
+        null,
+        admission.reason,
+        () => `${msg.type} from ${formatEndpoint(from)} dropped: ${admission.reason}`,
+      );
       return;
     }
     if (admission.kind === 'cookie') {
       this.stats.cookieReplies++;
       this.bind.send([admission.reply], from);
+      log?.limited(
+        null,
+        'cookie-reply-sent',
+        () => `under load: sending cookie reply to ${formatEndpoint(from)}`,
+      );
       return;
     }
     if (msg.type === 'initiation') {
       this.stats.handshakeDh++;
       const partial = this.responder.identify(msg);
-      if (partial === null) return;
+      if (partial === null) {
+        log?.limited(
+          null,
+          'invalid-initiation',
+          () => `invalid handshake initiation from ${formatEndpoint(from)}`,
+        );
+        return;
+      }
       const peer = this.peers.get(toHex(partial.remoteStatic));
-      if (peer === undefined) return;
-      this.transmit(peer, peer.tunnel.consumeInitiation(partial, msg, from, now));
+      if (peer === undefined) {
+        log?.limited(
+          null,
+          'unknown-peer',
+          () =>
+            `handshake initiation from unknown ${peerName(partial.remoteStatic)} at ${formatEndpoint(from)}`,
+        );
+        return;
+      }
+      const r = peer.tunnel.consumeInitiation(partial, msg, from, now);
+      if (r.kind === 'drop') log?.limited(peer, r.reason, () => `handshake initiation dropped: ${r.reason}`);
+      this.transmit(peer, r);
     } else {
       const tunnel = this.indices.get(msg.receiver);
-      if (tunnel === undefined) return;
+      if (tunnel === undefined) {
+        log?.limited(
+          null,
+          'unknown-index',
+          () => `handshake response from ${formatEndpoint(from)} for no handshake of ours`,
+        );
+        return;
+      }
       this.stats.handshakeDh++;
-      this.transmit(this.#peerOfTunnel.get(tunnel)!, tunnel.consumeResponse(msg, from, now));
+      const peer = this.#peerOfTunnel.get(tunnel)!;
+      const r = tunnel.consumeResponse(msg, from, now);
+      if (r.kind === 'drop') log?.limited(peer, r.reason, () => `handshake response dropped: ${r.reason}`);
+      this.transmit(peer, r);
     }
   }
 
@@ -532,6 +584,7 @@ export class Device implements UapiTarget {
       this.#lastGc = now;
       this.responder.rateLimiter.gc(now);
       this.followTunMtu();
+      this.peerLog?.flush();
     }
   }
 
@@ -543,7 +596,7 @@ export class Device implements UapiTarget {
     if (!this.#mtuFollowsTun || this.tun === null || this.#closed) return;
     const mtu = this.tun.mtu;
     if (mtu === this.mtu || !Number.isInteger(mtu) || mtu <= 0) return;
-    this.log.verbose(`MTU ${this.mtu} -> ${mtu}`);
+    this.log.verbose(`MTU changed from ${this.mtu} to ${mtu}`);
     this.mtu = mtu;
     for (const peer of this.peers.values()) peer.tunnel.mtu = mtu;
   }

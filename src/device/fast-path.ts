@@ -170,7 +170,7 @@ export class FastPath {
     tunnel.txBytes += bytes;
     const endpoint = device.sendEndpoint(peer);
     if (endpoint === null) {
-      device.log.verbose(`peer ${peer.id.slice(0, 8)}: no endpoint, ${n} datagram(s) not sent`);
+      device.peerLog?.unsent(peer, n);
     } else {
       const sent = this.#bind.sendSegments(this.#txBytes, this.#txOffsets, this.#txLengths, 0, n, endpoint);
       if (endpoint.source != null && this.#bind.sourceRefused) device.sourceRefused(peer, endpoint);
