@@ -14,7 +14,8 @@ import { FastPath } from '../device/fast-path.js';
 import { nativeRouteMtuSource, RouteMtus } from '../device/route-mtu.js';
 import { warmUp, warmUpEnabled } from './warm-up.js';
 import { UapiServer } from '../uapi/server.js';
-import { signalFailure, signalReady } from './daemonize.js';
+import { signalFailure, signalReady, takeDetached } from './daemonize.js';
+import { daemonLogOutput, type LogOutput } from './log-sink.js';
 import { ensureSocketDirectory, inodeOf, probeSocket, socketPath } from './socket-path.js';
 
 /** How often the daemon checks that its link and socket file still exist. */
@@ -29,9 +30,24 @@ const RESTART_POLL_MS = 10;
 /** After a stop, exit even if some handle would keep the event loop alive. */
 const EXIT_GRACE_MS = 2_000;
 
-export async function runDaemon(requested: string): Promise<number> {
+export interface DaemonOptions {
+  /** Log to this file (`--log-file`); default WGTS_LOG_FILE, else syslog when detached, else stderr. */
+  readonly logFile?: string;
+}
+
+export async function runDaemon(requested: string, options: DaemonOptions = {}): Promise<number> {
   const level = parseLogLevel(process.env.LOG_LEVEL);
-  let log: Logger = createLogger(requested, level);
+  let output: LogOutput;
+  const logFile = options.logFile ?? process.env.WGTS_LOG_FILE;
+  try {
+    output = daemonLogOutput(level, logFile, takeDetached());
+  } catch (err) {
+    const message = `cannot open log file ${logFile}: ${(err as Error).message}`;
+    createLogger(requested, level).error(message);
+    signalFailure(message);
+    return 1;
+  }
+  let log: Logger = createLogger(requested, level, output.sink, output.stamped);
   const fail = (message: string): number => {
     log.error(message);
     signalFailure(message);
@@ -84,7 +100,7 @@ export async function runDaemon(requested: string): Promise<number> {
     return fail(`cannot create TUN device ${requested}: ${(err as Error).message}`);
   }
   const ifname = tun.name;
-  if (ifname !== requested || tunFd !== null) log = createLogger(ifname, level);
+  if (ifname !== requested || tunFd !== null) log = createLogger(ifname, level, output.sink, output.stamped);
   const why = await refusal(ifname);
   if (why !== null) {
     tun.close();

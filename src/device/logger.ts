@@ -6,8 +6,8 @@
  */
 export type LogLevel = 'verbose' | 'error' | 'silent';
 
-/** How bad a line is, for sinks that keep a priority (syslog). */
-export type LogPriority = 'error' | 'debug';
+/** Which kind of line it is, for sinks that keep a priority (syslog). */
+export type LogPriority = 'error' | 'verbose';
 
 /** Takes finished lines (newline included). Must neither block nor throw. */
 export type LogSink = (line: string, priority: LogPriority) => void;
@@ -38,16 +38,25 @@ export const STDERR_SINK: LogSink = (line) => {
   process.stderr.write(line);
 };
 
-export function createLogger(ifname: string, level: LogLevel, sink: LogSink = STDERR_SINK): Logger {
-  const stamp = (): string => new Date().toISOString().replace('T', ' ').slice(0, 19);
+/**
+ * `stamped`: each line carries the time, as wireguard-go's do; syslog stamps lines itself, so its
+ * sink asks for none.
+ */
+export function createLogger(
+  ifname: string,
+  level: LogLevel,
+  sink: LogSink = STDERR_SINK,
+  stamped = true,
+): Logger {
+  const stamp = (): string => (stamped ? `${new Date().toISOString().replace('T', ' ').slice(0, 19)} ` : '');
   const verboseEnabled = level === 'verbose';
   return {
     verboseEnabled,
     verbose: (m) => {
-      if (verboseEnabled) sink(`DEBUG: (${ifname}) ${stamp()} ${m}\n`, 'debug');
+      if (verboseEnabled) sink(`DEBUG: (${ifname}) ${stamp()}${m}\n`, 'verbose');
     },
     error: (m) => {
-      if (level !== 'silent') sink(`ERROR: (${ifname}) ${stamp()} ${m}\n`, 'error');
+      if (level !== 'silent') sink(`ERROR: (${ifname}) ${stamp()}${m}\n`, 'error');
     },
   };
 }
