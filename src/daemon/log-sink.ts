@@ -1,7 +1,7 @@
 /**
  * Where a detached wgtsd's log lines go: a file (`--log-file PATH` or WGTS_LOG_FILE=PATH), else
  * syslog/journald through a util-linux `logger` child fed by a pipe (Node has no AF_UNIX datagram
- * socket to reach /dev/log itself). A foreground daemon keeps stderr (under systemd, the journal).
+ * socket to reach /dev/log itself; `logger` is in bsdutils, essential on Debian). A foreground daemon keeps stderr (under systemd, the journal).
  *
  * Neither sink may block the daemon or let a stalled disk or syslog grow its memory: lines wait in
  * at most PENDING_MAX characters, and beyond that are dropped and counted; the count is written
@@ -93,10 +93,11 @@ export class SyslogSink {
   #child: ChildProcess | null = null;
   #startedAt = -Infinity;
 
-  /** `command`: the logger program (tests may name another). */
-  constructor(readonly command = 'logger') {
-    this.#start();
-  }
+  /**
+   * `command`: the logger program. It starts with the first line, so a daemon that logs nothing
+   * (LOG_LEVEL=error in normal operation) runs no extra process.
+   */
+  constructor(readonly command = 'logger') {}
 
   readonly write: LogSink = (line, priority) => {
     const stdin = this.#stdin();
@@ -109,7 +110,7 @@ export class SyslogSink {
     stdin.write(`<${LOG_DAEMON | SEVERITY[priority]}>${line}`);
   };
 
-  /** The live child's stdin, restarting a dead child when RESPAWN_MS have passed. */
+  /** The live child's stdin, starting one (again) when none runs and RESPAWN_MS have passed. */
   #stdin(): Writable | null {
     if (this.#child === null && performance.now() - this.#startedAt >= RESPAWN_MS) this.#start();
     return this.#child?.stdin ?? null;
