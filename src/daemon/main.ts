@@ -9,7 +9,7 @@
  */
 import { fileURLToPath } from 'node:url';
 
-const USAGE = 'Usage: wgtsd [-f/--foreground] [--log-file PATH] INTERFACE-NAME\n';
+const USAGE = 'Usage: wgtsd [-f/--foreground] INTERFACE-NAME\n';
 
 function parseArgs(
   argv: readonly string[],
