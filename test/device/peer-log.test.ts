@@ -35,6 +35,10 @@ function recorders(): { lines: Map<number, string[]>; logger: (n: number) => Log
   };
 }
 
+/** The peer's name as a regular expression source (base64 has `+`, `/`). */
+const namePattern = (publicKey: Uint8Array): string =>
+  peerName(publicKey).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 /** Asserts that `patterns` match lines of `lines` in this order (others may come between). */
 function assertInOrder(lines: readonly string[], patterns: readonly RegExp[]): void {
   let at = 0;
@@ -98,8 +102,8 @@ test('a handshake: initiator and responder lines in protocol order, naming the p
   const { a, b, lines } = await pair();
   a.tun.inject(ipv4(a.inner4, b.inner4));
   await dn!.settle();
-  const pb = peerName(b.publicKey).replace(/[()]/g, '\\$&');
-  const pa = peerName(a.publicKey).replace(/[()]/g, '\\$&');
+  const pb = namePattern(b.publicKey);
+  const pa = namePattern(a.publicKey);
   assertInOrder(lines.get(1)!, [
     /^UAPI: updating private key$/,
     new RegExp(`^${pb} created$`),
@@ -136,7 +140,7 @@ test('an unanswered peer: retries every REKEY_TIMEOUT, then gives up after REKEY
     dn.clock.advance(1_000);
     a.device.tick();
   }
-  const pb = peerName(b.publicKey).replace(/[()]/g, '\\$&');
+  const pb = namePattern(b.publicKey);
   const lines = r.lines.get(1)!;
   assertInOrder(lines, [
     new RegExp(`^${pb} sending handshake initiation$`),
