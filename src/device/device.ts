@@ -19,7 +19,7 @@ import { LocalIdentity } from '../protocol/identity.js';
 import { parseMessage } from '../protocol/messages.js';
 import { INITIATION_SIZE, RESPONSE_SIZE } from '../constants.js';
 import { Responder } from '../protocol/responder.js';
-import type { TunnelResult } from '../protocol/results.js';
+import type { DropReason, TunnelResult } from '../protocol/results.js';
 import { Tunnel, type Endpoint } from '../protocol/tunnel.js';
 import { IP_DESTINATION_OFFSET, IP_SOURCE_OFFSET } from '../protocol/transport.js';
 import { AllowedIPs } from '../routing/allowed-ips.js';
@@ -424,14 +424,22 @@ export class Device implements UapiTarget {
         const tunnel = this.indices.get(msg.receiver);
         if (tunnel === undefined) continue;
         const r = tunnel.consumeTransport(msg, copyEndpoint(src), now);
+        const peer = this.#peerOfTunnel.get(tunnel)!;
         if (r.kind === 'toTunnel') toTun.push(r.packet);
-        this.transmit(this.#peerOfTunnel.get(tunnel)!, r);
+        else if (r.kind === 'drop' && this.peerLog !== null) this.#logRefused(peer, r.reason);
+        this.transmit(peer, r);
       } else if (msg.type === 'cookieReply') {
         this.indices.get(msg.receiver)?.consumeCookieReply(msg, now);
       }
     }
     if (toTun.length > 0) this.tun?.write(toTun);
     if (this.queue.length > 0) this.#scheduleDrain();
+  }
+
+  /** A transport packet's content refused (wireguard-go logs these; replays and bad tags it does not). */
+  #logRefused(peer: Peer, reason: DropReason): void {
+    if (reason === 'disallowed-source') this.peerLog?.innerRefused(peer, reason);
+    else if (reason === 'not-ip' || reason === 'bad-ip-length') this.peerLog?.innerRefused(peer, 'not-ip');
   }
 
   /**

@@ -313,10 +313,16 @@ export class FastPath {
       data++;
       const p = this.#rxOffsets[k]! + TRANSPORT_HEADER_SIZE;
       const length = innerLength(slots, p, plain);
-      if (length === 0) continue; // not a whole IP packet
+      if (length === 0) {
+        if (peer !== undefined) device.peerLog?.innerRefused(peer, 'not-ip');
+        continue; // not a whole IP packet
+      }
       const family = slots[p]! >> 4 === 4 ? 4 : 6;
       // Cryptokey routing, inbound: the source must be one of this peer's allowed IPs.
-      if (device.allowedIPs.lookupAt(slots, p + IP_SOURCE_OFFSET[family], family) !== peer) continue;
+      if (device.allowedIPs.lookupAt(slots, p + IP_SOURCE_OFFSET[family], family) !== peer) {
+        if (peer !== undefined) device.peerLog?.innerRefused(peer, 'disallowed-source');
+        continue;
+      }
       const t = this.#tunCount++;
       this.#tunOffsets[t] = p;
       this.#tunLengths[t] = length;

@@ -122,6 +122,18 @@ export class PeerLog {
     this.limited(peer, 'no-endpoint', () => `has no endpoint: ${n} datagram(s) not sent`);
   }
 
+  /**
+   * An authenticated packet from `peer` whose content was refused (both data paths): its inner
+   * source is not one of the peer's allowed IPs, or it is not a whole IP packet.
+   */
+  innerRefused(peer: Named, reason: 'disallowed-source' | 'not-ip'): void {
+    this.limited(peer, reason, () =>
+      reason === 'disallowed-source'
+        ? 'packet with a source address outside its allowed IPs dropped'
+        : 'packet that is not a whole IP packet dropped',
+    );
+  }
+
   /** The observer a peer's Tunnel reports to. */
   observerFor(peer: Named): TunnelObserver {
     return (e) => this.limited(peer, e.kind, () => describeEvent(e));

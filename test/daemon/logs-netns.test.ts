@@ -210,6 +210,11 @@ test('wireguard-go initiates: wgtsd logs the responder side and learns the endpo
     new RegExp(`${p} handshake complete: session established$`),
   ]);
   assertNoKeys(a.output(), [ka.privateKey, kb.privateKey, psk, kb.publicKey]);
+  // A packet from outside wgtsd's allowed IPs for the peer (batched data path): dropped, and said.
+  await execOk(NS_B, 'ip', ['addr', 'add', '10.78.0.9/32', 'dev', 'lgwg1']);
+  const spoofed = await exec(NS_B, 'ping', ['-c', '1', '-W', '1', '-I', '10.78.0.9', '10.78.0.1']);
+  assert.notEqual(spoofed.code, 0, 'no reply to a source outside the allowed IPs');
+  await inOrder(a, [new RegExp(`${p} packet with a source address outside its allowed IPs dropped$`)]);
   // The same flow in wireguard-go's own log, for comparison in a failure's diagnostics.
   assert.match(b.output(), /Sending handshake initiation/);
   if (process.env.LG_DUMP) {

@@ -186,3 +186,17 @@ test('not verbose: no PeerLog and no observer, so the data path builds no event'
   assert.equal(a.device.peerLog, null);
   for (const peer of a.device.peers.values()) assert.equal(peer.tunnel.observer, null);
 });
+
+test('a peer sending from outside its allowed IPs: the drop is logged, rate-limited', async () => {
+  const { a, b, lines } = await pair();
+  a.tun.inject(ipv4(a.inner4, b.inner4));
+  await dn!.settle();
+  for (let i = 0; i < 3 * LOG_BURST; i++) b.tun.inject(ipv4('10.9.9.9', a.inner4));
+  await dn!.settle();
+  const refused = lines
+    .get(1)!
+    .filter(
+      (l) => l === `${peerName(b.publicKey)} packet with a source address outside its allowed IPs dropped`,
+    );
+  assert.equal(refused.length, LOG_BURST);
+});
