@@ -14,7 +14,8 @@ import { FastPath } from '../device/fast-path.js';
 import { nativeRouteMtuSource, RouteMtus } from '../device/route-mtu.js';
 import { warmUp, warmUpEnabled } from './warm-up.js';
 import { UapiServer } from '../uapi/server.js';
-import { signalFailure, signalReady } from './daemonize.js';
+import { signalFailure, signalReady, takeDetached } from './daemonize.js';
+import { daemonLogOutput, type LogOutput } from './log-sink.js';
 import { ensureSocketDirectory, inodeOf, probeSocket, socketPath } from './socket-path.js';
 import { formatListenAddress, parseListenAddress, type ListenAddress } from '../metrics/listen-address.js';
 import { sharedScrape } from '../metrics/scrape.js';
@@ -35,11 +36,23 @@ const EXIT_GRACE_MS = 2_000;
 export interface DaemonOptions {
   /** Serve Prometheus metrics at http://HOST:PORT/metrics (`--metrics`); else WGTS_METRICS. */
   readonly metrics?: ListenAddress;
+  /** Log to this file (`--log-file`); default WGTS_LOG_FILE, else syslog when detached, else stderr. */
+  readonly logFile?: string;
 }
 
 export async function runDaemon(requested: string, options: DaemonOptions = {}): Promise<number> {
   const level = parseLogLevel(process.env.LOG_LEVEL);
-  let log: Logger = createLogger(requested, level);
+  let output: LogOutput;
+  const logFile = options.logFile ?? process.env.WGTS_LOG_FILE;
+  try {
+    output = daemonLogOutput(level, logFile, takeDetached());
+  } catch (err) {
+    const message = `cannot open log file ${logFile}: ${(err as Error).message}`;
+    createLogger(requested, level).error(message);
+    signalFailure(message);
+    return 1;
+  }
+  let log: Logger = createLogger(requested, level, output.sink, output.stamped);
   const fail = (message: string): number => {
     log.error(message);
     signalFailure(message);
@@ -99,7 +112,7 @@ export async function runDaemon(requested: string, options: DaemonOptions = {}):
     return fail(`cannot create TUN device ${requested}: ${(err as Error).message}`);
   }
   const ifname = tun.name;
-  if (ifname !== requested || tunFd !== null) log = createLogger(ifname, level);
+  if (ifname !== requested || tunFd !== null) log = createLogger(ifname, level, output.sink, output.stamped);
   const why = await refusal(ifname);
   if (why !== null) {
     tun.close();

@@ -19,7 +19,7 @@ import { LocalIdentity } from '../protocol/identity.js';
 import { parseMessage } from '../protocol/messages.js';
 import { INITIATION_SIZE, RESPONSE_SIZE } from '../constants.js';
 import { Responder } from '../protocol/responder.js';
-import type { TunnelResult } from '../protocol/results.js';
+import type { DropReason, TunnelResult } from '../protocol/results.js';
 import { Tunnel, type Endpoint } from '../protocol/tunnel.js';
 import { IP_DESTINATION_OFFSET, IP_SOURCE_OFFSET } from '../protocol/transport.js';
 import { AllowedIPs } from '../routing/allowed-ips.js';
@@ -31,6 +31,7 @@ import { IcmpUnreachable } from './icmp-unreachable.js';
 import { isOwnDatagramTo } from './loop-guard.js';
 import type { RouteMtus } from './route-mtu.js';
 import { SILENT_LOGGER, type Logger } from './logger.js';
+import { formatEndpoint, PeerLog, peerName } from './peer-log.js';
 import { Peer } from './peer.js';
 import { snapshotDevice } from './snapshot.js';
 import { SourceRoutes } from './sticky-source.js';
@@ -144,6 +145,8 @@ export class Device implements UapiTarget {
   readonly tun: TunDevice | null;
   readonly bind: Bind;
   readonly log: Logger;
+  /** Protocol events as log lines, rate-limited; null unless verbose (peer-log.ts). */
+  readonly peerLog: PeerLog | null;
   readonly now: () => number;
   readonly wallNow: () => number;
   readonly random: (n: number) => Uint8Array;
@@ -167,6 +170,7 @@ export class Device implements UapiTarget {
     this.bind = o.bind;
     this.log = o.logger ?? SILENT_LOGGER;
     this.now = o.now ?? (() => performance.now());
+    this.peerLog = this.log.verboseEnabled ? new PeerLog(this.log, this.now) : null;
     this.wallNow = o.wallNow ?? (() => Date.now());
     this.random = o.random ?? randomPooled;
     this.mtu = o.mtu ?? o.tun?.mtu ?? 1420;
@@ -244,6 +248,10 @@ export class Device implements UapiTarget {
     ref.peer = peer;
     this.peers.set(peer.id, peer);
     this.#peerOfTunnel.set(tunnel, peer);
+    if (this.peerLog !== null) {
+      tunnel.observer = this.peerLog.observerFor(peer);
+      this.peerLog.say(peer, 'created');
+    }
     return peer;
   }
 
@@ -256,6 +264,7 @@ export class Device implements UapiTarget {
     this.allowedIPs.removeByPeer(peer);
     peer.tunnel.destroy();
     this.peers.delete(peer.id);
+    this.peerLog?.say(peer, 'removed');
   }
 
   // ---- configuration ----------------------------------------------------------------------------
@@ -335,9 +344,7 @@ export class Device implements UapiTarget {
     if (r.datagrams.length === 0 || !this.#up) return;
     const endpoint = this.sendEndpoint(peer);
     if (endpoint === null) {
-      this.log.verbose(
-        `peer ${peer.id.slice(0, 8)}: no endpoint, ${r.datagrams.length} datagram(s) not sent`,
-      );
+      this.peerLog?.unsent(peer, r.datagrams.length);
       return;
     }
     // Count what the kernel took, as wireguard-go does: not what the tunnel produced.
@@ -360,8 +367,10 @@ export class Device implements UapiTarget {
     if (endpoint === null || endpoint.source == null || this.#sourceRoutes.fits(peer, endpoint))
       return endpoint;
     peer.tunnel.forgetSource(endpoint);
-    this.log.verbose(
-      `peer ${peer.id.slice(0, 8)}: its route leaves elsewhere, sending from the kernel's choice`,
+    this.peerLog?.limited(
+      peer,
+      'source-route',
+      () => "route leaves elsewhere: sending from the kernel's choice",
     );
     return peer.tunnel.endpoint;
   }
@@ -373,7 +382,7 @@ export class Device implements UapiTarget {
    */
   sourceRefused(peer: Peer, endpoint: Endpoint): void {
     peer.tunnel.forgetSource(endpoint);
-    this.log.verbose(`peer ${peer.id.slice(0, 8)}: source address gone, sending from the kernel's choice`);
+    this.peerLog?.limited(peer, 'source-gone', () => "source address gone: sending from the kernel's choice");
   }
 
   /** Re-reads the link state through the `linkUp` option, if there is one. */
@@ -450,9 +459,13 @@ export class Device implements UapiTarget {
           continue;
         }
         const r = tunnel.consumeTransport(msg, copyEndpoint(src), now);
+        const peer = this.#peerOfTunnel.get(tunnel)!;
         if (r.kind === 'toTunnel') toTun.push(r.packet);
-        else if (r.kind === 'drop') this.drops.count(r.reason);
-        this.transmit(this.#peerOfTunnel.get(tunnel)!, r);
+        else if (r.kind === 'drop') {
+          this.drops.count(r.reason);
+          if (this.peerLog !== null) this.#logRefused(peer, r.reason);
+        }
+        this.transmit(peer, r);
       } else if (msg.type === 'cookieReply') {
         this.stats.cookieRepliesReceived++;
         const tunnel = this.indices.get(msg.receiver);
@@ -465,6 +478,12 @@ export class Device implements UapiTarget {
     }
     if (toTun.length > 0) this.tun?.write(toTun);
     if (this.queue.length > 0) this.#scheduleDrain();
+  }
+
+  /** A transport packet's content refused (wireguard-go logs these; replays and bad tags it does not). */
+  #logRefused(peer: Peer, reason: DropReason): void {
+    if (reason === 'disallowed-source') this.peerLog?.innerRefused(peer, reason);
+    else if (reason === 'not-ip' || reason === 'bad-ip-length') this.peerLog?.innerRefused(peer, 'not-ip');
   }
 
   /**
@@ -495,6 +514,11 @@ export class Device implements UapiTarget {
       this.queue.dropped++;
       this.stats.handshakesQueueFull++;
       this.drops.counts[DROP_INDEX['handshake-queue-full']]++;
+      this.peerLog?.limited(
+        null,
+        'handshake-queue-full',
+        () => 'handshake queue full: dropping handshake messages',
+      );
       return;
     }
     this.queue.push({
@@ -540,31 +564,72 @@ export class Device implements UapiTarget {
     const msg = parseMessage(datagram);
     if (msg.type !== 'initiation' && msg.type !== 'response') return;
     const admission = this.responder.admit(msg, from.address, from.port, this.queue.underLoad(now), now);
+    const log = this.peerLog;
     if (admission.kind === 'drop') {
       if (admission.reason === 'bad-mac1') this.stats.macRejected++;
       else if (admission.reason === 'rate-limited') this.stats.rateLimited++;
       this.drops.count(admission.reason);
+      log?.limited(
+        null,
+        admission.reason,
+        () => `${msg.type} from ${formatEndpoint(from)} dropped: ${admission.reason}`,
+      );
       return;
     }
     if (admission.kind === 'cookie') {
       this.stats.cookieReplies++;
       this.bind.send([admission.reply], from);
+      log?.limited(
+        null,
+        'cookie-reply-sent',
+        () => `under load: sending cookie reply to ${formatEndpoint(from)}`,
+      );
       return;
     }
     if (msg.type === 'initiation') {
       this.stats.initiationsReceived++;
       this.stats.handshakeDh++;
       const partial = this.responder.identify(msg);
-      if (partial === null) return this.drops.count('handshake-failed');
+      if (partial === null) {
+        this.drops.count('handshake-failed');
+        log?.limited(
+          null,
+          'invalid-initiation',
+          () => `invalid handshake initiation from ${formatEndpoint(from)}`,
+        );
+        return;
+      }
       const peer = this.peers.get(toHex(partial.remoteStatic));
-      if (peer === undefined) return this.drops.count('unknown-peer');
-      this.#handshakeDone(peer, peer.tunnel.consumeInitiation(partial, msg, from, now));
+      if (peer === undefined) {
+        this.drops.count('unknown-peer');
+        log?.limited(
+          null,
+          'unknown-peer',
+          () =>
+            `handshake initiation from unknown ${peerName(partial.remoteStatic)} at ${formatEndpoint(from)}`,
+        );
+        return;
+      }
+      const r = peer.tunnel.consumeInitiation(partial, msg, from, now);
+      if (r.kind === 'drop') log?.limited(peer, r.reason, () => `handshake initiation dropped: ${r.reason}`);
+      this.#handshakeDone(peer, r);
     } else {
       this.stats.responsesReceived++;
       const tunnel = this.indices.get(msg.receiver);
-      if (tunnel === undefined) return this.drops.count('unknown-index');
+      if (tunnel === undefined) {
+        this.drops.count('unknown-index');
+        log?.limited(
+          null,
+          'unknown-index',
+          () => `handshake response from ${formatEndpoint(from)} for no handshake of ours`,
+        );
+        return;
+      }
       this.stats.handshakeDh++;
-      this.#handshakeDone(this.#peerOfTunnel.get(tunnel)!, tunnel.consumeResponse(msg, from, now));
+      const peer = this.#peerOfTunnel.get(tunnel)!;
+      const r = tunnel.consumeResponse(msg, from, now);
+      if (r.kind === 'drop') log?.limited(peer, r.reason, () => `handshake response dropped: ${r.reason}`);
+      this.#handshakeDone(peer, r);
     }
   }
 
@@ -588,6 +653,7 @@ export class Device implements UapiTarget {
       this.#lastGc = now;
       this.responder.rateLimiter.gc(now);
       this.followTunMtu();
+      this.peerLog?.flush();
     }
   }
 
@@ -599,7 +665,7 @@ export class Device implements UapiTarget {
     if (!this.#mtuFollowsTun || this.tun === null || this.#closed) return;
     const mtu = this.tun.mtu;
     if (mtu === this.mtu || !Number.isInteger(mtu) || mtu <= 0) return;
-    this.log.verbose(`MTU ${this.mtu} -> ${mtu}`);
+    this.log.verbose(`MTU changed from ${this.mtu} to ${mtu}`);
     this.mtu = mtu;
     for (const peer of this.peers.values()) peer.tunnel.mtu = mtu;
   }

@@ -204,7 +204,7 @@ export class FastPath {
     tunnel.txBytes += bytes;
     const endpoint = device.sendEndpoint(peer);
     if (endpoint === null) {
-      device.log.verbose(`peer ${peer.id.slice(0, 8)}: no endpoint, ${n} datagram(s) not sent`);
+      device.peerLog?.unsent(peer, n);
     } else {
       const sent = this.#bind.sendSegments(this.#txBytes, this.#txOffsets, this.#txLengths, 0, n, endpoint);
       if (endpoint.source != null && this.#bind.sourceRefused) device.sourceRefused(peer, endpoint);
@@ -371,12 +371,14 @@ export class FastPath {
       const length = innerLength(slots, p, plain);
       if (length <= 0) {
         drops[length === 0 ? BAD_IP_LENGTH : NOT_IP]++; // not a whole IP packet
+        if (peer !== undefined) device.peerLog?.innerRefused(peer, 'not-ip');
         continue;
       }
       const family = slots[p]! >> 4 === 4 ? 4 : 6;
       // Cryptokey routing, inbound: the source must be one of this peer's allowed IPs.
       if (device.allowedIPs.lookupAt(slots, p + IP_SOURCE_OFFSET[family], family) !== peer) {
         drops[DISALLOWED_SOURCE]++;
+        if (peer !== undefined) device.peerLog?.innerRefused(peer, 'disallowed-source');
         continue;
       }
       if (this.#tunCount === RX_SLOTS) this.#flushTun();
