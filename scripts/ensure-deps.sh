@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages the interop tests drive (the real wireguard-go and wg, iperf3,
-# nftables, ping), the cross toolchains the package tests build with, and groff and
+# nftables, ping, promtool), the cross toolchains the package tests build with, and groff and
 # systemd-analyze for the man page and unit checks, when they are missing. Needs root and Debian's
 # package lists; without them it says what is missing and the tests that need those tools skip
 # with a reason.
@@ -15,6 +15,7 @@ need ping iputils-ping
 need ip iproute2
 need ss iproute2
 need tcpdump tcpdump
+need promtool prometheus
 # test/package/prebuilds: the npm package's prebuilt addons for musl and arm64, checked with
 # readelf and loaded in an arm64 Node under qemu-user.
 need readelf binutils

@@ -24,13 +24,14 @@ async function main(): Promise<number> {
       process.stderr.write(`wgtsd: ${args.message}\n${USAGE}Try 'wgtsd --help' for more information.\n`);
       return 1;
   }
-  const { options } = args;
-  if (!options.foreground) {
+  const { foreground, ifname, ...options } = args.options;
+  if (!foreground) {
     const { daemonize } = await import('./daemonize.js');
-    return daemonize(fileURLToPath(import.meta.url), daemonArgv(options));
+    const logFile = options.logFile === undefined ? {} : { logFile: options.logFile };
+    return daemonize(fileURLToPath(import.meta.url), daemonArgv(args.options), logFile);
   }
   const { runDaemon } = await import('./run.js');
-  return runDaemon(options.ifname, options);
+  return runDaemon(ifname, options);
 }
 
 main().then(

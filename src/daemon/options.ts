@@ -5,22 +5,21 @@
  * parsed options and `wgtsd --help`, so an option cannot exist without its help line, nor the
  * other way round. The man page (man/wgtsd.8) and a test compare against these tables.
  *
- * Options take their value as `--opt VALUE` or `--opt=VALUE`; the command line wins over the
- * environment variable of the same meaning. A bad value is refused naming the option (or the
- * variable) it came from, before anything is created.
+ * Options take their value as `--opt VALUE` or `--opt=VALUE`; a bad value is refused naming the
+ * option before anything is created. The command line wins over the environment variable of the
+ * same meaning: WG_PROCESS_FOREGROUND is read here; WGTS_METRICS and WGTS_LOG_FILE where they are
+ * used (run.ts, daemonize.ts), when the command line left them out.
  */
 import { resolve as resolvePath } from 'node:path';
-import { parseEndpointSpec, ValueError } from '../config/values.js';
+import { ValueError } from '../config/values.js';
 import { helpEntry } from '../help-format.js';
+import { formatListenAddress, ListenAddressError, parseListenAddress } from '../metrics/listen-address.js';
+import type { DaemonOptions as RunOptions } from './run.js';
 
 /** The wgtsd the caller asked for; the rest of its configuration comes over the UAPI. */
-export interface DaemonOptions {
+export interface DaemonOptions extends RunOptions {
   readonly foreground: boolean;
   readonly ifname: string;
-  /** Serve Prometheus metrics at http://host:port/metrics; absent: off. */
-  readonly metrics?: { readonly host: string; readonly port: number };
-  /** Where a daemonised wgtsd logs (absolute path); absent: syslog/journald. */
-  readonly logFile?: string;
 }
 
 export type ParsedArgs =
@@ -45,20 +44,6 @@ interface OptionSpec {
   readonly exits?: 'help' | 'version';
 }
 
-/** HOST:PORT as an endpoint is written (IPv6 in brackets, port 1-65535), host kept unresolved. */
-function parseHostPort(text: string): { host: string; port: number } {
-  try {
-    const { host, port } = parseEndpointSpec(text);
-    return { host, port };
-  } catch (err) {
-    if (!(err instanceof ValueError)) throw err;
-    throw new ValueError(
-      'expected HOST:PORT with a port from 1 to 65535 and an IPv6 address in brackets, ' +
-        'e.g. 127.0.0.1:9586 or [::1]:9586',
-    );
-  }
-}
-
 const OPTIONS: readonly OptionSpec[] = [
   {
     long: 'foreground',
@@ -75,7 +60,7 @@ const OPTIONS: readonly OptionSpec[] = [
     env: 'WGTS_METRICS',
     help: 'Serve Prometheus metrics at http://HOST:PORT/metrics (IPv6 in brackets). Default: off.',
     set: (d, v) => {
-      d.metrics = parseHostPort(v);
+      d.metrics = parseListenAddress(v, '--metrics value');
     },
   },
   {
@@ -84,7 +69,7 @@ const OPTIONS: readonly OptionSpec[] = [
     env: 'WGTS_LOG_FILE',
     help: 'Where a daemonised wgtsd writes its log. Default: syslog/journald (in the foreground: stderr).',
     set: (d, v) => {
-      if (v === '') throw new ValueError('expected a file name');
+      if (v === '') throw new ValueError("invalid --log-file value '': expected a file name");
       d.logFile = resolvePath(v);
     },
   },
@@ -97,7 +82,7 @@ const ENVIRONMENT: readonly { readonly name: string; readonly value: string; rea
   {
     name: 'LOG_LEVEL',
     value: 'verbose|debug|error|silent',
-    help: "How much to log (default: error). A daemonised wgtsd keeps the caller's stdout and stderr only when this is set and not silent.",
+    help: 'How much to log (default: error).',
   },
   { name: 'WG_TUN_FD', value: 'FD', help: 'Use this already-open TUN descriptor instead of creating one.' },
   {
@@ -183,7 +168,6 @@ function findOption(arg: string): { spec: OptionSpec; inline: string | null } | 
 export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ParsedArgs {
   const draft: Draft = {};
   const names: string[] = [];
-  const fromArgs = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith('-') || arg === '-') {
@@ -203,22 +187,13 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     try {
       spec.set?.(draft, value);
     } catch (err) {
-      if (!(err instanceof ValueError)) throw err;
-      return { kind: 'error', message: `bad --${spec.long} value '${value}': ${err.message}` };
+      if (!(err instanceof ValueError || err instanceof ListenAddressError)) throw err;
+      return { kind: 'error', message: err.message };
     }
-    fromArgs.add(spec.long);
   }
+  // A flag's variable is on only as `1`, as wireguard-go reads WG_PROCESS_FOREGROUND.
   for (const spec of OPTIONS) {
-    const value = spec.env === undefined ? undefined : env[spec.env];
-    if (value === undefined || value === '' || fromArgs.has(spec.long)) continue;
-    // A flag's variable is on only as `1`, as wireguard-go reads WG_PROCESS_FOREGROUND.
-    if (spec.value === undefined && value !== '1') continue;
-    try {
-      spec.set?.(draft, value);
-    } catch (err) {
-      if (!(err instanceof ValueError)) throw err;
-      return { kind: 'error', message: `bad ${spec.env}=${value}: ${err.message}` };
-    }
+    if (spec.value === undefined && spec.env !== undefined && env[spec.env] === '1') spec.set?.(draft, '');
   }
   if (names.length !== 1) {
     return {
@@ -239,15 +214,12 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
 
 /**
  * The arguments that give a re-executed daemon these options (the daemonising parent's child),
- * the interface name last, as wireguard-go's child has it (tests find daemons by that).
+ * the interface name last, as wireguard-go's child has it (tests find daemons by that). The log
+ * file travels in the child's environment (daemonize.ts), not here.
  */
 export function daemonArgv(options: DaemonOptions): string[] {
   const argv = ['-f'];
-  if (options.metrics !== undefined) {
-    const { host, port } = options.metrics;
-    argv.push('--metrics', `${host.includes(':') ? `[${host}]` : host}:${port}`);
-  }
-  if (options.logFile !== undefined) argv.push('--log-file', options.logFile);
+  if (options.metrics !== undefined) argv.push('--metrics', formatListenAddress(options.metrics));
   argv.push(options.ifname);
   return argv;
 }

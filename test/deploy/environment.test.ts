@@ -20,6 +20,7 @@ const WGTSD_MAIN = join(ROOT, 'dist/src/daemon/main.js');
 const NOT_SETTINGS: Readonly<Record<string, string>> = {
   PATH: 'the standard search path, used to find ip, nft, resolvconf and the daemon',
   WGTSD_READY_FD: "the daemonising parent's private pipe to its child (src/daemon/daemonize.ts)",
+  WGTSD_DETACHED: 'the daemonising parent telling its child it runs detached (src/daemon/daemonize.ts)',
 };
 
 function sources(dir: string): string[] {

@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { clampPrivateKey, publicKeyOf } from '../../src/crypto/x25519.js';
 import { Device } from '../../src/device/device.js';
+import type { Logger } from '../../src/device/logger.js';
 import type { Endpoint } from '../../src/io/bind.js';
 import { parseMessage } from '../../src/protocol/messages.js';
 import { maskPrefix, parsePrefix } from '../../src/routing/ip.js';
@@ -54,6 +55,8 @@ export interface DeviceNetOptions {
    * seeded source makes a whole run reproducible (test/fuzz). Default: node:crypto.
    */
   readonly random?: (n: number) => Uint8Array;
+  /** The logger of node N (default none). */
+  readonly logger?: (n: number) => Logger;
 }
 
 export class DeviceNet {
@@ -61,9 +64,11 @@ export class DeviceNet {
   readonly clock = new FakeClock();
   readonly nodes: DeviceNode[] = [];
   readonly #random: ((n: number) => Uint8Array) | undefined;
+  readonly #logger: ((n: number) => Logger) | undefined;
 
   constructor(options: DeviceNetOptions = {}) {
     this.#random = options.random;
+    this.#logger = options.logger;
   }
 
   /** Node N (1..250): a started Device with its private key set and listening on `port`. */
@@ -77,6 +82,7 @@ export class DeviceNet {
       wallNow: () => this.clock.wall,
       tickMs: 3_600_000, // the tests tick by hand
       ...(this.#random === undefined ? {} : { random: this.#random }),
+      ...(this.#logger === undefined ? {} : { logger: this.#logger(n) }),
     });
     await device.start(0);
     const privateKey = this.#random === undefined ? newPrivateKey() : clampPrivateKey(this.#random(32));
