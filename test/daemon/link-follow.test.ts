@@ -176,7 +176,7 @@ for (const variant of VARIANTS) {
             });
             await execOk(nsA, 'ip', ['link', 'set', 'dev', a.ifname, 'mtu', '1300']);
             await execOk(nsA, 'ip', ['link', 'set', 'dev', a.ifname, 'up']);
-            await waitFor(() => /MTU \d+ -> 1300/.test(a.output()), {
+            await waitFor(() => /MTU changed from \d+ to 1300/.test(a.output()), {
               timeoutMs: 3_000,
               what: 'A sees the MTU set in nsA',
             });
