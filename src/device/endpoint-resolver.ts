@@ -87,6 +87,9 @@ export class EndpointResolver {
 
   #start(peer: Peer, name: EndpointName, reason: ResolveReason, now: number): void {
     name.start(now);
+    // To the back of the line, so that under the device-wide cap every due name gets its turn.
+    this.#names.delete(peer);
+    this.#names.set(peer, name);
     this.#running++;
     const lookup = this.#lookup(name.host);
     void lookup.then(

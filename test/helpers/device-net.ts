@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { clampPrivateKey, publicKeyOf } from '../../src/crypto/x25519.js';
-import { Device } from '../../src/device/device.js';
+import { Device, type DeviceOptions } from '../../src/device/device.js';
 import type { Endpoint } from '../../src/io/bind.js';
 import { parseMessage } from '../../src/protocol/messages.js';
 import { maskPrefix, parsePrefix } from '../../src/routing/ip.js';
@@ -54,6 +54,8 @@ export interface DeviceNetOptions {
    * seeded source makes a whole run reproducible (test/fuzz). Default: node:crypto.
    */
   readonly random?: (n: number) => Uint8Array;
+  /** Passed to every node's Device (e.g. a fake hostname lookup and its logger). */
+  readonly device?: Pick<DeviceOptions, 'lookupHost' | 'resolveIntervalMs' | 'logger'>;
 }
 
 export class DeviceNet {
@@ -61,9 +63,11 @@ export class DeviceNet {
   readonly clock = new FakeClock();
   readonly nodes: DeviceNode[] = [];
   readonly #random: ((n: number) => Uint8Array) | undefined;
+  readonly #deviceOptions: DeviceNetOptions['device'];
 
   constructor(options: DeviceNetOptions = {}) {
     this.#random = options.random;
+    this.#deviceOptions = options.device;
   }
 
   /** Node N (1..250): a started Device with its private key set and listening on `port`. */
@@ -76,6 +80,7 @@ export class DeviceNet {
       now: () => this.clock.mono,
       wallNow: () => this.clock.wall,
       tickMs: 3_600_000, // the tests tick by hand
+      ...this.#deviceOptions,
       ...(this.#random === undefined ? {} : { random: this.#random }),
     });
     await device.start(0);
