@@ -12,7 +12,8 @@
  *   Then the name stops resolving: the address is kept (the tunnel still works) and it is logged.
  * - The extension is invisible to the real tools: given the same config (hostname endpoint,
  *   `wgts setconf`), wgtsd's and wireguard-go's `wg show dump` and raw `get=1` are identical, and
- *   wireguard-go gets exactly what wg would send (the set succeeds, nothing refused in its log).
+ *   wireguard-go gets exactly what wg would send (the set succeeds, nothing refused in its log);
+ *   the name given by setconf is re-resolved by wgtsd as one given by `wgts set`.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -213,7 +214,21 @@ describe('endpoint hostnames in namespaces', { skip, timeout: 120_000 }, () => {
           new RegExp(`\t10\\.77\\.2\\.2:${PORT}\t`),
           `${impl}: resolved once, by wgts`,
         );
+        if (impl === 'wgtsd') {
+          // A name given by setconf is re-resolved too: the endpoint follows the hosts file.
+          setHosts('10.77.1.2');
+          await waitFor(
+            async () =>
+              (await wg(NS_A, ['show', d.ifname, 'endpoints'])).stdout.includes(`\t10.77.1.2:${PORT}`),
+            {
+              timeoutMs: INTERVAL_S * 1000 + 5_000,
+              intervalMs: 100,
+              what: `the setconf endpoint re-resolved\n${d.output()}`,
+            },
+          );
+        }
       } finally {
+        setHosts('10.77.2.2');
         await d.stop();
       }
     }
