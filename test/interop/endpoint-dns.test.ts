@@ -79,14 +79,27 @@ async function tunnelUp(d: Daemon, cidr: string): Promise<void> {
   await execOk(d.ns, 'ip', ['link', 'set', d.ifname, 'up']);
 }
 
-function daemon(ns: string, impl: Impl, tag: string): Promise<Daemon> {
+/**
+ * Starts `impl` as `dn<pid36><tag>`. For wgtsd, also waits for its announcement, which it writes
+ * just after its socket appears (docs/uapi-extensions.md): a `wgts set` in between would be sent
+ * as to wireguard-go, without the name.
+ */
+async function daemon(ns: string, impl: Impl, tag: string): Promise<Daemon> {
   const name = ifname(tag);
   trackPath(announcementPath(`/var/run/wireguard/${name}.sock`));
-  return startDaemon(ns, {
+  const d = await startDaemon(ns, {
     impl,
     ifname: name,
     env: { WGTS_RESOLVE_INTERVAL: String(INTERVAL_S), LOG_LEVEL: 'verbose' },
   });
+  if (impl === 'wgtsd') {
+    await waitFor(() => existsSync(announcementPath(d.socketPath)), {
+      timeoutMs: 5_000,
+      intervalMs: 10,
+      what: `${name}'s announcement`,
+    });
+  }
+  return d;
 }
 
 describe('endpoint hostnames in namespaces', { skip, timeout: 120_000 }, () => {
@@ -201,6 +214,8 @@ describe('endpoint hostnames in namespaces', { skip, timeout: 120_000 }, () => {
         assert.equal(existsSync(announcementPath(d.socketPath)), impl === 'wgtsd', 'only wgtsd announces');
         const r = await runWgts(['setconf', d.ifname, conf], { ns: NS_A });
         assert.equal(r.code, 0, `${impl}: ${r.stderr}\n${d.output()}`);
+        // A down link sends nothing and so resolves nothing (an overdue lookup runs on `up`).
+        await execOk(NS_A, 'ip', ['link', 'set', d.ifname, 'up']);
         const dump = await wg(NS_A, ['show', d.ifname, 'dump']);
         const showconf = await runWgts(['showconf', d.ifname], { ns: NS_A });
         seen[impl] = {
