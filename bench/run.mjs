@@ -1,26 +1,30 @@
 #!/usr/bin/env node
-// Throughput/latency benchmark: wgtsd against Debian's wireguard-go, side by side in one run.
+// Throughput/latency benchmark: wgtsd against the other userspace WireGuards, side by side in one
+// run: the current wireguard-go (0.0.20250522) and boringtun-cli (0.7.1) from ../shared/anchors
+// (WGTS_ANCHORS overrides), and Debian's wireguard-go (0.0.20220316, on PATH).
 //
-//   npm run bench [-- --rounds 3 --seconds 10 --pings 50 --tests ... --out bench/results/latest.json]
+//   npm run bench [-- --rounds 3 --seconds 10 --pings 50 --tests ... --impls ... --out FILE]
 //
 // One topology for the whole run: namespaces A and B joined by a veth (outer 10.77.0.1/.2 and
 // fd77::1/::2), a WireGuard interface in each (MTU 1420, inner 10.78.0.1/.2 and fd78::1/::2).
-// Each round starts fresh daemons for each pair in turn: wgtsd↔wgtsd and wireguard-go↔wireguard-go
-// (the order flips every round, so drift on a noisy machine hits both alike), then wgtsd(A)↔
-// wireguard-go(B). Every pair is configured through the real `wg` and measured with iperf3 from A
-// to B through the tunnel: ping RTT (idle), one TCP stream (with both daemons' CPU time from
-// /proc/PID/stat), 4 TCP streams, UDP at full speed (-b 0), one TCP stream over inner IPv6, and
-// the pings again on the same daemons, idle after that load ("rtt after": a daemon that has been
-// carrying traffic, as against the first pings of a fresh one). `--tests` picks a subset. The
-// mixed pair gets one TCP stream each way. Peak RSS is VmRSS sampled every 100 ms during the pair's
-// run (VmHWM is in the JSON too). Prints every round and a summary of medians with the ratio
-// wgtsd / wireguard-go, and writes bench/results/latest.json.
+// Each round starts fresh daemons for each implementation in turn, both ends the same (the order
+// rotates every round, so drift on a noisy machine hits all alike), then the mixed pair wgtsd(A)
+// with the reference wireguard-go (B: the current one when its anchor is there). Every pair is
+// configured through the real `wg` and measured with iperf3 from A to B through the tunnel: ping
+// RTT (idle), one TCP stream (with both daemons' CPU time from /proc/PID/stat), 4 TCP streams,
+// UDP at full speed (-b 0), one TCP stream over inner IPv6, and the pings again on the same
+// daemons, idle after that load ("rtt after": a daemon that has been carrying traffic, as against
+// the first pings of a fresh one). `--tests` picks a subset, `--impls` the implementations. The
+// mixed pair gets one TCP stream each way. Peak RSS is VmRSS sampled every 100 ms during the
+// pair's run (VmHWM is in the JSON too). Prints every round and a summary of medians with the
+// ratio wgtsd / each other implementation, and writes bench/results/latest.json. A missing anchor
+// is named and left out, never skipped silently.
 //
 // The wgtsd measured is whatever `npm run build` produced (dist/ and build/Release). Environment
 // flags (WGTS_*, e.g. WGTS_OFFLOAD=0, UV_THREADPOOL_SIZE, NODE_OPTIONS) reach every daemon.
-// Needs root, /dev/net/tun, wg, wireguard-go, iperf3, ping. Everything created (namespaces, veth,
-// TUNs, daemons, iperf3, sockets, key files) is tracked by name/pid and removed at the end, on
-// errors and on SIGINT/SIGTERM. Every load is bounded in time.
+// Needs root, /dev/net/tun, wg, iperf3, ping. Everything created (namespaces, veth, TUNs,
+// daemons, iperf3, sockets, key files) is tracked by name/pid and removed at the end, on errors
+// and on SIGINT/SIGTERM. Every load is bounded in time.
 import { URL, fileURLToPath } from 'node:url';
 import {
   cleanup,
@@ -35,8 +39,11 @@ import {
   waitForTcpListen,
 } from '../dist/test/helpers/netns.js';
 import {
+  ANCHOR_DIR,
+  ANCHOR_FILES,
   configureInterface,
   genKeyPair,
+  implUnavailable,
   interopSkipReason,
   startDaemon,
 } from '../dist/test/helpers/wg-peer.js';
@@ -62,7 +69,8 @@ import {
 if (flagArg('help')) {
   console.log(
     'usage: npm run bench -- [--rounds N (3)] [--seconds S (10)] [--pings N (50)] [--out FILE]\n' +
-      '         [--tests ping,tcp1,tcp4,udp,tcp6,pingAfter,mixed (all)]',
+      '         [--tests ping,tcp1,tcp4,udp,tcp6,pingAfter,mixed (all)]\n' +
+      '         [--impls wgtsd,wireguard-go-anchor,boringtun,wireguard-go (all that are here)]',
   );
   process.exit(0);
 }
@@ -86,20 +94,50 @@ const PORTS = [51820, 51821];
 const OUTER = { v4: ['10.77.0.1', '10.77.0.2'], v6: ['fd77::1', 'fd77::2'] };
 const INNER = { v4: ['10.78.0.1', '10.78.0.2'], v6: ['fd78::1', 'fd78::2'] };
 const IPERF_PORT = 5201;
-const SHORT = { wgtsd: 'wgtsd', 'wireguard-go': 'wg-go' };
+const SHORT = {
+  wgtsd: 'wgtsd',
+  'wireguard-go-anchor': 'wg-go-2025',
+  boringtun: 'boringtun',
+  'wireguard-go': 'wg-go-deb',
+};
+const VERSION = {
+  wgtsd: 'this build',
+  'wireguard-go-anchor': `${ANCHOR_FILES['wireguard-go-anchor']} (${ANCHOR_DIR})`,
+  boringtun: `${ANCHOR_FILES.boringtun} (${ANCHOR_DIR})`,
+  'wireguard-go': "Debian's wireguard-go on PATH (0.0.20220316 on Debian 12)",
+};
+const ALL_IMPLS = Object.keys(SHORT);
+const askedImpls = stringArg('impls', ALL_IMPLS.join(',')).split(',').filter(Boolean);
+const badImpl = askedImpls.filter((i) => !ALL_IMPLS.includes(i));
+if (badImpl.length > 0 || !askedImpls.includes('wgtsd')) {
+  console.error(`bench: --impls must include wgtsd and name only ${ALL_IMPLS.join(', ')}`);
+  process.exit(2);
+}
+const IMPLS = askedImpls.filter((i) => {
+  const why = implUnavailable(i);
+  if (why !== null) console.log(`bench: leaving out ${i}: ${why}`);
+  return why === null;
+});
+// The mixed pair's partner: the wireguard-go a user would pick today, else Debian's.
+const MIXED_PARTNER = ['wireguard-go-anchor', 'wireguard-go'].find((i) => IMPLS.includes(i));
 
-const skip = interopSkipReason(['wgtsd', 'wireguard-go'], ['iperf3', 'ping', 'ss']);
-if (skip) {
-  console.error(`bench: cannot run: ${skip}`);
+const skip = interopSkipReason(['wgtsd'], ['iperf3', 'ping', 'ss']);
+if (skip || IMPLS.length < 2) {
+  console.error(`bench: cannot run: ${skip || 'no implementation to compare against'}`);
   process.exit(2);
 }
 
 const env = wgtsdEnv();
 const host = { ...hostInfo(), busyPct: await machineBusyPct() };
-printHeader('wgts benchmark: wgtsd vs wireguard-go through a veth between two namespaces', host, env);
+printHeader(
+  'wgts benchmark: wgtsd vs other userspace WireGuards through a veth between two namespaces',
+  host,
+  env,
+);
+for (const i of IMPLS) console.log(`  ${SHORT[i].padEnd(10)} ${VERSION[i]}`);
 console.log(
   `  plan: ${rounds} round(s); per pair: ${PAIR_TESTS.join(', ')} (pings: ${pingCount} at 20 ms; iperf3: ${seconds} s)` +
-    `${MIXED_TESTS.length > 0 ? '; mixed wgtsd<->wg-go TCP x1 both ways' : ''}; MTU ${MTU}\n`,
+    `${MIXED_TESTS.length > 0 && MIXED_PARTNER ? `; mixed wgtsd<->${SHORT[MIXED_PARTNER]} TCP x1 both ways` : ''}; MTU ${MTU}\n`,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -364,7 +402,8 @@ try {
   await stopPair([probe]);
   console.log(`wgtsd says: ${dataPath}\n`);
   for (let round = 1; round <= rounds; round++) {
-    const order = round % 2 === 1 ? ['wgtsd', 'wireguard-go'] : ['wireguard-go', 'wgtsd'];
+    const shift = (round - 1) % IMPLS.length;
+    const order = [...IMPLS.slice(shift), ...IMPLS.slice(0, shift)];
     const entry = { round, order, pairs: {} };
     for (const impl of order) {
       process.stdout.write(`round ${round}/${rounds}: ${impl} <-> ${impl} ... `);
@@ -376,15 +415,16 @@ try {
           (e.errors.length > 0 ? ` [${e.errors.length} error(s)]` : ''),
       );
     }
-    if (MIXED_TESTS.length === 0) {
+    if (MIXED_TESTS.length === 0 || MIXED_PARTNER === undefined) {
       results.push(entry);
       continue;
     }
-    process.stdout.write(`round ${round}/${rounds}: wgtsd <-> wireguard-go ... `);
-    entry.pairs.mixed = await measure(nsA, nsB, ['wgtsd', 'wireguard-go'], MIXED_TESTS);
+    process.stdout.write(`round ${round}/${rounds}: wgtsd <-> ${MIXED_PARTNER} ... `);
+    entry.pairs.mixed = await measure(nsA, nsB, ['wgtsd', MIXED_PARTNER], MIXED_TESTS);
     const m = entry.pairs.mixed;
+    const p = SHORT[MIXED_PARTNER];
     console.log(
-      `wgtsd->wg-go ${fmt(m.tcp1?.gbps, 3)} Gb/s, wg-go->wgtsd ${fmt(m.tcp1rev?.gbps, 3)} Gb/s` +
+      `wgtsd->${p} ${fmt(m.tcp1?.gbps, 3)} Gb/s, ${p}->wgtsd ${fmt(m.tcp1rev?.gbps, 3)} Gb/s` +
         (m.errors.length > 0 ? ` [${m.errors.length} error(s)]` : ''),
     );
     results.push(entry);
@@ -404,14 +444,14 @@ for (const { round, order, pairs } of results) {
   for (const impl of order) rows.push(roundRow(round, `${SHORT[impl]}<->${SHORT[impl]}`, pairs[impl]));
   const m = pairs.mixed;
   if (!m) continue;
-  rows.push(roundRow(round, 'wgtsd->wg-go', m));
+  rows.push(roundRow(round, `wgtsd->${SHORT[MIXED_PARTNER]}`, m));
   if (m.tcp1rev) {
-    rows.push(roundRow(round, 'wg-go->wgtsd', { tcp1: m.tcp1rev }));
+    rows.push(roundRow(round, `${SHORT[MIXED_PARTNER]}->wgtsd`, { tcp1: m.tcp1rev }));
   }
 }
 console.log(
   '\nevery round (A sends to B; retr = tcp1 retransmits; cpu = % of one core during tcp1; ' +
-    'cpu%/Gb/s = (A+B) per Gb/s;\n  mixed rows: A = wgtsd, B = wg-go, and wg-go->wgtsd is iperf3 -R (B sends); ' +
+    'cpu%/Gb/s = (A+B) per Gb/s;\n  mixed rows: A = wgtsd, B = the wireguard-go, and the reverse row is iperf3 -R (B sends); ' +
     'other % = CPU busy with other work just before the pair started, all CPUs):',
 );
 printTable(rows, 2);
@@ -441,45 +481,45 @@ const METRICS = [
   ['rss idle MiB (max A,B)', 'lower', (p) => (p.rssIdleMiB ? Math.max(...p.rssIdleMiB) : undefined), 1],
 ];
 const summary = {};
-const srows = [['metric (median over rounds)', 'wgtsd', 'wireguard-go', 'wgts/wg-go', 'better']];
+const others = IMPLS.filter((i) => i !== 'wgtsd');
+const srows = [
+  [
+    'metric (median over rounds)',
+    ...IMPLS.map((i) => SHORT[i]),
+    ...others.map((i) => `wgts/${SHORT[i]}`),
+    'better',
+  ],
+];
 for (const [name, better, get, digits] of METRICS) {
-  const w = median(results.map((r) => get(r.pairs.wgtsd ?? {})));
-  const g = median(results.map((r) => get(r.pairs['wireguard-go'] ?? {})));
-  const q = ratio(w, g);
-  summary[name] = { wgtsd: w, wireguardGo: g, ratio: q, better };
-  srows.push([name, fmt(w, digits), fmt(g, digits), fmt(q, 2), better]);
+  const med = Object.fromEntries(IMPLS.map((i) => [i, median(results.map((r) => get(r.pairs[i] ?? {})))]));
+  const ratios = Object.fromEntries(others.map((i) => [i, ratio(med.wgtsd, med[i])]));
+  summary[name] = { medians: med, ratios, better };
+  srows.push([
+    name,
+    ...IMPLS.map((i) => fmt(med[i], digits)),
+    ...others.map((i) => fmt(ratios[i], 2)),
+    better,
+  ]);
 }
-const mixedSend = median(results.map((r) => r.pairs.mixed?.tcp1?.gbps));
-const mixedRecv = median(results.map((r) => r.pairs.mixed?.tcp1rev?.gbps));
-const goTcp = summary['tcp1 Gbit/s'].wireguardGo;
-summary['mixed wgtsd->wg-go tcp1 Gbit/s'] = {
-  mixed: mixedSend,
-  wireguardGo: goTcp,
-  ratio: ratio(mixedSend, goTcp),
-};
-summary['mixed wg-go->wgtsd tcp1 Gbit/s'] = {
-  mixed: mixedRecv,
-  wireguardGo: goTcp,
-  ratio: ratio(mixedRecv, goTcp),
-};
-srows.push([
-  'mixed wgtsd->wg-go tcp1 Gbit/s',
-  fmt(mixedSend, 3),
-  fmt(goTcp, 3),
-  fmt(ratio(mixedSend, goTcp), 2),
-  'higher',
-]);
-srows.push([
-  'mixed wg-go->wgtsd tcp1 Gbit/s',
-  fmt(mixedRecv, 3),
-  fmt(goTcp, 3),
-  fmt(ratio(mixedRecv, goTcp), 2),
-  'higher',
-]);
-console.log(
-  `\nsummary: medians of ${results.length} round(s), ${seconds} s per iperf3 run (mixed rows: wgtsd column is the mixed pair):`,
-);
+const mrows = [['mixed pair (median over rounds)', 'tcp1 Gbit/s', 'same-impl pair', 'ratio']];
+if (MIXED_PARTNER !== undefined) {
+  const p = SHORT[MIXED_PARTNER];
+  const partnerTcp = summary['tcp1 Gbit/s'].medians[MIXED_PARTNER];
+  for (const [label, get] of [
+    [`wgtsd->${p}`, (r) => r.pairs.mixed?.tcp1?.gbps],
+    [`${p}->wgtsd`, (r) => r.pairs.mixed?.tcp1rev?.gbps],
+  ]) {
+    const m = median(results.map(get));
+    summary[`mixed ${label} tcp1 Gbit/s`] = { mixed: m, partner: partnerTcp, ratio: ratio(m, partnerTcp) };
+    mrows.push([label, fmt(m, 3), `${p}<->${p} ${fmt(partnerTcp, 3)}`, fmt(ratio(m, partnerTcp), 2)]);
+  }
+}
+console.log(`\nsummary: medians of ${results.length} round(s), ${seconds} s per iperf3 run:`);
 printTable(srows);
+if (mrows.length > 1) {
+  console.log('');
+  printTable(mrows);
+}
 
 const totalS = (Date.now() - t0) / 1000;
 const endLoad = hostInfo().loadavg;
@@ -491,7 +531,8 @@ console.log(
 writeJson(out, {
   startedAt: new Date(t0).toISOString(),
   durationS: totalS,
-  options: { rounds, seconds, pings: pingCount, pingIntervalS: 0.02, mtu: MTU },
+  options: { rounds, seconds, pings: pingCount, pingIntervalS: 0.02, mtu: MTU, impls: IMPLS },
+  versions: Object.fromEntries(IMPLS.map((i) => [i, VERSION[i]])),
   host: { ...host, loadavgEnd: endLoad, busyPctEnd: endBusy },
   wgtsdEnv: env,
   wgtsdDataPath: dataPath,

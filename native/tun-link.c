@@ -29,25 +29,34 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
+#include <linux/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+/* The inode of the file at fd, or an errno. statx by raw syscall, not fstat(): glibc 2.33 made
+ * fstat an exported symbol (fstat64@GLIBC_2.33), which would keep the prebuilt addon from loading
+ * on the older glibc that Node 20 supports (2.28); the syscall is the same for glibc and musl. */
+static int fd_inode(int fd, uint64_t *ino) {
+  struct statx stx;
+  if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_INO, &stx) < 0) return errno;
+  *ino = stx.stx_ino;
+  return 0;
+}
 
 /* Our own namespace, to return to: opened once; its inode tells "the link is here" cheaply. */
 static int own_netns_fd = -1;
-static ino_t own_netns_ino = 0;
+static uint64_t own_netns_ino = 0;
 
 static int own_netns(void) {
   if (own_netns_fd >= 0) return 0;
   int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno;
-  struct stat st;
-  if (fstat(fd, &st) < 0) {
-    int err = errno;
+  int err = fd_inode(fd, &own_netns_ino);
+  if (err != 0) {
     close(fd);
     return err;
   }
   own_netns_fd = fd;
-  own_netns_ino = st.st_ino;
   return 0;
 }
 
@@ -71,14 +80,14 @@ static int socket_near_tun(int fd, unsigned long long *netns) {
     int s = dgram_socket();
     return s < 0 ? -errno : s;
   }
-  struct stat st;
-  if (fstat(nsfd, &st) < 0) {
-    err = errno;
+  uint64_t ino = 0;
+  err = fd_inode(nsfd, &ino);
+  if (err != 0) {
     close(nsfd);
     return -err;
   }
-  *netns = (unsigned long long)st.st_ino;
-  if (st.st_ino == own_netns_ino) {
+  *netns = (unsigned long long)ino;
+  if (ino == own_netns_ino) {
     close(nsfd);
     int s = dgram_socket();
     return s < 0 ? -errno : s;

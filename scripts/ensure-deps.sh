@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages the interop tests drive (the real wireguard-go and wg, iperf3,
-# nftables, ping) when they are missing. Needs root and Debian's package lists; without them it
-# says what is missing and the tests that need those tools skip with a reason.
+# nftables, ping, promtool) and the cross toolchains the package tests build with, when they are
+# missing. Needs root and Debian's package lists; without them it says what is missing and the
+# tests that need those tools skip with a reason.
 set -u
 missing=""
 need() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
@@ -13,6 +14,13 @@ need ping iputils-ping
 need ip iproute2
 need ss iproute2
 need tcpdump tcpdump
+need promtool prometheus
+# test/package/prebuilds: the npm package's prebuilt addons for musl and arm64, checked with
+# readelf and loaded in an arm64 Node under qemu-user.
+need readelf binutils
+need musl-gcc musl-tools
+need aarch64-linux-gnu-gcc "gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
+need qemu-aarch64-static qemu-user-static
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "ensure-deps: missing$missing (run as root on Debian to install); interop tests will skip" >&2

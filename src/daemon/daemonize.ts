@@ -6,23 +6,37 @@
  * pipe (its fd 3): `R` when ready, or `E` and a message when it gave up, which the parent prints
  * (when the child's own stderr went to /dev/null) and turns into its exit status.
  *
- * As in wireguard-go, the child's stdout/stderr are ours only when LOG_LEVEL is set and not
- * `silent`; otherwise /dev/null. Descriptors handed to us in WG_TUN_FD / WG_UAPI_FD are passed on
+ * The child's stdout/stderr are /dev/null: it logs to syslog, or to the file `logFile` (passed
+ * on as WGTS_LOG_FILE), never to the terminal that started it (src/daemon/log-sink.ts); a start
+ * that fails is reported by the parent on its own stderr. Descriptors handed to us in WG_TUN_FD / WG_UAPI_FD are passed on
  * to the child at fds 4 and 5 (fd 3 is the pipe), with the variables rewritten to match, as
  * wireguard-go passes its own TUN and socket to its child at fixed positions.
  */
 import { spawn, type StdioOptions } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 
 export const READY_FD_ENV = 'WGTSD_READY_FD';
+/** Set in the child's environment: it runs detached, so it logs to syslog by default. */
+export const DETACHED_ENV = 'WGTSD_DETACHED';
 /** Descriptors the daemon may inherit (as wireguard-go's ENV_WG_TUN_FD and ENV_WG_UAPI_FD). */
 export const INHERITED_FD_ENVS = ['WG_TUN_FD', 'WG_UAPI_FD'] as const;
 
 /** Starts the detached child and resolves with the exit code the parent should use. */
-export function daemonize(script: string, args: readonly string[]): Promise<number> {
+export function daemonize(
+  script: string,
+  args: readonly string[],
+  options: { readonly logFile?: string } = {},
+): Promise<number> {
   const level = process.env.LOG_LEVEL;
-  const childHasOutput = level !== undefined && level !== '' && level !== 'silent';
-  const env: NodeJS.ProcessEnv = { ...process.env, WG_PROCESS_FOREGROUND: '1', [READY_FD_ENV]: '3' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    WG_PROCESS_FOREGROUND: '1',
+    [READY_FD_ENV]: '3',
+    [DETACHED_ENV]: '1',
+  };
+  // The child's working directory is ours, but a relative path is resolved here all the same.
+  if (options.logFile !== undefined) env.WGTS_LOG_FILE = resolvePath(options.logFile);
   let devnull: number;
   try {
     devnull = openSync('/dev/null', 'r+');
@@ -30,12 +44,7 @@ export function daemonize(script: string, args: readonly string[]): Promise<numb
     process.stderr.write(`wgtsd: cannot open /dev/null: ${(err as Error).message}\n`);
     return Promise.resolve(1);
   }
-  const stdio: (number | 'inherit' | 'pipe')[] = [
-    devnull,
-    childHasOutput ? 'inherit' : devnull,
-    childHasOutput ? 'inherit' : devnull,
-    'pipe',
-  ];
+  const stdio: (number | 'pipe')[] = [devnull, devnull, devnull, 'pipe'];
   for (const name of INHERITED_FD_ENVS) {
     const value = process.env[name];
     if (value === undefined || value === '' || !/^\d+$/.test(value)) continue; // the child refuses it
@@ -72,7 +81,7 @@ export function daemonize(script: string, args: readonly string[]): Promise<numb
     });
     child.once('close', (code) => {
       if (said.startsWith('R')) return;
-      if (said.startsWith('E') && !childHasOutput && level !== 'silent') {
+      if (said.startsWith('E') && level !== 'silent') {
         process.stderr.write(`wgtsd: ${said.slice(1).trimEnd()}\n`);
       }
       resolve(code === 0 || code === null ? 1 : code);
@@ -104,4 +113,11 @@ export function signalReady(): void {
 /** Called by the child when it gives up starting: the parent prints `message` and fails. */
 export function signalFailure(message: string): void {
   tell(`E${message}`);
+}
+
+/** Whether this process is a daemonised child (read once: its own children are not). */
+export function takeDetached(): boolean {
+  const detached = process.env[DETACHED_ENV] === '1';
+  delete process.env[DETACHED_ENV];
+  return detached;
 }

@@ -11,17 +11,23 @@ import { fileURLToPath } from 'node:url';
 
 const USAGE = 'Usage: wgtsd [-f/--foreground] INTERFACE-NAME\n';
 
-function parseArgs(argv: readonly string[]): { foreground: boolean; ifname: string } | null {
+function parseArgs(
+  argv: readonly string[],
+): { foreground: boolean; ifname: string; logFile: string | undefined } | null {
   let foreground = false;
+  let logFile: string | undefined;
   const rest: string[] = [];
-  for (const a of argv) {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
     // Anything else starting with '-' is an unknown option, not an interface name.
     if (a === '-f' || a === '--foreground') foreground = true;
+    else if (a === '--log-file' && i + 1 < argv.length) logFile = argv[++i];
+    else if (a.startsWith('--log-file=')) logFile = a.slice('--log-file='.length);
     else if (a.startsWith('-')) return null;
     else rest.push(a);
   }
   if (rest.length !== 1) return null;
-  return { foreground, ifname: rest[0]! };
+  return { foreground, ifname: rest[0]!, logFile };
 }
 
 /** The kernel's dev_valid_name: 1-15 bytes, not . or .., no '/', ':' or whitespace. */
@@ -54,10 +60,14 @@ async function main(): Promise<number> {
   const foreground = args.foreground || process.env.WG_PROCESS_FOREGROUND === '1';
   if (!foreground) {
     const { daemonize } = await import('./daemonize.js');
-    return daemonize(fileURLToPath(import.meta.url), ['-f', args.ifname]);
+    return daemonize(
+      fileURLToPath(import.meta.url),
+      ['-f', args.ifname],
+      args.logFile === undefined ? {} : { logFile: args.logFile },
+    );
   }
   const { runDaemon } = await import('./run.js');
-  return runDaemon(args.ifname);
+  return runDaemon(args.ifname, args.logFile === undefined ? {} : { logFile: args.logFile });
 }
 
 main().then(

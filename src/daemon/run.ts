@@ -14,10 +14,14 @@ import { FastPath } from '../device/fast-path.js';
 import { nativeRouteMtuSource, RouteMtus } from '../device/route-mtu.js';
 import { warmUp, warmUpEnabled } from './warm-up.js';
 import { UapiServer } from '../uapi/server.js';
-import { signalFailure, signalReady } from './daemonize.js';
+import { signalFailure, signalReady, takeDetached } from './daemonize.js';
+import { daemonLogOutput, type LogOutput } from './log-sink.js';
 import { ensureSocketDirectory, inodeOf, probeSocket, socketPath } from './socket-path.js';
 import { announceExtensions, withdrawExtensions } from '../uapi/extensions.js';
 import { resolveIntervalMsFromEnv } from './resolve-interval.js';
+import { formatListenAddress, parseListenAddress, type ListenAddress } from '../metrics/listen-address.js';
+import { sharedScrape } from '../metrics/scrape.js';
+import { MetricsServer } from '../metrics/server.js';
 
 /** How often the daemon checks that its link and socket file still exist. */
 const WATCH_MS = 250;
@@ -31,14 +35,38 @@ const RESTART_POLL_MS = 10;
 /** After a stop, exit even if some handle would keep the event loop alive. */
 const EXIT_GRACE_MS = 2_000;
 
-export async function runDaemon(requested: string): Promise<number> {
+export interface DaemonOptions {
+  /** Serve Prometheus metrics at http://HOST:PORT/metrics (`--metrics`); else WGTS_METRICS. */
+  readonly metrics?: ListenAddress;
+  /** Log to this file (`--log-file`); default WGTS_LOG_FILE, else syslog when detached, else stderr. */
+  readonly logFile?: string;
+}
+
+export async function runDaemon(requested: string, options: DaemonOptions = {}): Promise<number> {
   const level = parseLogLevel(process.env.LOG_LEVEL);
-  let log: Logger = createLogger(requested, level);
+  let output: LogOutput;
+  const logFile = options.logFile ?? process.env.WGTS_LOG_FILE;
+  try {
+    output = daemonLogOutput(level, logFile, takeDetached());
+  } catch (err) {
+    const message = `cannot open log file ${logFile}: ${(err as Error).message}`;
+    createLogger(requested, level).error(message);
+    signalFailure(message);
+    return 1;
+  }
+  let log: Logger = createLogger(requested, level, output.sink, output.stamped);
   const fail = (message: string): number => {
     log.error(message);
     signalFailure(message);
     return 1;
   };
+  // A bad metrics address stops the start before anything is created.
+  let metricsAt: ListenAddress | null;
+  try {
+    metricsAt = options.metrics ?? metricsFromEnv();
+  } catch (err) {
+    return fail((err as Error).message);
+  }
 
   let uapiFd: number | null;
   let tunFd: number | null;
@@ -88,7 +116,7 @@ export async function runDaemon(requested: string): Promise<number> {
     return fail(`cannot create TUN device ${requested}: ${(err as Error).message}`);
   }
   const ifname = tun.name;
-  if (ifname !== requested || tunFd !== null) log = createLogger(ifname, level);
+  if (ifname !== requested || tunFd !== null) log = createLogger(ifname, level, output.sink, output.stamped);
   const why = await refusal(ifname);
   if (why !== null) {
     tun.close();
@@ -137,6 +165,22 @@ export async function runDaemon(requested: string): Promise<number> {
       : 'data path: per packet (WGTS_OFFLOAD=0 or an inherited TUN)',
   );
 
+  // Metrics listen before the UAPI socket appears: a port in use fails the start as a whole.
+  let metrics: MetricsServer | null = null;
+  if (metricsAt !== null) {
+    metrics = new MetricsServer(
+      sharedScrape(device, () => ifname),
+      (err) => log.error(`metrics scrape failed: ${err.message}`),
+    );
+    try {
+      await metrics.listen(metricsAt);
+    } catch (err) {
+      device.close();
+      return fail((err as Error).message);
+    }
+    log.verbose(`metrics on http://${formatListenAddress(metricsAt)}/metrics`);
+  }
+
   const server = new UapiServer(device, { logger: log });
   try {
     if (uapiFd !== null) await server.listenFd(uapiFd);
@@ -150,6 +194,7 @@ export async function runDaemon(requested: string): Promise<number> {
     }
   } catch (err) {
     device.close();
+    void metrics?.close();
     return fail(`cannot listen on ${uapiFd !== null ? `fd ${uapiFd}` : path}: ${(err as Error).message}`);
   }
   // The socket file to watch (and remove on exit): ours, or with WG_UAPI_FD the one at the
@@ -176,6 +221,7 @@ export async function runDaemon(requested: string): Promise<number> {
       log.verbose(`shutting down: ${why}`);
       clearInterval(watcher);
       void server.close();
+      void metrics?.close();
       if (socketInode !== null && inodeOf(path) === socketInode) {
         try {
           unlinkSync(path);
@@ -236,6 +282,7 @@ export async function runDaemon(requested: string): Promise<number> {
           const line = {
             seq: ++seq,
             ...device.stats,
+            drops: device.drops.nonZero(),
             queueLength: device.queue.length,
             rss,
             heapUsed,
@@ -257,6 +304,12 @@ export async function runDaemon(requested: string): Promise<number> {
 /** WGTS_OFFLOAD=0 turns the batched data path and its TUN/UDP offloads off (default on). */
 function offloadEnabled(): boolean {
   return process.env.WGTS_OFFLOAD !== '0';
+}
+
+/** WGTS_METRICS=HOST:PORT (the environment's `--metrics`); null when unset or empty. */
+function metricsFromEnv(): ListenAddress | null {
+  const v = process.env.WGTS_METRICS;
+  return v === undefined || v === '' ? null : parseListenAddress(v, 'WGTS_METRICS value');
 }
 
 /** An inherited descriptor named by `name` (a decimal fd number), null when unset. */

@@ -12,6 +12,7 @@
 import { BytePool, constantTimeEqual } from '../crypto/bytes.js';
 import { EADDRINUSE, EIO } from '../uapi/errno.js';
 import type { DeviceSet, PeerSet } from '../uapi/types.js';
+import { describePeerSet } from './apply-log.js';
 import type { Device } from './device.js';
 
 /** Configured endpoint addresses: public, one per peer (see BytePool). */
@@ -30,6 +31,7 @@ export async function applyDeviceSet(device: Device, set: DeviceSet): Promise<nu
       return EIO;
     }
     device.fwmark = set.fwmark;
+    device.log.verbose(`UAPI: updating fwmark to ${set.fwmark}`);
   }
   if (set.listenPort !== undefined && set.listenPort !== device.listenPort) {
     try {
@@ -42,6 +44,7 @@ export async function applyDeviceSet(device: Device, set: DeviceSet): Promise<nu
       }
       return (err as { code?: string }).code === 'EADDRINUSE' ? EADDRINUSE : EIO;
     }
+    device.log.verbose(`UAPI: updating listen port to ${device.listenPort}`);
   }
   // Another fwmark (other routing rules) or new sockets: a sticky source may no longer route to
   // its peer, so every peer's is forgotten, as wireguard-go's BindSetMark and BindUpdate do.
@@ -49,6 +52,8 @@ export async function applyDeviceSet(device: Device, set: DeviceSet): Promise<nu
     for (const peer of device.peers.values()) peer.tunnel.forgetSource();
   }
   let keyChanged = false;
+  if (set.privateKey !== undefined)
+    device.log.verbose(`UAPI: ${set.privateKey === null ? 'removing' : 'updating'} private key`);
   if (set.privateKey !== undefined && device.identity.setPrivateKey(set.privateKey)) {
     const own = device.identity.keys?.publicKey;
     for (const peer of [...device.peers.values()]) {
@@ -57,7 +62,10 @@ export async function applyDeviceSet(device: Device, set: DeviceSet): Promise<nu
     }
     keyChanged = true;
   }
-  if (set.replacePeers) for (const peer of [...device.peers.values()]) device.removePeer(peer);
+  if (set.replacePeers) {
+    device.log.verbose('UAPI: removing all peers');
+    for (const peer of [...device.peers.values()]) device.removePeer(peer);
+  }
   for (const p of set.peers) applyPeer(device, p);
   if (keyChanged) sendAfterKeyChange(device);
   return 0;
@@ -94,6 +102,8 @@ function applyPeer(device: Device, p: PeerSet): void {
     peer = device.createPeer(p.publicKey);
   }
   const tunnel = peer.tunnel;
+  if (device.peerLog !== null)
+    for (const line of describePeerSet(p)) device.peerLog.say(peer, `UAPI: ${line}`);
   if (p.presharedKey !== undefined)
     tunnel.presharedKey = p.presharedKey ? Uint8Array.from(p.presharedKey) : null;
   if (p.endpoint !== undefined) {

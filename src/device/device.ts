@@ -19,7 +19,7 @@ import { LocalIdentity } from '../protocol/identity.js';
 import { parseMessage } from '../protocol/messages.js';
 import { INITIATION_SIZE, RESPONSE_SIZE } from '../constants.js';
 import { Responder } from '../protocol/responder.js';
-import type { TunnelResult } from '../protocol/results.js';
+import type { DropReason, TunnelResult } from '../protocol/results.js';
 import { Tunnel, type Endpoint } from '../protocol/tunnel.js';
 import { IP_DESTINATION_OFFSET, IP_SOURCE_OFFSET } from '../protocol/transport.js';
 import { AllowedIPs } from '../routing/allowed-ips.js';
@@ -28,11 +28,13 @@ import { applyDeviceSet } from './apply.js';
 import { EndpointResolver, type HostLookup } from './endpoint-resolver.js';
 import { lookupFirstAddress } from '../io/host-lookup.js';
 import { RESOLVE_INTERVAL_DEFAULT_S } from '../constants.js';
+import { DROP_INDEX, DropCounters } from './drops.js';
 import { HandshakeQueue } from './handshake-queue.js';
 import { IcmpUnreachable } from './icmp-unreachable.js';
 import { isOwnDatagramTo } from './loop-guard.js';
 import type { RouteMtus } from './route-mtu.js';
 import { SILENT_LOGGER, type Logger } from './logger.js';
+import { formatEndpoint, PeerLog, peerName } from './peer-log.js';
 import { Peer } from './peer.js';
 import { snapshotDevice } from './snapshot.js';
 import { SourceRoutes } from './sticky-source.js';
@@ -98,6 +100,19 @@ export interface DeviceStats {
   queueHighWater: number;
   /** Packets read from the TUN that were our own datagrams to their peer's endpoint (loop-guard.ts). */
   loopDropped: number;
+  /** Handshake messages the kernel took from us, by type (Device.transmit reads the type byte). */
+  initiationsSent: number;
+  responsesSent: number;
+  /** Handshake messages that passed admission (mac1, and mac2 under load), by type. */
+  initiationsReceived: number;
+  responsesReceived: number;
+  /**
+   * Sessions derived: as initiator from a valid response, as responder from a valid initiation
+   * (the response sent). The responder's session is confirmed later by the first data packet.
+   */
+  handshakesCompleted: number;
+  /** Cookie replies received (cookieReplies counts those sent). */
+  cookieRepliesReceived: number;
 }
 
 /** Handshake messages processed per event-loop turn before yielding to other I/O. */
@@ -122,15 +137,25 @@ export class Device implements UapiTarget {
     handshakeDh: 0,
     queueHighWater: 0,
     loopDropped: 0,
+    initiationsSent: 0,
+    responsesSent: 0,
+    initiationsReceived: 0,
+    responsesReceived: 0,
+    handshakesCompleted: 0,
+    cookieRepliesReceived: 0,
   };
   /** Peers whose endpoint was given as a hostname, re-resolved (endpoint-resolver.ts). */
   readonly endpointNames: EndpointResolver;
+  /** Dropped packets by reason, on both data paths (drops.ts). */
+  readonly drops = new DropCounters();
   /** ICMP unreachables for packets no peer can carry (icmp-unreachable.ts). */
   readonly icmp = new IcmpUnreachable();
   readonly routeMtus: RouteMtus | null;
   readonly tun: TunDevice | null;
   readonly bind: Bind;
   readonly log: Logger;
+  /** Protocol events as log lines, rate-limited; null unless verbose (peer-log.ts). */
+  readonly peerLog: PeerLog | null;
   readonly now: () => number;
   readonly wallNow: () => number;
   readonly random: (n: number) => Uint8Array;
@@ -154,6 +179,7 @@ export class Device implements UapiTarget {
     this.bind = o.bind;
     this.log = o.logger ?? SILENT_LOGGER;
     this.now = o.now ?? (() => performance.now());
+    this.peerLog = this.log.verboseEnabled ? new PeerLog(this.log, this.now) : null;
     this.wallNow = o.wallNow ?? (() => Date.now());
     this.random = o.random ?? randomPooled;
     this.mtu = o.mtu ?? o.tun?.mtu ?? 1420;
@@ -238,6 +264,10 @@ export class Device implements UapiTarget {
     ref.peer = peer;
     this.peers.set(peer.id, peer);
     this.#peerOfTunnel.set(tunnel, peer);
+    if (this.peerLog !== null) {
+      tunnel.observer = this.peerLog.observerFor(peer);
+      this.peerLog.say(peer, 'created');
+    }
     return peer;
   }
 
@@ -251,6 +281,7 @@ export class Device implements UapiTarget {
     peer.tunnel.destroy();
     this.peers.delete(peer.id);
     this.endpointNames.delete(peer);
+    this.peerLog?.say(peer, 'removed');
   }
 
   // ---- configuration ----------------------------------------------------------------------------
@@ -305,15 +336,20 @@ export class Device implements UapiTarget {
     if (version === 4 && length >= 20) peer = this.allowedIPs.lookupAt(b, at + IP_DESTINATION_OFFSET[4], 4);
     else if (version === 6 && length >= 40)
       peer = this.allowedIPs.lookupAt(b, at + IP_DESTINATION_OFFSET[6], 6);
-    else return undefined; // not an IP packet
+    else {
+      this.drops.counts[DROP_INDEX['not-ip']]++;
+      return undefined;
+    }
     const endpoint = peer === undefined ? null : peer.tunnel.endpoint;
     if (endpoint === null) {
+      this.drops.counts[peer === undefined ? DROP_INDEX['no-route'] : DROP_INDEX['no-endpoint']]++;
       const icmp = this.icmp.build(b, at, length, now);
       if (icmp !== null) this.tun?.write([icmp]);
       return undefined;
     }
     if (isOwnDatagramTo(b, at, length, this.listenPort, endpoint)) {
       this.stats.loopDropped++;
+      this.drops.counts[DROP_INDEX['routing-loop']]++;
       return undefined;
     }
     return peer;
@@ -325,15 +361,18 @@ export class Device implements UapiTarget {
     if (r.datagrams.length === 0 || !this.#up) return;
     const endpoint = this.sendEndpoint(peer);
     if (endpoint === null) {
-      this.log.verbose(
-        `peer ${peer.id.slice(0, 8)}: no endpoint, ${r.datagrams.length} datagram(s) not sent`,
-      );
+      this.peerLog?.unsent(peer, r.datagrams.length);
       return;
     }
     // Count what the kernel took, as wireguard-go does: not what the tunnel produced.
     const sent = this.bind.send(r.datagrams, endpoint);
     if (endpoint.source != null && this.bind.sourceRefused === true) this.sourceRefused(peer, endpoint);
-    for (let i = 0; i < sent; i++) peer.txBytes += r.datagrams[i]!.length;
+    for (let i = 0; i < sent; i++) {
+      const d = r.datagrams[i]!;
+      peer.txBytes += d.length;
+      if (d[0] === 1) this.stats.initiationsSent++;
+      else if (d[0] === 2) this.stats.responsesSent++;
+    }
   }
 
   /**
@@ -345,8 +384,10 @@ export class Device implements UapiTarget {
     if (endpoint === null || endpoint.source == null || this.#sourceRoutes.fits(peer, endpoint))
       return endpoint;
     peer.tunnel.forgetSource(endpoint);
-    this.log.verbose(
-      `peer ${peer.id.slice(0, 8)}: its route leaves elsewhere, sending from the kernel's choice`,
+    this.peerLog?.limited(
+      peer,
+      'source-route',
+      () => "route leaves elsewhere: sending from the kernel's choice",
     );
     return peer.tunnel.endpoint;
   }
@@ -358,7 +399,7 @@ export class Device implements UapiTarget {
    */
   sourceRefused(peer: Peer, endpoint: Endpoint): void {
     peer.tunnel.forgetSource(endpoint);
-    this.log.verbose(`peer ${peer.id.slice(0, 8)}: source address gone, sending from the kernel's choice`);
+    this.peerLog?.limited(peer, 'source-gone', () => "source address gone: sending from the kernel's choice");
   }
 
   /** Re-reads the link state through the `linkUp` option, if there is one. */
@@ -430,16 +471,36 @@ export class Device implements UapiTarget {
       const msg = parseMessage(d);
       if (msg.type === 'transport') {
         const tunnel = this.indices.get(msg.receiver);
-        if (tunnel === undefined) continue;
+        if (tunnel === undefined) {
+          this.drops.count('unknown-index');
+          continue;
+        }
         const r = tunnel.consumeTransport(msg, copyEndpoint(src), now);
+        const peer = this.#peerOfTunnel.get(tunnel)!;
         if (r.kind === 'toTunnel') toTun.push(r.packet);
-        this.transmit(this.#peerOfTunnel.get(tunnel)!, r);
+        else if (r.kind === 'drop') {
+          this.drops.count(r.reason);
+          if (this.peerLog !== null) this.#logRefused(peer, r.reason);
+        }
+        this.transmit(peer, r);
       } else if (msg.type === 'cookieReply') {
-        this.indices.get(msg.receiver)?.consumeCookieReply(msg, now);
+        this.stats.cookieRepliesReceived++;
+        const tunnel = this.indices.get(msg.receiver);
+        const r = tunnel === undefined ? null : tunnel.consumeCookieReply(msg, now);
+        if (r === null) this.drops.count('unknown-index');
+        else if (r.kind === 'drop') this.drops.count(r.reason);
+      } else if (msg.type === 'invalid') {
+        this.drops.count(msg.reason);
       }
     }
     if (toTun.length > 0) this.tun?.write(toTun);
     if (this.queue.length > 0) this.#scheduleDrain();
+  }
+
+  /** A transport packet's content refused (wireguard-go logs these; replays and bad tags it does not). */
+  #logRefused(peer: Peer, reason: DropReason): void {
+    if (reason === 'disallowed-source') this.peerLog?.innerRefused(peer, reason);
+    else if (reason === 'not-ip' || reason === 'bad-ip-length') this.peerLog?.innerRefused(peer, 'not-ip');
   }
 
   /**
@@ -462,10 +523,19 @@ export class Device implements UapiTarget {
     local: Uint8Array | null = null,
     localIfindex = 0,
   ): void {
-    if (length !== (type === 1 ? INITIATION_SIZE : RESPONSE_SIZE)) return;
+    if (length !== (type === 1 ? INITIATION_SIZE : RESPONSE_SIZE)) {
+      this.drops.counts[DROP_INDEX['bad-length']]++;
+      return;
+    }
     if (this.queue.refuses(address, addrAt, addrLength)) {
       this.queue.dropped++;
       this.stats.handshakesQueueFull++;
+      this.drops.counts[DROP_INDEX['handshake-queue-full']]++;
+      this.peerLog?.limited(
+        null,
+        'handshake-queue-full',
+        () => 'handshake queue full: dropping handshake messages',
+      );
       return;
     }
     this.queue.push({
@@ -511,29 +581,80 @@ export class Device implements UapiTarget {
     const msg = parseMessage(datagram);
     if (msg.type !== 'initiation' && msg.type !== 'response') return;
     const admission = this.responder.admit(msg, from.address, from.port, this.queue.underLoad(now), now);
+    const log = this.peerLog;
     if (admission.kind === 'drop') {
       if (admission.reason === 'bad-mac1') this.stats.macRejected++;
       else if (admission.reason === 'rate-limited') this.stats.rateLimited++;
+      this.drops.count(admission.reason);
+      log?.limited(
+        null,
+        admission.reason,
+        () => `${msg.type} from ${formatEndpoint(from)} dropped: ${admission.reason}`,
+      );
       return;
     }
     if (admission.kind === 'cookie') {
       this.stats.cookieReplies++;
       this.bind.send([admission.reply], from);
+      log?.limited(
+        null,
+        'cookie-reply-sent',
+        () => `under load: sending cookie reply to ${formatEndpoint(from)}`,
+      );
       return;
     }
     if (msg.type === 'initiation') {
+      this.stats.initiationsReceived++;
       this.stats.handshakeDh++;
       const partial = this.responder.identify(msg);
-      if (partial === null) return;
+      if (partial === null) {
+        this.drops.count('handshake-failed');
+        log?.limited(
+          null,
+          'invalid-initiation',
+          () => `invalid handshake initiation from ${formatEndpoint(from)}`,
+        );
+        return;
+      }
       const peer = this.peers.get(toHex(partial.remoteStatic));
-      if (peer === undefined) return;
-      this.transmit(peer, peer.tunnel.consumeInitiation(partial, msg, from, now));
+      if (peer === undefined) {
+        this.drops.count('unknown-peer');
+        log?.limited(
+          null,
+          'unknown-peer',
+          () =>
+            `handshake initiation from unknown ${peerName(partial.remoteStatic)} at ${formatEndpoint(from)}`,
+        );
+        return;
+      }
+      const r = peer.tunnel.consumeInitiation(partial, msg, from, now);
+      if (r.kind === 'drop') log?.limited(peer, r.reason, () => `handshake initiation dropped: ${r.reason}`);
+      this.#handshakeDone(peer, r);
     } else {
+      this.stats.responsesReceived++;
       const tunnel = this.indices.get(msg.receiver);
-      if (tunnel === undefined) return;
+      if (tunnel === undefined) {
+        this.drops.count('unknown-index');
+        log?.limited(
+          null,
+          'unknown-index',
+          () => `handshake response from ${formatEndpoint(from)} for no handshake of ours`,
+        );
+        return;
+      }
       this.stats.handshakeDh++;
-      this.transmit(this.#peerOfTunnel.get(tunnel)!, tunnel.consumeResponse(msg, from, now));
+      const peer = this.#peerOfTunnel.get(tunnel)!;
+      const r = tunnel.consumeResponse(msg, from, now);
+      if (r.kind === 'drop') log?.limited(peer, r.reason, () => `handshake response dropped: ${r.reason}`);
+      this.#handshakeDone(peer, r);
     }
+  }
+
+  /** Counts a consumed handshake message's outcome, then sends what it asked for. */
+  #handshakeDone(peer: Peer, r: TunnelResult): void {
+    if (r.kind === 'drop') this.drops.count(r.reason);
+    else this.stats.handshakesCompleted++;
+    this.transmit(peer, r);
   }
 
   // ---- timers -----------------------------------------------------------------------------------
@@ -550,6 +671,7 @@ export class Device implements UapiTarget {
       this.#lastGc = now;
       this.responder.rateLimiter.gc(now);
       this.followTunMtu();
+      this.peerLog?.flush();
     }
   }
 
@@ -561,7 +683,7 @@ export class Device implements UapiTarget {
     if (!this.#mtuFollowsTun || this.tun === null || this.#closed) return;
     const mtu = this.tun.mtu;
     if (mtu === this.mtu || !Number.isInteger(mtu) || mtu <= 0) return;
-    this.log.verbose(`MTU ${this.mtu} -> ${mtu}`);
+    this.log.verbose(`MTU changed from ${this.mtu} to ${mtu}`);
     this.mtu = mtu;
     for (const peer of this.peers.values()) peer.tunnel.mtu = mtu;
   }

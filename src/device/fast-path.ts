@@ -31,6 +31,7 @@ import { toNetwork } from '../protocol/results.js';
 import type { Endpoint, Tunnel } from '../protocol/tunnel.js';
 import { IP_SOURCE_OFFSET } from '../protocol/transport.js';
 import type { Device } from './device.js';
+import { DROP_INDEX } from './drops.js';
 import type { Peer } from './peer.js';
 
 /** Sealed datagrams one arena holds before it is flushed (a batch of 64 KB reads is ~2,900). */
@@ -40,6 +41,14 @@ const TX_ARENA_BYTES = 8 << 20;
 const RX_SLOTS = 4096;
 const TRANSPORT_TYPE = 4;
 const MIN_TRANSPORT = 32;
+// The drop counters this path increments (drops.ts), looked up once.
+const UNKNOWN_INDEX = DROP_INDEX['unknown-index'];
+const EXPIRED_KEYPAIR = DROP_INDEX['expired-keypair'];
+const REPLAY = DROP_INDEX['replay'];
+const BAD_TAG = DROP_INDEX['bad-tag'];
+const NOT_IP = DROP_INDEX['not-ip'];
+const BAD_IP_LENGTH = DROP_INDEX['bad-ip-length'];
+const DISALLOWED_SOURCE = DROP_INDEX['disallowed-source'];
 
 export class FastPath {
   readonly #device: Device;
@@ -68,6 +77,11 @@ export class FastPath {
   #tunCount = 0;
   #rxBatch: RawBatch | null = null;
   #rxView: DataView | null = null;
+  /**
+   * Batches dropped whole because their handler threw. Nothing the network sends should make it
+   * throw; if something does, that batch is lost and counted, and the daemon goes on.
+   */
+  batchErrors = 0;
 
   constructor(device: Device, tun: LinuxTun, bind: LinuxBind) {
     this.#device = device;
@@ -79,10 +93,30 @@ export class FastPath {
   /** Takes over both readers. */
   start(): void {
     this.#tun.startRaw(
-      (count) => this.#fromTun(count),
+      (count) => this.#guard(() => this.#fromTun(count)),
       (err) => this.#device.tunReadFailed(err),
     );
-    this.#bind.startRaw((batch) => this.#fromNetwork(batch));
+    this.#bind.startRaw((batch) => this.#guard(() => this.#fromNetwork(batch)));
+  }
+
+  /** Runs one batch handler; a throw drops the batch, counted and logged, and resets the arenas. */
+  #guard(handle: () => void): void {
+    try {
+      handle();
+    } catch (err) {
+      this.batchErrors++;
+      this.#txCount = 0;
+      this.#txCursor[0] = 0;
+      this.#txPeer = null;
+      this.#rxCount = 0;
+      this.#rxKeypair = null;
+      this.#tunCount = 0;
+      this.#rxBatch = null;
+      // The first, then one in 1,000: enough to see it, never a flood.
+      if (this.batchErrors % 1000 === 1) {
+        this.#device.log.error(`batch dropped (${this.batchErrors} so far): ${String(err)}`);
+      }
+    }
   }
 
   // ---- outbound ---------------------------------------------------------------------------------
@@ -170,7 +204,7 @@ export class FastPath {
     tunnel.txBytes += bytes;
     const endpoint = device.sendEndpoint(peer);
     if (endpoint === null) {
-      device.log.verbose(`peer ${peer.id.slice(0, 8)}: no endpoint, ${n} datagram(s) not sent`);
+      device.peerLog?.unsent(peer, n);
     } else {
       const sent = this.#bind.sendSegments(this.#txBytes, this.#txOffsets, this.#txLengths, 0, n, endpoint);
       if (endpoint.source != null && this.#bind.sourceRefused) device.sourceRefused(peer, endpoint);
@@ -230,11 +264,19 @@ export class FastPath {
     }
     this.#flushRx(now);
     this.#bind.stats.datagramsReceived += total;
-    if (this.#tunCount > 0) {
-      this.#tun.writeCoalesced(slots, this.#tunOffsets, this.#tunLengths, this.#tunCount);
-      this.#tunCount = 0;
-    }
+    this.#flushTun();
     this.#rxBatch = null;
+  }
+
+  /**
+   * Writes the decrypted packets queued for the TUN. Called at the end of a receive batch, and
+   * whenever the list is full: a batch of 64 slots of up to 128 GRO segments each holds twice
+   * as many packets as the list has room for.
+   */
+  #flushTun(): void {
+    if (this.#tunCount === 0) return;
+    this.#tun.writeCoalesced(this.#rxBatch!.slots, this.#tunOffsets, this.#tunLengths, this.#tunCount);
+    this.#tunCount = 0;
   }
 
   /** One transport message at slots[d .. d + dl) from slot `slot`'s source. */
@@ -245,13 +287,20 @@ export class FastPath {
       this.#flushRx(now);
       const tunnel = this.#device.indices.get(receiver);
       kp = tunnel?.receivingKeypair(receiver, now) ?? null;
-      if (kp === null) return; // unknown index or expired keypair: dropped, as consumeTransport would
+      if (kp === null) {
+        // Unknown index or expired keypair: dropped, as consumeTransport would.
+        this.#device.drops.counts[tunnel === undefined ? UNKNOWN_INDEX : EXPIRED_KEYPAIR]++;
+        return;
+      }
       this.#rxKeypair = kp;
       this.#rxTunnel = tunnel!;
       this.#rxSlot = slot;
     }
     const counter = view.getBigUint64(d + 8, true);
-    if (!kp.replay.check(counter)) return; // before any decryption
+    if (!kp.replay.check(counter)) {
+      this.#device.drops.counts[REPLAY]++; // before any decryption
+      return;
+    }
     const k = this.#rxCount++;
     this.#rxOffsets[k] = d;
     this.#rxLengths[k] = dl;
@@ -300,23 +349,39 @@ export class FastPath {
     this.#native.openBatch(kp.receiveKey, slots, this.#rxOffsets, this.#rxLengths, 0, n, this.#rxResults);
     const device = this.#device;
     const peer = device.peerOfTunnel(tunnel);
+    const drops = device.drops.counts;
     let accepted = 0;
     let data = 0;
     let bytes = 0;
     for (let k = 0; k < n; k++) {
       const plain = this.#rxResults[k]!;
-      if (plain < 0) continue; // bad tag
-      if (!kp.replay.mark(this.#rxCounters[k]!)) continue; // a duplicate within this run
+      if (plain < 0) {
+        drops[BAD_TAG]++;
+        continue;
+      }
+      if (!kp.replay.mark(this.#rxCounters[k]!)) {
+        drops[REPLAY]++; // a duplicate within this run
+        continue;
+      }
       accepted++;
       bytes += this.#rxLengths[k]!;
       if (plain === 0) continue; // a keepalive
       data++;
       const p = this.#rxOffsets[k]! + TRANSPORT_HEADER_SIZE;
       const length = innerLength(slots, p, plain);
-      if (length === 0) continue; // not a whole IP packet
+      if (length <= 0) {
+        drops[length === 0 ? BAD_IP_LENGTH : NOT_IP]++; // not a whole IP packet
+        if (peer !== undefined) device.peerLog?.innerRefused(peer, 'not-ip');
+        continue;
+      }
       const family = slots[p]! >> 4 === 4 ? 4 : 6;
       // Cryptokey routing, inbound: the source must be one of this peer's allowed IPs.
-      if (device.allowedIPs.lookupAt(slots, p + IP_SOURCE_OFFSET[family], family) !== peer) continue;
+      if (device.allowedIPs.lookupAt(slots, p + IP_SOURCE_OFFSET[family], family) !== peer) {
+        drops[DISALLOWED_SOURCE]++;
+        if (peer !== undefined) device.peerLog?.innerRefused(peer, 'disallowed-source');
+        continue;
+      }
+      if (this.#tunCount === RX_SLOTS) this.#flushTun();
       const t = this.#tunCount++;
       this.#tunOffsets[t] = p;
       this.#tunLengths[t] = length;
@@ -327,8 +392,9 @@ export class FastPath {
 }
 
 /**
- * The IP length of a decrypted plaintext of `plain` bytes at b[p..], or 0 when it is not a whole
- * IPv4 or IPv6 packet (transport.ts's innerPacket, without a view per packet).
+ * The IP length of a decrypted plaintext of `plain` bytes at b[p..]; 0 when it is an IPv4 or
+ * IPv6 packet cut short or with a bad length, -1 when it is neither (transport.ts's innerPacket,
+ * whose reasons these are, without a view per packet).
  */
 function innerLength(b: Uint8Array, p: number, plain: number): number {
   const version = b[p]! >> 4;
@@ -343,5 +409,5 @@ function innerLength(b: Uint8Array, p: number, plain: number): number {
     const total = 40 + ((b[p + 4]! << 8) | b[p + 5]!);
     return total > plain ? 0 : total;
   }
-  return 0;
+  return -1;
 }

@@ -25,6 +25,21 @@ import type { Device } from './device.js';
  */
 const handshakeWall = new WeakMap<Tunnel, { readonly at: number; readonly ms: number }>();
 
+/**
+ * The tunnel's last handshake in wall-clock milliseconds (null: none yet), given the device's
+ * monotonic `now` and wall-clock `wall` read once by the caller. The UAPI `get` and the metrics
+ * endpoint both report it through here, so they agree to the nanosecond.
+ */
+export function lastHandshakeWallMs(t: Tunnel, now: number, wall: number): number | null {
+  if (t.lastHandshakeAt === null) return null;
+  let known = handshakeWall.get(t);
+  if (known === undefined || known.at !== t.lastHandshakeAt) {
+    known = { at: t.lastHandshakeAt, ms: wall - (now - t.lastHandshakeAt) };
+    handshakeWall.set(t, known);
+  }
+  return known.ms;
+}
+
 /** About what one peer with one IPv4 allowed IP adds to a `get` reply (a sizing hint). */
 const REPLY_BYTES_PER_PEER = 340;
 
@@ -43,13 +58,8 @@ export function snapshotDevice(device: Device): DeviceSnapshot {
     const t = peer.tunnel;
     let sec = 0;
     let nsec = 0;
-    if (t.lastHandshakeAt !== null) {
-      let known = handshakeWall.get(t);
-      if (known === undefined || known.at !== t.lastHandshakeAt) {
-        known = { at: t.lastHandshakeAt, ms: wall - (now - t.lastHandshakeAt) };
-        handshakeWall.set(t, known);
-      }
-      const ms = known.ms;
+    const ms = lastHandshakeWallMs(t, now, wall);
+    if (ms !== null) {
       sec = Math.floor(ms / 1000);
       nsec = Math.floor((ms - sec * 1000) * 1e6);
     }

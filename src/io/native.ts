@@ -1,17 +1,22 @@
 /**
- * Loads the native addon (native/*.c, built by node-gyp into build/Release/wgts_native.node) and
- * types its surface. The addon is thin by design (DESIGN.md): Linux syscalls over buffers that
- * TypeScript owns (TUN open/read/write, UDP recvmmsg/sendmmsg, SO_MARK, link ioctls) and no
- * protocol state. Loading is lazy, so importing src/io for its types (or the fakes in tests)
- * works without a compiler; the first real use throws a `WgtsNativeError` with code
- * ERR_WGTS_NATIVE_MISSING and the command that builds it.
+ * Loads the native addon (native/*.c) and types its surface. The addon is thin by design
+ * (DESIGN.md): Linux syscalls over buffers that TypeScript owns (TUN open/read/write, UDP
+ * recvmmsg/sendmmsg, SO_MARK, link ioctls) and no protocol state. node-gyp-build finds it: a
+ * developer's build/Release/wgts_native.node (`npm run build:native`) first, else the package's
+ * prebuilt prebuilds/<platform>-<arch>/wgts.<libc>.node (scripts/prebuild.mjs). Loading is lazy,
+ * so the protocol core (`import('wgts')`), and src/io for its types or fakes, work with no addon
+ * at all; the first real use throws a `WgtsNativeError` with code ERR_WGTS_NATIVE_MISSING naming
+ * what was looked for and how to build it.
  *
  * Errors thrown by the addon are `Error`s with Node's system-error fields: `code` ('EADDRINUSE'),
  * `errno` (negated, -98) and `syscall` ('bind'). Write/send calls never throw for network
  * conditions: they fill a status Int32Array [done, dropped, last errno negated or 0].
  */
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Reader kinds for `readerCreate`: 0 reads a TUN with read(), 4/6 a UDP socket with recvmmsg. */
 export type ReaderKind = 0 | 4 | 6;
@@ -241,32 +246,70 @@ export class WgtsNativeError extends Error {
   readonly code = 'ERR_WGTS_NATIVE_MISSING';
 }
 
-/** Where the addon may be, relative to this file (dist/src/io/ when compiled, src/io/ in place). */
-const CANDIDATES = ['../../../build/Release/wgts_native.node', '../../build/Release/wgts_native.node'];
+/** node-gyp-build's entry point (CommonJS, untyped): `resolve(root)` is the path it would load. */
+interface NodeGypBuild {
+  resolve(root: string): string;
+}
+
+/** The package root: the nearest of this file's ancestors (dist/src/io/ compiled, src/io/ in place) with package.json. */
+function packageRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, '..', '..', '..'), join(here, '..', '..')];
+  return candidates.find((dir) => existsSync(join(dir, 'package.json'))) ?? candidates[0]!;
+}
 
 let cached: NativeAddon | null = null;
 
-/** The addon, loaded on first use. Throws WgtsNativeError if it was not built (or not on Linux). */
+/**
+ * The addon, loaded on first use. Throws WgtsNativeError when there is none for this platform
+ * (or this is not Linux), or when the file found does not load.
+ */
 export function loadNative(): NativeAddon {
   if (cached !== null) return cached;
   if (process.platform !== 'linux') {
     throw new WgtsNativeError(`wgts native I/O is Linux-only (this is ${process.platform})`);
   }
   const require = createRequire(import.meta.url);
-  const failures: string[] = [];
-  for (const candidate of CANDIDATES) {
-    try {
-      cached = require(candidate) as NativeAddon;
-      return cached;
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      if (e.code !== 'MODULE_NOT_FOUND') failures.push(`${candidate}: ${e.message}`);
-    }
+  const root = packageRoot();
+  let file: string;
+  try {
+    file = (require('node-gyp-build') as NodeGypBuild).resolve(root);
+  } catch (err) {
+    throw new WgtsNativeError(missingMessage(root, (err as Error).message));
   }
-  const why = failures.length > 0 ? ` (${failures.join('; ')})` : '';
-  throw new WgtsNativeError(
-    `wgts native addon build/Release/wgts_native.node is not built${why}: run npm install / npm run build:native`,
+  try {
+    cached = require(file) as NativeAddon;
+  } catch (err) {
+    throw new WgtsNativeError(
+      `wgts native addon ${file} does not load (${(err as Error).message.split('\n')[0]}): ` +
+        `rebuild it from source with \`npm run build:native\` in ${root}`,
+    );
+  }
+  return cached;
+}
+
+/** What was looked for, where, and the two ways out, from node-gyp-build's "No native build" error. */
+export function missingMessage(root: string, why: string): string {
+  const tag = (key: string): string => new RegExp(`\\b${key}=(\\S+)`).exec(why)?.[1] ?? '?';
+  const platform = `${tag('platform')}-${tag('arch')}`;
+  return (
+    `wgts native addon not found for ${platform} (${tag('libc')}): looked for ` +
+    `build/Release/wgts_native.node and prebuilds/${platform}/wgts.${tag('libc')}.node in ${root}. ` +
+    `Only wgtsd's TUN and UDP I/O needs it; import('wgts') works without it. Build it from source ` +
+    `with \`npm run build:native\` in ${root} (needs a C compiler, make, python3 and Node's ` +
+    `headers), or install wgts where this package has a prebuild: ${shippedPrebuilds(root)}.`
   );
+}
+
+/** The prebuilds this copy of the package carries ("linux-x64 glibc, linux-x64 musl"), or "none". */
+function shippedPrebuilds(root: string): string {
+  const dir = join(root, 'prebuilds');
+  const found = (existsSync(dir) ? readdirSync(dir) : []).flatMap((platform) =>
+    readdirSync(join(dir, platform))
+      .filter((file) => file.endsWith('.node'))
+      .map((file) => `${platform} ${file.split('.').slice(1, -1).join('.')}`),
+  );
+  return found.length > 0 ? found.join(', ') : 'none (a git checkout builds from source)';
 }
 
 /** A system error as the addon would throw it, for errnos reported through callbacks/status. */

@@ -23,6 +23,7 @@ import {
 import { BytePool } from '../crypto/bytes.js';
 import { tai64nAfter } from '../crypto/tai64n.js';
 import { CookieGenerator, type RandomSource } from './cookie.js';
+import type { TunnelObserver } from './events.js';
 import { createInitiation, type ResponderState } from './handshake.js';
 import { IndexTable } from './indices.js';
 import type { LocalIdentity } from './identity.js';
@@ -117,6 +118,8 @@ export class Tunnel {
   txBytes = 0;
   /** Monotonic ms of the last completed handshake, or null. */
   lastHandshakeAt: number | null = null;
+  /** Told of protocol events (events.ts); null builds no event at all, the data path's case. */
+  observer: TunnelObserver | null = null;
 
   readonly #identity: LocalIdentity;
   readonly #random: RandomSource;
@@ -181,8 +184,18 @@ export class Tunnel {
 
   /** Sends a keepalive (an empty transport message), starting a handshake if there is no session. */
   keepalive(now: number): TunnelResult {
-    if (this.#staged.length === 0) this.#staged = [EMPTY];
-    return toNetwork(this.#sendStaged(now));
+    return this.#keepalive(now, false);
+  }
+
+  /** `persistent`: sent by the persistent keepalive timer (for the observer only). */
+  #keepalive(now: number, persistent: boolean): TunnelResult {
+    const alone = this.#staged.length === 0;
+    if (alone) this.#staged = [EMPTY];
+    const out = this.#sendStaged(now);
+    // Sealed (not left staged behind a handshake): a keepalive went out.
+    if (alone && this.observer !== null && this.#staged === NOTHING_STAGED)
+      this.observer({ kind: 'keepalive-sent', persistent });
+    return toNetwork(out);
   }
 
   /** Sets the persistent keepalive interval; turning it on sends one keepalive at once. */
@@ -289,6 +302,7 @@ export class Tunnel {
     this.#authenticatedFrom(from, now);
     this.#keepKeyFreshOnReceive(kp, now, out);
     if (dataPackets > 0) this.timers.onDataReceived(now);
+    if (dataPackets < packets) this.observer?.({ kind: 'keepalive-received' });
     return out;
   }
 
@@ -326,6 +340,7 @@ export class Tunnel {
     this.timers.onAnyAuthenticatedPacketSent();
     this.timers.onHandshakeInitiated(now);
     this.txBytes += created.message.length;
+    this.observer?.({ kind: 'initiation-sent', attempt: this.timers.handshakeAttempts + 1 });
     return created.message;
   }
 
@@ -403,6 +418,13 @@ export class Tunnel {
     this.txBytes += response.length;
     this.timers.onAnyAuthenticatedPacketTraversal(now);
     this.timers.onAnyAuthenticatedPacketSent();
+    if (this.observer !== null) {
+      this.observer({ kind: 'initiation-received' });
+      const kp = this.session.keypairs.next;
+      if (kp !== null)
+        this.observer({ kind: 'keypair-created', localIndex: kp.localIndex, initiator: false });
+      this.observer({ kind: 'response-sent' });
+    }
     return toNetwork([response]);
   }
 
@@ -411,6 +433,10 @@ export class Tunnel {
     const ok = this.session.finishResponse(msg, this.presharedKey, now);
     if (ok === 'unexpected') return drop('unexpected-response');
     if (ok === 'failed') return drop('handshake-failed');
+    if (this.observer !== null) {
+      this.observer({ kind: 'response-received' });
+      this.observer({ kind: 'keypair-created', localIndex: msg.receiver, initiator: true });
+    }
     this.rxBytes += msg.bytes.length;
     this.#authenticatedFrom(from, now);
     this.timers.onSessionDerived(now);
@@ -421,7 +447,9 @@ export class Tunnel {
   /** A cookie reply to our last initiation or response. */
   consumeCookieReply(msg: CookieReplyMessage, now: number): TunnelResult {
     if (!this.session.ownsIndex(msg.receiver)) return drop('unknown-index');
-    return this.cookieGenerator.consumeReply(msg, now) ? NONE : drop('bad-cookie');
+    const valid = this.cookieGenerator.consumeReply(msg, now);
+    this.observer?.({ kind: 'cookie-received', valid });
+    return valid ? NONE : drop('bad-cookie');
   }
 
   /** A transport message: replay check, decrypt, mark, rotate, roam, then deliver. */
@@ -442,7 +470,10 @@ export class Tunnel {
     }
     this.#authenticatedFrom(from, now);
     this.#keepKeyFreshOnReceive(kp, now, out);
-    if (plain.length === 0) return toNetwork(out); // a keepalive
+    if (plain.length === 0) {
+      this.observer?.({ kind: 'keepalive-received' });
+      return toNetwork(out); // a keepalive
+    }
     this.timers.onDataReceived(now);
     const inner = innerPacket(plain);
     // The packet authenticated, so its side effects (rotation, roaming, staged packets sealed and
@@ -456,7 +487,11 @@ export class Tunnel {
 
   /** Endpoint roaming and the timers every authenticated inbound packet drives. */
   #authenticatedFrom(from: Endpoint | null, now: number): void {
-    if (from !== null) this.endpoint = from;
+    if (from !== null) {
+      if (this.observer !== null && !sameAddress(this.endpoint, from))
+        this.observer({ kind: 'endpoint-changed', endpoint: from });
+      this.endpoint = from;
+    }
     this.timers.onAnyAuthenticatedPacketReceived();
     this.timers.onAnyAuthenticatedPacketTraversal(now);
   }
@@ -464,6 +499,7 @@ export class Tunnel {
   #handshakeComplete(now: number): void {
     this.timers.onHandshakeComplete();
     this.lastHandshakeAt = now;
+    this.observer?.({ kind: 'session-established' });
   }
 
   /** keep_key_fresh (receive side): an initiator whose session nears REJECT_AFTER_TIME rekeys once. */
@@ -493,14 +529,16 @@ export class Tunnel {
         }
         case 'giveUpHandshake':
           this.#staged = NOTHING_STAGED;
+          this.observer?.({ kind: 'handshake-given-up', attempts: this.timers.handshakeAttempts + 1 });
           break;
         case 'sendKeepalive':
         case 'persistentKeepalive': {
-          const r = this.keepalive(now);
+          const r = this.#keepalive(now, action === 'persistentKeepalive');
           if (r.kind === 'toNetwork') out.push(...r.datagrams);
           break;
         }
         case 'newHandshake': {
+          this.observer?.({ kind: 'handshake-stale' });
           this.forgetSource();
           const init = this.#initiate(now, false);
           if (init) out.push(init);
@@ -508,6 +546,7 @@ export class Tunnel {
         }
         case 'zeroKeyMaterial':
           this.session.clear();
+          this.observer?.({ kind: 'keys-zeroed' });
           break;
       }
     }
@@ -532,6 +571,7 @@ export class Tunnel {
   expireSessions(): void {
     this.session.expire();
     this.#lastSentHandshake = null;
+    this.observer?.({ kind: 'sessions-expired' });
   }
 
   /** The peer is being removed: free its indices and wipe its keys. */
@@ -546,4 +586,9 @@ export class Tunnel {
   get stagedCount(): number {
     return this.#staged.length;
   }
+}
+
+/** Whether `b` is the address and port of `a` (the sticky source does not count: not roaming). */
+function sameAddress(a: Endpoint | null, b: Endpoint): boolean {
+  return a !== null && a.port === b.port && Buffer.compare(a.address, b.address) === 0;
 }

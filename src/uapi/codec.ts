@@ -30,6 +30,7 @@ import { isAllZero } from '../crypto/bytes.js';
 import { clampPrivateKey } from '../crypto/x25519.js';
 import { EINVAL, EPROTO, UapiError } from './errno.js';
 import { GetEncoder } from './get-encoder.js';
+import { redactSecrets } from './redact.js';
 import type { AllowedIPChange, DeviceSet, DeviceSnapshot, IpPrefix, PeerSet, PeerSnapshot } from './types.js';
 import {
   formatAllowedIP,
@@ -53,9 +54,12 @@ type Writable<T> = { -readonly [K in keyof T]: T[K] };
 const MAX_U16 = 0xffff;
 const MAX_U32 = 0xffffffff;
 
-/** Quotes a value for a log message, shortened so a 64 KiB line cannot flood the log. */
+/**
+ * Quotes a value for a log message, shortened so a 64 KiB line cannot flood the log, and with key
+ * material redacted: the value may be a key on the wrong line.
+ */
 function quote(text: string): string {
-  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
+  return redactSecrets(JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -185,23 +189,55 @@ interface PeerSetDraft extends Omit<Writable<PeerSet>, 'allowedIPs'> {
 const CLEAR: AllowedIPChange = Object.freeze({ kind: 'clear' });
 
 /**
+ * How many items (peers plus allowed-IP changes) one chunk of a large set holds: about 3 MB parsed.
+ * A `wg setconf` of up to ~5,000 peers with two allowed IPs each is one chunk.
+ */
+export const SET_CHUNK_ITEMS = 16_384;
+
+/**
  * Parses and validates the body of a `set=1` request (the lines after `set=1`, without the blank
  * line that ends it). Throws UapiError with wireguard-go's errno for the first bad line; returns
  * the whole request as one DeviceSet otherwise.
  */
-export function parseSet(lines: readonly string[]): DeviceSet {
-  const device: Writable<DeviceSet> = { replacePeers: false, peers: [] };
-  const peers: PeerSet[] = [];
+export function parseSet(lines: Iterable<string>): DeviceSet {
+  return parseSetChunks(lines, Infinity).next().value as DeviceSet;
+}
+
+/**
+ * parseSet in bounded pieces: yields DeviceSets of at most about `maxItems` items which, applied in
+ * order, do what the whole request does, so a large set never exists parsed all at once. The first
+ * chunk carries the device keys and replace_peers (they precede every peer); a chunk ends before a
+ * peer's public_key, or, for one peer with more than `maxItems` allowed-IP changes, inside it: the
+ * rest of that peer continues as update_only (it exists by then unless it was skipped or removed,
+ * and then the rest must be skipped too) and keeps its remove flag. Deviation, for a single peer of
+ * over `maxItems` changes only: an update_only or remove line placed after its first `maxItems`
+ * changes (wg(8) sends them first) acts from that point on. Errors are thrown as the lines are
+ * reached, so only a full pass proves a request valid.
+ */
+export function* parseSetChunks(lines: Iterable<string>, maxItems: number): Generator<DeviceSet, void> {
+  let device: Writable<DeviceSet> = { replacePeers: false, peers: [] };
+  let peers: PeerSet[] = [];
   let peer: PeerSetDraft | null = null;
+  let items = 0;
+  let chunks = 0;
+  const cut = (): DeviceSet => {
+    device.peers = peers;
+    const chunk = device;
+    device = { replacePeers: false, peers: [] };
+    peers = [];
+    items = 0;
+    chunks++;
+    return chunk;
+  };
   // No closure or message string per line: a 100,000-peer `wg setconf` is 400,000 lines.
-  let i = 0;
+  let i = -1;
   const invalid = (what: string): never => {
     throw new UapiError(EINVAL, `set line ${i + 1}: ${what}`);
   };
   const flag = (key: string, value: string): true =>
     value === 'true' ? true : invalid(`${key} takes only "true", got ${quote(value)}`);
-  for (; i < lines.length; i++) {
-    const line = lines[i]!;
+  for (const line of lines) {
+    i++;
     const eq = line.indexOf('=');
     if (eq < 0) throw new UapiError(EPROTO, `set line ${i + 1}: no '=' in ${quote(line)}`);
     const key = line.slice(0, eq);
@@ -210,7 +246,9 @@ export function parseSet(lines: readonly string[]): DeviceSet {
     if (key === 'public_key') {
       if (peer !== null) peers.push(finishPeerSet(peer));
       const publicKey = parsePublicHexKey(value) ?? invalid('public_key is not 64 lowercase hex digits');
+      if (items >= maxItems) yield cut();
       peer = { publicKey, remove: false, updateOnly: false, allowedIPs: [] };
+      items++;
       continue;
     }
     if (peer === null) {
@@ -271,6 +309,7 @@ export function parseSet(lines: readonly string[]): DeviceSet {
       case 'replace_allowed_ips':
         flag(key, value);
         peer.allowedIPs.push(CLEAR);
+        items++;
         break;
       case 'allowed_ip': {
         const remove = value.startsWith('-');
@@ -278,6 +317,7 @@ export function parseSet(lines: readonly string[]): DeviceSet {
           parseAllowedIP(remove ? value.slice(1) : value) ??
           invalid(`bad allowed_ip ${quote(value)} (want addr/cidr)`);
         peer.allowedIPs.push(remove ? { kind: 'remove', prefix } : { kind: 'add', prefix });
+        items++;
         break;
       }
       case 'protocol_version':
@@ -286,10 +326,14 @@ export function parseSet(lines: readonly string[]): DeviceSet {
       default:
         invalid(`invalid UAPI peer key ${quote(key)}`);
     }
+    if (items >= maxItems && peer.allowedIPs.length >= maxItems) {
+      peers.push(finishPeerSet(peer));
+      yield cut();
+      peer = { publicKey: peer.publicKey, remove: peer.remove, updateOnly: true, allowedIPs: [] };
+    }
   }
   if (peer !== null) peers.push(finishPeerSet(peer));
-  device.peers = peers;
-  return device;
+  if (chunks === 0 || peers.length > 0) yield cut();
 }
 
 /**

@@ -14,10 +14,12 @@
  * Additions, for bounded memory: a verb line that long closes the connection (wireguard-go
  * buffers it without limit), and a set request over `maxRequestBytes` in all is answered -EIO and
  * the connection closed (wireguard-go streams lines into the device and needs no cap; we validate
- * the whole request before applying any of it, so we must hold it). Lines are decoded as latin1,
- * one character per byte, so lengths are byte counts and no input can fail to decode.
+ * the whole request before applying any of it, so we must hold it; it is held packed, see
+ * set-lines.ts). Lines are decoded as latin1, one character per byte, so lengths are byte counts
+ * and no input can fail to decode.
  */
 import { EINVAL, EIO } from './errno.js';
+import { SetLines } from './set-lines.js';
 
 export interface RequestReaderOptions {
   /** Longest line accepted, in bytes without its newline; default 65535 (as wireguard-go). */
@@ -30,7 +32,7 @@ export type ReaderEvent =
   /** A complete `get=1\n\n`: reply with the device state. */
   | { readonly kind: 'get' }
   /** A complete set request: its lines, without `set=1` and without the blank line. */
-  | { readonly kind: 'set'; readonly lines: string[] }
+  | { readonly kind: 'set'; readonly lines: SetLines }
   /** Reply `errno=N` and carry on reading requests. */
   | { readonly kind: 'reply'; readonly errno: number; readonly reason: string }
   /** Reply `errno=N`, then close: the stream cannot be resynchronised. Nothing follows. */
@@ -53,7 +55,7 @@ export class RequestReader {
   #state: State = 'verb';
   #partial: Buffer[] = [];
   #partialBytes = 0;
-  #lines: string[] = [];
+  #lines = new SetLines();
   #requestBytes = 0;
   #events: ReaderEvent[] = [];
 
@@ -124,7 +126,7 @@ export class RequestReader {
       if (verb === 'get=1') this.#state = 'get-byte';
       else if (verb === 'set=1') {
         this.#state = 'set';
-        this.#lines = [];
+        this.#lines = new SetLines();
         this.#requestBytes = end - start + 1;
       } else
         this.#finish({
@@ -136,17 +138,17 @@ export class RequestReader {
     const stop = end > start && buf[end - 1] === CR ? end - 1 : end;
     if (stop === start) {
       this.#events.push({ kind: 'set', lines: this.#lines });
-      this.#lines = [];
+      this.#lines = new SetLines();
       this.#state = 'verb';
       return;
     }
     this.#requestBytes += end - start + 1;
     if (this.#requestBytes > this.#maxRequest) {
-      this.#lines = [];
+      this.#lines = new SetLines();
       this.#finish({ kind: 'fail', errno: EIO, reason: `set request larger than ${this.#maxRequest} bytes` });
       return;
     }
-    this.#lines.push(buf.toString('latin1', start, stop));
+    this.#lines.append(buf, start, stop);
   }
 
   #tooLong(): void {
@@ -160,6 +162,6 @@ export class RequestReader {
     this.#state = 'done';
     this.#partial = [];
     this.#partialBytes = 0;
-    this.#lines = [];
+    this.#lines = new SetLines();
   }
 }

@@ -13,16 +13,25 @@
  * - Pipelined requests are all answered; wireguard-go's bufio.Scanner swallows whatever follows a
  *   set in the same read.
  * - Slow clients are cut off: a request must complete within `requestTimeoutMs` of its first byte,
- *   a connection idle between requests (or not reading its reply) for `idleTimeoutMs` is closed,
- *   and at most `maxConnections` are open at once. wireguard-go has no limits.
+ *   a connection idle between requests (or not reading its reply) for `idleTimeoutMs` is closed.
+ *   At most `maxConnections` are open at once: a new one evicts the longest-idle connection (one
+ *   with no request under way), and is refused only when every connection is mid-request.
+ * - Memory is bounded across connections by one UapiBudget (budget.ts): a connection that would
+ *   exceed it waits, and a request that cannot fit is answered -EIO. A valid set is then applied
+ *   in chunks of SET_CHUNK_ITEMS under the lock, after a first pass has validated all of it, so
+ *   parsed state stays small however large the request. wireguard-go has none of these limits.
+ * - Nothing it logs carries key material (redact.ts): a malformed line may hold a private key.
  * - Handlers never throw: a failure of the target (or a bug) is logged and answered errno=-EIO.
  *
  * Socket path policy (directory, umask, stale sockets, removal) belongs to the daemon.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { EIO, UapiError, errnoName } from './errno.js';
-import { encodeGet, parseSet } from './codec.js';
+import { UapiBudget, type BudgetHolder } from './budget.js';
+import { SET_CHUNK_ITEMS, encodeGet, parseSetChunks } from './codec.js';
+import { redactSecrets } from './redact.js';
 import { RequestReader, type ReaderEvent } from './reader.js';
+import type { SetLines } from './set-lines.js';
 import type { UapiTarget } from './types.js';
 
 /** Where wireguard-go (and wgtsd) put an interface's UAPI socket. */
@@ -42,15 +51,25 @@ export interface UapiServerOptions {
   readonly idleTimeoutMs?: number;
   /** Close a connection whose request is not complete this long after its first byte; default 30 s. */
   readonly requestTimeoutMs?: number;
-  /** Refuse connections beyond this many open at once; default 64. */
+  /** Connections open at once; beyond it the longest-idle is evicted (or the new one refused); default 64. */
   readonly maxConnections?: number;
   /** Longest line, without its newline; default 65535 (wireguard-go's bufio.Scanner limit). */
   readonly maxLineBytes?: number;
-  /** Largest set request; default 64 MiB. */
+  /** Largest set request; default the budget's shared pool (32 MiB). */
   readonly maxRequestBytes?: number;
+  /** The memory budget shared by all connections; default `new UapiBudget()` (see budget.ts). */
+  readonly budget?: UapiBudget;
 }
 
 const SILENT: UapiLogger = { verbose: () => {}, error: () => {} };
+
+/** `log` with key material redacted from every message: the one gate all server logging passes. */
+function redacting(log: UapiLogger): UapiLogger {
+  return {
+    verbose: (message) => log.verbose(redactSecrets(message)),
+    error: (message) => log.error(redactSecrets(message)),
+  };
+}
 
 function reply(errno: number): string {
   return `errno=${errno}\n\n`;
@@ -62,7 +81,9 @@ export class UapiServer {
   readonly #idleMs: number;
   readonly #requestMs: number;
   readonly #maxLine: number | undefined;
-  readonly #maxRequest: number | undefined;
+  readonly #maxRequest: number;
+  readonly #maxConnections: number;
+  readonly #budget: UapiBudget;
   readonly #server: Server;
   readonly #connections = new Set<Connection>();
   /** Serialises target access across connections (wireguard-go's ipcMutex). */
@@ -70,19 +91,25 @@ export class UapiServer {
 
   constructor(target: UapiTarget, options: UapiServerOptions = {}) {
     this.#target = target;
-    this.#log = options.logger ?? SILENT;
+    this.#log = redacting(options.logger ?? SILENT);
     this.#idleMs = options.idleTimeoutMs ?? 120_000;
     this.#requestMs = options.requestTimeoutMs ?? 30_000;
     this.#maxLine = options.maxLineBytes;
-    this.#maxRequest = options.maxRequestBytes;
+    this.#budget = options.budget ?? new UapiBudget();
+    this.#maxRequest = options.maxRequestBytes ?? this.#budget.capBytes;
+    this.#maxConnections = options.maxConnections ?? 64;
     this.#server = createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
-    this.#server.maxConnections = options.maxConnections ?? 64;
     this.#server.on('error', (err) => this.#log.error(`UAPI listener: ${err.message}`));
   }
 
   /** Number of open connections. */
   get connections(): number {
     return this.#connections.size;
+  }
+
+  /** The memory budget its connections share. */
+  get budget(): UapiBudget {
+    return this.#budget;
   }
 
   /** Listens on a unix socket path (which must not exist). */
@@ -127,15 +154,42 @@ export class UapiServer {
   }
 
   #accept(socket: Socket): void {
+    if (this.#connections.size >= this.#maxConnections && !this.#evictIdle()) {
+      this.#log.verbose(`UAPI connection refused: ${this.#maxConnections} open, all mid-request`);
+      socket.destroy();
+      return;
+    }
     const reader = new RequestReader({
       ...(this.#maxLine !== undefined ? { maxLineBytes: this.#maxLine } : {}),
-      ...(this.#maxRequest !== undefined ? { maxRequestBytes: this.#maxRequest } : {}),
+      maxRequestBytes: this.#maxRequest,
     });
-    const conn = new Connection(socket, reader, this.#idleMs, this.#requestMs, this.#log, (ev) =>
-      this.#handle(ev),
+    const conn = new Connection(
+      socket,
+      reader,
+      this.#idleMs,
+      this.#requestMs,
+      this.#log,
+      this.#budget,
+      (ev) => this.#handle(ev),
     );
     this.#connections.add(conn);
-    socket.once('close', () => this.#connections.delete(conn));
+    socket.once('close', () => {
+      this.#connections.delete(conn);
+      this.#budget.release(conn);
+    });
+  }
+
+  /** Closes the connection idle the longest, if any is idle; true when one was closed. */
+  #evictIdle(): boolean {
+    let oldest: Connection | null = null;
+    for (const c of this.#connections)
+      if (c.idle && (oldest === null || c.idleSince < oldest.idleSince)) oldest = c;
+    if (oldest === null) return false;
+    this.#log.verbose('UAPI connection closed: evicted (idle longest) to admit a new one');
+    // Out of the count now: its close event comes later, and the new connection takes its place.
+    this.#connections.delete(oldest);
+    oldest.socket.destroy();
+    return true;
   }
 
   #exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -171,11 +225,10 @@ export class UapiServer {
     }
   }
 
-  async #set(lines: string[]): Promise<number> {
+  async #set(lines: SetLines): Promise<number> {
     let errno: number;
     try {
-      const set = parseSet(lines);
-      errno = await this.#exclusive(() => this.#target.apply(set));
+      errno = await this.#exclusive(() => applySetInChunks(this.#target, lines));
     } catch (err) {
       if (err instanceof UapiError) {
         this.#log.error(`IPC error ${err.errno}: ${err.message}`);
@@ -193,6 +246,26 @@ export class UapiServer {
   }
 }
 
+/**
+ * Validates all of a set, then applies it chunk by chunk (the caller holds the lock, so no get sees
+ * a part). Only the first chunk carries device keys, the only ones that can fail to apply (a port
+ * in use): later chunks are peers only, which a device always accepts. Throws UapiError when a line
+ * is invalid, before anything is applied. Deviation, for requests of more than one chunk (over
+ * SET_CHUNK_ITEMS peers and allowed IPs) that also change the private key: the device's kick of
+ * staged packets after a key change (apply.ts) runs after the first chunk, so an existing peer
+ * whose endpoint a later chunk changes starts that handshake at its old endpoint and reaches the
+ * new one on the retry.
+ */
+async function applySetInChunks(target: UapiTarget, lines: SetLines): Promise<number> {
+  const check = parseSetChunks(lines, SET_CHUNK_ITEMS);
+  while (check.next().done !== true);
+  for (const chunk of parseSetChunks(lines, SET_CHUNK_ITEMS)) {
+    const errno = await target.apply(chunk);
+    if (errno !== 0) return errno;
+  }
+  return 0;
+}
+
 /** What goes back for one request: text for the short errno replies, bytes for a get's body. */
 type Reply = string | Uint8Array;
 
@@ -200,14 +273,22 @@ function describe(err: unknown): string {
   return err instanceof Error ? (err.stack ?? err.message) : String(err);
 }
 
-/** One client connection: feeds the reader, answers events in order, enforces the timeouts. */
-class Connection {
+/**
+ * One client connection: feeds the reader, answers events in order, enforces the timeouts, and
+ * charges what it reads to the shared budget until its requests are answered.
+ */
+class Connection implements BudgetHolder {
   readonly socket: Socket;
   readonly #reader: RequestReader;
   readonly #idleMs: number;
   readonly #requestMs: number;
   readonly #log: UapiLogger;
+  readonly #budget: UapiBudget;
   readonly #handle: (ev: ReaderEvent) => Promise<Reply | null>;
+  /** A chunk read but not yet fed to the reader: it waits for the budget. */
+  #waiting: Buffer | null = null;
+  /** performance.now() of the last request answered (or of the connect). */
+  idleSince = performance.now();
   #busy = false;
   #eof = false;
   #closed = false;
@@ -220,6 +301,7 @@ class Connection {
     idleMs: number,
     requestMs: number,
     log: UapiLogger,
+    budget: UapiBudget,
     handle: (ev: ReaderEvent) => Promise<Reply | null>,
   ) {
     this.socket = socket;
@@ -227,15 +309,20 @@ class Connection {
     this.#idleMs = idleMs;
     this.#requestMs = requestMs;
     this.#log = log;
+    this.#budget = budget;
     this.#handle = handle;
     socket.on('data', (chunk: Buffer) => {
-      this.#reader.push(chunk);
-      if (!this.#busy) this.#updateTimer();
-      void this.#pump();
+      if (this.#budget.charge(this, chunk.length)) this.#feed(chunk);
+      else {
+        // Over budget: read nothing more until others release (or we are refused).
+        this.socket.pause();
+        this.#waiting = chunk;
+        if (!this.#reader.midRequest) this.#arm('request');
+      }
     });
     socket.on('end', () => {
       this.#eof = true;
-      void this.#pump();
+      if (this.#waiting === null) void this.#pump();
     });
     socket.on('error', (err) => this.#log.verbose(`UAPI connection error: ${err.message}`));
     socket.on('close', () => {
@@ -243,6 +330,33 @@ class Connection {
       this.#clearTimer();
     });
     this.#arm('idle');
+  }
+
+  /** True when it may be evicted: no request under way, no reply being written, none waiting. */
+  get idle(): boolean {
+    return !this.#busy && this.#waiting === null && !this.#reader.midRequest && !this.#closed;
+  }
+
+  granted(): void {
+    const chunk = this.#waiting;
+    this.#waiting = null;
+    if (chunk === null || this.#closed) return;
+    if (!this.#busy) this.socket.resume();
+    this.#feed(chunk);
+  }
+
+  refused(): void {
+    this.#waiting = null;
+    this.#log.error(
+      `IPC error ${EIO}: request refused, UAPI memory budget (${this.#budget.capBytes} bytes) exhausted`,
+    );
+    this.#shutdown(reply(EIO));
+  }
+
+  #feed(chunk: Buffer): void {
+    this.#reader.push(chunk);
+    if (!this.#busy) this.#updateTimer();
+    void this.#pump();
   }
 
   #arm(kind: 'idle' | 'request'): void {
@@ -289,13 +403,18 @@ class Connection {
         if (text !== null && !this.socket.write(text)) await this.#drained();
         if (this.#closed) return;
       }
+      if (!this.#reader.midRequest && this.#waiting === null) {
+        // Everything read is answered: its bytes are no longer held.
+        this.#budget.release(this);
+        this.idleSince = performance.now();
+      }
       if (this.#eof) {
         // The client half-closed: no request can complete any more. A partial one is dropped.
         if (this.#reader.midRequest) this.#log.verbose('UAPI client ended mid-request: nothing applied');
         this.#shutdown(null);
         return;
       }
-      this.socket.resume();
+      if (this.#waiting === null) this.socket.resume();
       this.#updateTimer();
     } catch (err) {
       this.#log.error(`UAPI connection failed: ${describe(err)}`);

@@ -9,7 +9,10 @@
  * plan.json: { "steps": [{ "plaintexts": [hex...], "repeat": n }...] }. Each step seals its
  * plaintexts in order (one datagram each; `repeat` sends each sealed datagram that many times, a
  * replay of the very same bytes), all of a step's datagrams back to back so they share receive
- * batches. Then, as an attacker who captured that traffic would, it sends again from a second
+ * batches. A step with `gso: n` sends its datagrams (all one length) as UDP GSO bursts of n
+ * segments (UDP_SEGMENT, through python3: Node's dgram cannot set it), which the receiver's
+ * UDP_GRO socket takes as n-segment slots; with `stopPid` that process (the daemon) is stopped
+ * while they are sent and continued after, so every burst lands in one receive batch. Then, as an attacker who captured that traffic would, it sends again from a second
  * socket (another source port) the initiation it began with and the first few transport datagrams,
  * and listens 500 ms on that socket. Prints one JSON line:
  * { handshake: true, sent, port, replayPort, replayed, repliesToReplay } or exits 2 with a message.
@@ -17,11 +20,38 @@
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { LocalIdentity, Tunnel, tai64nFromMillis } from '../../src/index.js';
 import { fromHex } from '../helpers/fuzz.js';
 
 interface Plan {
-  readonly steps: readonly { readonly plaintexts: readonly string[]; readonly repeat?: number }[];
+  readonly steps: readonly {
+    readonly plaintexts: readonly string[];
+    readonly repeat?: number;
+    readonly gso?: number;
+    readonly stopPid?: number;
+  }[];
+}
+
+// Sends stdin's bytes as UDP GSO bursts of argv[3] segments of argv[2] bytes each.
+const GSO_SENDER = `
+import socket, sys
+host, port, seg, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+data = sys.stdin.buffer.read()
+s = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_UDP, 103, seg)  # UDP_SEGMENT
+for off in range(0, len(data), seg * per):
+    s.sendto(data[off:off + seg * per], (host, port))
+`;
+
+function sendGso(datagrams: readonly Uint8Array[], segments: number): void {
+  const seg = datagrams[0]!.length;
+  if (datagrams.some((d) => d.length !== seg)) throw new Error('gso step: datagrams differ in length');
+  const r = spawnSync('python3', ['-c', GSO_SENDER, host!, String(port), String(seg), String(segments)], {
+    input: Buffer.concat(datagrams),
+    timeout: 10_000,
+  });
+  if (r.status !== 0) throw new Error(`gso sender: ${r.error?.message ?? r.stderr.toString()}`);
 }
 
 const [host, portText, serverHex, ownHex] = process.argv.slice(2);
@@ -82,7 +112,14 @@ async function run(): Promise<void> {
       if (r.kind !== 'toNetwork' || r.datagrams.length !== 1) throw new Error(`cannot seal: ${r.kind}`);
       for (let k = 0; k < (step.repeat ?? 1); k++) out.push(r.datagrams[0]!);
     }
-    await send(out);
+    if (step.gso !== undefined) {
+      if (step.stopPid !== undefined) process.kill(step.stopPid, 'SIGSTOP');
+      try {
+        sendGso(out, step.gso);
+      } finally {
+        if (step.stopPid !== undefined) process.kill(step.stopPid, 'SIGCONT');
+      }
+    } else await send(out);
     sent += out.length;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -56,6 +56,8 @@ class ScriptedLookup {
 }
 
 class CapturingLogger implements Logger {
+  /** No protocol event log (peer-log.ts): only what the resolver says is kept. */
+  readonly verboseEnabled = false;
   readonly lines: string[] = [];
   verbose(m: string): void {
     this.lines.push(`verbose: ${m}`);
@@ -78,7 +80,8 @@ async function setup(): Promise<{
   const dns = new ScriptedLookup();
   const log = new CapturingLogger();
   const net = new DeviceNet({
-    device: { lookupHost: dns.lookup, resolveIntervalMs: INTERVAL_MS, logger: log },
+    device: { lookupHost: dns.lookup, resolveIntervalMs: INTERVAL_MS },
+    logger: () => log,
   });
   dn = net;
   const a = await net.node(1);

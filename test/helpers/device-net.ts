@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { clampPrivateKey, publicKeyOf } from '../../src/crypto/x25519.js';
 import { Device, type DeviceOptions } from '../../src/device/device.js';
+import type { Logger } from '../../src/device/logger.js';
 import type { Endpoint } from '../../src/io/bind.js';
 import { parseMessage } from '../../src/protocol/messages.js';
 import { maskPrefix, parsePrefix } from '../../src/routing/ip.js';
@@ -54,8 +55,10 @@ export interface DeviceNetOptions {
    * seeded source makes a whole run reproducible (test/fuzz). Default: node:crypto.
    */
   readonly random?: (n: number) => Uint8Array;
-  /** Passed to every node's Device (e.g. a fake hostname lookup and its logger). */
-  readonly device?: Pick<DeviceOptions, 'lookupHost' | 'resolveIntervalMs' | 'logger'>;
+  /** Passed to every node's Device: a fake hostname lookup, the re-resolution interval. */
+  readonly device?: Pick<DeviceOptions, 'lookupHost' | 'resolveIntervalMs'>;
+  /** The logger of node N (default none). */
+  readonly logger?: (n: number) => Logger;
 }
 
 export class DeviceNet {
@@ -64,10 +67,12 @@ export class DeviceNet {
   readonly nodes: DeviceNode[] = [];
   readonly #random: ((n: number) => Uint8Array) | undefined;
   readonly #deviceOptions: DeviceNetOptions['device'];
+  readonly #logger: ((n: number) => Logger) | undefined;
 
   constructor(options: DeviceNetOptions = {}) {
     this.#random = options.random;
     this.#deviceOptions = options.device;
+    this.#logger = options.logger;
   }
 
   /** Node N (1..250): a started Device with its private key set and listening on `port`. */
@@ -82,6 +87,7 @@ export class DeviceNet {
       tickMs: 3_600_000, // the tests tick by hand
       ...this.#deviceOptions,
       ...(this.#random === undefined ? {} : { random: this.#random }),
+      ...(this.#logger === undefined ? {} : { logger: this.#logger(n) }),
     });
     await device.start(0);
     const privateKey = this.#random === undefined ? newPrivateKey() : clampPrivateKey(this.#random(32));

@@ -40,7 +40,29 @@ import {
   spawn,
 } from './netns.js';
 
-export type Impl = 'wireguard-go' | 'wgtsd';
+/**
+ * The daemons a test or benchmark can start: ours, Debian's wireguard-go (on PATH), and the two
+ * anchors in ../shared/anchors (the current wireguard-go and boringtun-cli; benchmark-only
+ * measuring instruments, never shipped).
+ */
+export type Impl = 'wireguard-go' | 'wgtsd' | 'wireguard-go-anchor' | 'boringtun';
+
+/**
+ * Where the anchors live: WGTS_ANCHORS, else `shared/anchors` beside the repository (the repo's
+ * root is three levels above this compiled file: dist/test/helpers).
+ */
+export const ANCHOR_DIR =
+  process.env['WGTS_ANCHORS'] ?? fileURLToPath(new URL('../../../../shared/anchors', import.meta.url));
+
+/** Each anchor's file name, with the version it was built from. */
+export const ANCHOR_FILES: Readonly<Record<'wireguard-go-anchor' | 'boringtun', string>> = {
+  'wireguard-go-anchor': 'wireguard-go-0.0.20250522',
+  boringtun: 'boringtun-cli-0.7.1',
+};
+
+function anchorPath(impl: 'wireguard-go-anchor' | 'boringtun'): string {
+  return join(ANCHOR_DIR, ANCHOR_FILES[impl]);
+}
 
 /** Where both daemons put their UAPI sockets (shared across namespaces). */
 export const UAPI_DIR = '/var/run/wireguard';
@@ -62,6 +84,9 @@ function defaultLogLevel(): string {
 /** Why `impl` cannot run here, or null when it can. */
 export function implUnavailable(impl: Impl): string | null {
   if (impl === 'wireguard-go') return which('wireguard-go') === null ? 'wireguard-go not on PATH' : null;
+  if (impl === 'wireguard-go-anchor' || impl === 'boringtun') {
+    return existsSync(anchorPath(impl)) ? null : `anchor ${anchorPath(impl)} missing (set WGTS_ANCHORS)`;
+  }
   return existsSync(WGTSD_MAIN) ? null : `wgtsd not built (${WGTSD_MAIN} missing)`;
 }
 
@@ -148,6 +173,9 @@ export interface Daemon {
 
 function daemonCommand(impl: Impl, ifname: string): [string, string[]] {
   if (impl === 'wireguard-go') return [which('wireguard-go') ?? 'wireguard-go', ['-f', ifname]];
+  if (impl === 'wireguard-go-anchor') return [anchorPath(impl), ['-f', ifname]];
+  // boringtun drops to nobody by default, which would leave it unable to serve root's `wg`.
+  if (impl === 'boringtun') return [anchorPath(impl), ['-f', '--disable-drop-privileges', ifname]];
   return [process.execPath, [WGTSD_MAIN, '-f', ifname]];
 }
 

@@ -6,11 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RequestReader, type ReaderEvent, type RequestReaderOptions } from '../../src/uapi/reader.js';
 
-function events(
-  input: string | Buffer,
-  options?: RequestReaderOptions,
-  splits?: readonly number[],
-): ReaderEvent[] {
+/** A reader event with a set's lines as an array, for comparing. */
+type Event = Exclude<ReaderEvent, { kind: 'set' }> | { readonly kind: 'set'; readonly lines: string[] };
+
+function events(input: string | Buffer, options?: RequestReaderOptions, splits?: readonly number[]): Event[] {
   const r = new RequestReader(options);
   const buf = typeof input === 'string' ? Buffer.from(input, 'latin1') : input;
   let at = 0;
@@ -18,12 +17,13 @@ function events(
     r.push(buf.subarray(at, s));
     at = s;
   }
-  const out: ReaderEvent[] = [];
-  for (let ev = r.take(); ev !== null; ev = r.take()) out.push(ev);
+  const out: Event[] = [];
+  for (let ev = r.take(); ev !== null; ev = r.take())
+    out.push(ev.kind === 'set' ? { kind: 'set', lines: [...ev.lines] } : ev);
   return out;
 }
 
-const kinds = (evs: readonly ReaderEvent[]): string[] =>
+const kinds = (evs: readonly (Event | ReaderEvent)[]): string[] =>
   evs.map((e) => (e.kind === 'reply' || e.kind === 'fail' ? `${e.kind}${e.errno}` : e.kind));
 
 test('get, set and several requests on one stream', () => {
