@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs the Debian packages the interop tests drive (the real wireguard-go and wg, iperf3,
-# nftables, ping, promtool) and the cross toolchains the package tests build with, when they are
-# missing. Needs root and Debian's package lists; without them it says what is missing and the
-# tests that need those tools skip with a reason.
+# nftables, ping, promtool), the cross toolchains the package tests build with, and groff and
+# systemd-analyze for the man page and unit checks, when they are missing. Needs root and Debian's
+# package lists; without them it says what is missing and the tests that need those tools skip
+# with a reason.
 set -u
 missing=""
 need() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
@@ -21,6 +22,9 @@ need readelf binutils
 need musl-gcc musl-tools
 need aarch64-linux-gnu-gcc "gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
 need qemu-aarch64-static qemu-user-static
+need groff groff-base                # man page check (test/deploy/man)
+need systemd-analyze systemd         # unit check (test/deploy/systemd); does not become PID 1
+need setpriv util-linux              # non-root runs (test/cli/errors-netns)
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "ensure-deps: missing$missing (run as root on Debian to install); interop tests will skip" >&2

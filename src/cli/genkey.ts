@@ -5,10 +5,11 @@
  */
 import { PresharedKey, PrivateKey } from '../crypto/keys.js';
 import { isHelp, type CliContext } from './context.js';
+import { commandHelp } from './help.js';
 
 export async function genkeyMain(argv: readonly string[], ctx: CliContext): Promise<number> {
   if (argv.length === 2 && isHelp(argv[1])) {
-    ctx.out(`Usage: ${ctx.prog} ${argv[0]}\n`);
+    ctx.out(commandHelp(argv[0]!, `Usage: ${ctx.prog} ${argv[0]}\n`));
     return 0;
   }
   if (argv.length !== 1) {

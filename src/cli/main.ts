@@ -94,9 +94,12 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
     return 0;
   }
   if (first === undefined) return showMain(['show'], ctx);
-  const command = COMMANDS.find((c) => c.name === first);
+  // `wgts help COMMAND` is `wgts COMMAND --help`: each command prints its own full help.
+  const helpFor = argv.length === 2 && first === 'help' ? argv[1]! : null;
+  const command = COMMANDS.find((c) => c.name === (helpFor ?? first));
+  if (command !== undefined && helpFor !== null) return command.run([command.name, '--help'], ctx);
   if (command === undefined) {
-    ctx.err(`Invalid subcommand: \`${first}'\n`);
+    ctx.err(`Invalid subcommand: \`${helpFor ?? first}'\n`);
     ctx.err(mainUsage(ctx.prog));
     return 1;
   }

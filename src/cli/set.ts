@@ -28,8 +28,9 @@ import {
 } from '../config/values.js';
 import type { AllowedIPChange, DeviceSet, PeerSet } from '../uapi/types.js';
 import { isHelp, type CliContext } from './context.js';
+import { commandHelp } from './help.js';
 import { systemErrorText } from './errno-text.js';
-import { IpcError, setDevice } from './ipc.js';
+import { IpcError, ipcErrorLines, setDevice } from './ipc.js';
 
 export function setUsage(prog: string): string {
   return (
@@ -148,7 +149,7 @@ export async function setArgsToDeviceSet(parsed: ParsedSet): Promise<DeviceSet> 
 
 export async function setMain(argv: readonly string[], ctx: CliContext): Promise<number> {
   if (argv.length === 2 && isHelp(argv[1])) {
-    ctx.out(setUsage(ctx.prog));
+    ctx.out(commandHelp('set', setUsage(ctx.prog)));
     return 0;
   }
   if (argv.length < 3) {
@@ -168,7 +169,7 @@ export async function setMain(argv: readonly string[], ctx: CliContext): Promise
     return 0;
   } catch (err) {
     if (!(err instanceof IpcError)) throw err;
-    ctx.err(`${err.message}\n`);
+    ctx.err(ipcErrorLines(err));
     return 1;
   }
 }

@@ -9,8 +9,9 @@ import { ConfigError, parseWgConfig } from '../config/wg-config.js';
 import { ValueError } from '../config/values.js';
 import { applyWgConfig, type ApplyMode } from './apply-config.js';
 import { isHelp, type CliContext } from './context.js';
+import { commandHelp } from './help.js';
 import { systemErrorText } from './errno-text.js';
-import { IpcError } from './ipc.js';
+import { IpcError, ipcErrorLines } from './ipc.js';
 
 const MODES: Readonly<Record<string, ApplyMode>> = { setconf: 'set', addconf: 'add', syncconf: 'sync' };
 
@@ -21,7 +22,7 @@ export function setconfUsage(prog: string, command: string): string {
 export async function setconfMain(argv: readonly string[], ctx: CliContext): Promise<number> {
   const command = argv[0]!;
   if (argv.length === 2 && isHelp(argv[1])) {
-    ctx.out(setconfUsage(ctx.prog, command));
+    ctx.out(commandHelp(command, setconfUsage(ctx.prog, command)));
     return 0;
   }
   if (argv.length !== 3) {
@@ -44,7 +45,7 @@ export async function setconfMain(argv: readonly string[], ctx: CliContext): Pro
   } catch (err) {
     if (!(err instanceof ConfigError) && !(err instanceof IpcError) && !(err instanceof ValueError))
       throw err;
-    ctx.err(`${err.message}\n`);
+    ctx.err(err instanceof IpcError ? ipcErrorLines(err) : `${err.message}\n`);
     return 1;
   }
 }

@@ -8,7 +8,8 @@
  */
 import { serializeWgConfig } from '../config/serialize.js';
 import type { CliContext } from './context.js';
-import { getDevice, IpcError, listInterfaces } from './ipc.js';
+import { commandHelp } from './help.js';
+import { getDevice, IpcError, ipcErrorLines, listInterfaces } from './ipc.js';
 import { deviceJson, stringifyJson } from './json.js';
 import { colorMode } from './terminal.js';
 import { dumpPrint, fieldPrint, isShowField, prettyPrint } from './show-format.js';
@@ -76,7 +77,7 @@ async function showJson(args: readonly string[], ctx: CliContext): Promise<numbe
     return 0;
   } catch (err) {
     if (!(err instanceof IpcError)) throw err;
-    ctx.err(`${err.message}\n`);
+    ctx.err(ipcErrorLines(err));
     return 1;
   }
 }
@@ -89,7 +90,7 @@ export async function showMain(argv: readonly string[], ctx: CliContext): Promis
     return 1;
   }
   if (args.length === 2 && ['-h', '--help', 'help'].includes(args[1]!)) {
-    ctx.out(showUsage(ctx.prog));
+    ctx.out(commandHelp('show', showUsage(ctx.prog)));
     return 0;
   }
   if (json) return showJson(args, ctx);
@@ -140,7 +141,7 @@ export async function showMain(argv: readonly string[], ctx: CliContext): Promis
     dev = await getDevice(args[1]!);
   } catch (err) {
     if (!(err instanceof IpcError)) throw err;
-    ctx.err(`${err.message}\n`);
+    ctx.err(ipcErrorLines(err));
     return 1;
   }
   const text = render(dev, args[2], false, ctx);

@@ -6,7 +6,8 @@
  */
 import { serializeWgConfig } from '../config/serialize.js';
 import { isHelp, type CliContext } from './context.js';
-import { getDevice, IpcError } from './ipc.js';
+import { commandHelp } from './help.js';
+import { getDevice, IpcError, ipcErrorLines } from './ipc.js';
 import { configJson, stringifyJson } from './json.js';
 
 export function showconfUsage(prog: string): string {
@@ -15,7 +16,7 @@ export function showconfUsage(prog: string): string {
 
 export async function showconfMain(argv: readonly string[], ctx: CliContext): Promise<number> {
   if (argv.length === 2 && isHelp(argv[1])) {
-    ctx.out(showconfUsage(ctx.prog));
+    ctx.out(commandHelp('showconf', showconfUsage(ctx.prog)));
     return 0;
   }
   const json = argv.includes('--json');
@@ -30,7 +31,7 @@ export async function showconfMain(argv: readonly string[], ctx: CliContext): Pr
     return 0;
   } catch (err) {
     if (!(err instanceof IpcError)) throw err;
-    ctx.err(`${err.message}\n`);
+    ctx.err(ipcErrorLines(err));
     return 1;
   }
 }

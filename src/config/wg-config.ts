@@ -79,6 +79,12 @@ export interface ParseWgConfigOptions {
    * DNS, MTU, Table, PreUp, PostUp, PreDown, PostDown, SaveConfig.
    */
   readonly ignoreInterfaceKeys?: readonly string[];
+  /**
+   * The kind of file the text came from, for messages: in a wg-quick(8) file (whose own keys the
+   * caller has already taken out) an unknown key's hint lists the wg-quick keys too, and a
+   * wg-quick key in [Peer] is said to belong in [Interface]. Default 'wg'.
+   */
+  readonly kind?: 'wg' | 'wg-quick';
 }
 
 const INTERFACE_KEYS = ['PrivateKey', 'ListenPort', 'FwMark'] as const;
@@ -162,19 +168,20 @@ export function parseWgConfig(text: string, filename: string, options: ParseWgCo
       throw error(n, `\`${keyText}' comes before any [Interface] or [Peer] section`, 'ENOSECTION');
     }
     if (section === 'interface' && ignored.has(keyText.toLowerCase())) continue;
+    const quickFile = options.kind === 'wg-quick';
     if (key === undefined) {
-      const known = (section === 'interface' ? INTERFACE_KEYS : PEER_KEYS).join(', ');
-      throw error(
-        n,
-        `unknown key \`${keyText}' in [${section === 'interface' ? 'Interface' : 'Peer'}] (known: ${known})`,
-        'EKEY',
-      );
+      const known =
+        section === 'peer' ? PEER_KEYS : quickFile ? [...INTERFACE_KEYS, ...QUICK_KEYS] : INTERFACE_KEYS;
+      const where = `[${section === 'interface' ? 'Interface' : 'Peer'}]${quickFile ? ' of a wg-quick file' : ''}`;
+      throw error(n, `unknown key \`${keyText}' in ${where} (known: ${known.join(', ')})`, 'EKEY');
     }
     const where = (INTERFACE_KEYS as readonly string[]).includes(key)
       ? 'interface'
       : (PEER_KEYS as readonly string[]).includes(key)
         ? 'peer'
-        : 'quick';
+        : quickFile
+          ? 'interface' // wg-quick's own keys reach here only outside [Interface]
+          : 'quick';
     if (where === 'quick') {
       throw error(
         n,

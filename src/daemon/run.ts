@@ -19,6 +19,7 @@ import { daemonLogOutput, type LogOutput } from './log-sink.js';
 import { ensureSocketDirectory, inodeOf, probeSocket, socketPath } from './socket-path.js';
 import { announceExtensions, withdrawExtensions } from '../uapi/extensions.js';
 import { resolveIntervalMsFromEnv } from './resolve-interval.js';
+import { isPermissionError, needsNetAdmin } from '../io/privilege.js';
 import { formatListenAddress, parseListenAddress, type ListenAddress } from '../metrics/listen-address.js';
 import { sharedScrape } from '../metrics/scrape.js';
 import { MetricsServer } from '../metrics/server.js';
@@ -113,7 +114,8 @@ export async function runDaemon(requested: string, options: DaemonOptions = {}):
     const code = (err as { code?: unknown }).code;
     if (code === 'EBUSY' && uapiFd === null && (await probeSocket(socketPath(requested))) === 'live')
       return fail(inUse(requested));
-    return fail(`cannot create TUN device ${requested}: ${(err as Error).message}`);
+    const hint = isPermissionError(err) ? `; ${needsNetAdmin('wgtsd')}` : '';
+    return fail(`cannot create TUN device ${requested}: ${(err as Error).message}${hint}`);
   }
   const ifname = tun.name;
   if (ifname !== requested || tunFd !== null) log = createLogger(ifname, level, output.sink, output.stamped);

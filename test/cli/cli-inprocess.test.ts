@@ -169,7 +169,11 @@ test('show, showconf and their JSON read the daemon; bare wgts is show all', asy
 test('a missing interface is reported as wg reports it; a stale socket is removed', async () => {
   const r = await run(['show', 'nosuch0']);
   assert.equal(r.code, 1);
-  assert.match(r.err, /^Unable to access interface: (Protocol not supported|No such device)\n$/);
+  // wg's line, then the hint wg lacks (src/cli/ipc.ts).
+  assert.match(
+    r.err,
+    /^Unable to access interface: (Protocol not supported|No such device)\nwgts: no interface nosuch0: no daemon serves it \(.*\/nosuch0\.sock does not exist\); start it with `wgts up nosuch0' or `wgtsd nosuch0'\n$/,
+  );
   assert.match((await run(['set', 'nosuch0', 'listen-port', '1'])).err, /^Unable to modify interface: /);
   // A socket nobody listens on any more: refused, unlinked, then "no such interface".
   const stale = join(dir, 'stale0.sock');

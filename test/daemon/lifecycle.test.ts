@@ -184,7 +184,7 @@ describe('wgtsd process', { skip }, () => {
       assert.equal(results[i]!.code, 1, JSON.stringify(args));
       assert.match(
         results[i]!.stderr,
-        /^Usage: wgtsd \[-f\/--foreground\] INTERFACE-NAME\n$/,
+        /^wgtsd: .+\nUsage: wgtsd \[-f\/--foreground\] .*INTERFACE-NAME\nTry 'wgtsd --help' for more information\.\n$/,
         JSON.stringify(args),
       );
     });

@@ -19,6 +19,9 @@ import { locateConfig } from './locate.js';
 import { saveConfig } from './save.js';
 import { stripOutput } from './strip.js';
 import { cmdUp } from './up.js';
+import { hasNetAdmin, needsNetAdmin } from '../../io/privilege.js';
+import { commandHelp } from '../help.js';
+import { IpcError } from '../ipc.js';
 
 export type QuickCommand = 'up' | 'down' | 'save' | 'strip';
 
@@ -47,7 +50,17 @@ function readConfig(file: string): string {
   }
 }
 
+/** What `up` and `down` do to the system, for the message when the privilege is missing. */
+const PRIVILEGED: Partial<Record<QuickCommand, string>> = {
+  up: 'create a network interface',
+  down: 'remove a network interface',
+};
+
 async function dispatch(command: QuickCommand, arg: string): Promise<void> {
+  // Before anything runs (wg-quick re-executes itself under sudo at this point): without the
+  // privilege, `ip` and the daemon would fail halfway with raw EPERM/EACCES.
+  const action = PRIVILEGED[command];
+  if (action !== undefined && !hasNetAdmin()) throw new QuickError(needsNetAdmin(`\`${command}'`, action));
   const target = locateConfig(arg);
   if (target.warning !== null) process.stderr.write(`${target.warning}\n`);
   const parsed: QuickFile = parseQuickFile(readConfig(target.file), target.file);
@@ -64,7 +77,7 @@ async function dispatch(command: QuickCommand, arg: string): Promise<void> {
       return;
     case 'up': {
       validateExtras(parsed.extras, target.file);
-      const wg = parseWgConfig(parsed.wgText, target.file);
+      const wg = parseWgConfig(parsed.wgText, target.file, { kind: 'wg-quick' });
       for (const warning of wg.warnings) process.stderr.write(`${warning}\n`);
       const teardown = { ...ctx, wg, run: new Runner(new AbortController().signal) };
       await cmdUp({ ...ctx, wg }, abort, teardown);
@@ -82,9 +95,13 @@ async function dispatch(command: QuickCommand, arg: string): Promise<void> {
 
 /** Runs `wgts COMMAND ARGS…`; resolves with the exit status. */
 export async function runQuick(command: QuickCommand, args: string[]): Promise<number> {
-  if (args.length !== 1 || args[0] === '--help' || args[0] === '-h' || args[0] === 'help') {
+  if (args.length === 1 && (args[0] === '--help' || args[0] === '-h' || args[0] === 'help')) {
+    process.stdout.write(commandHelp(command, QUICK_USAGE));
+    return 0;
+  }
+  if (args.length !== 1) {
     process.stderr.write(QUICK_USAGE);
-    return args.length === 1 ? 0 : 1;
+    return 1;
   }
   try {
     await dispatch(command, args[0]!);
@@ -92,6 +109,7 @@ export async function runQuick(command: QuickCommand, args: string[]): Promise<n
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`wgts: ${message}\n`);
+    if (err instanceof IpcError && err.hint !== null) process.stderr.write(`wgts: ${err.hint}\n`);
     return 1;
   }
 }
