@@ -93,3 +93,21 @@ export const HANDSHAKE_QUEUE_SIZE = 1024;
 export const UNDER_LOAD_QUEUE_THRESHOLD = HANDSHAKE_QUEUE_SIZE / 8;
 /** Once under load, the device stays there this long after the queue drains. */
 export const UNDER_LOAD_AFTER_MS = 1_000;
+
+/**
+ * Endpoint hostnames (src/device/endpoint-name.ts, docs/uapi-extensions.md): a peer configured
+ * with `Endpoint = host:port` through wgts re-resolves the name every WGTS_RESOLVE_INTERVAL
+ * seconds (0 = never), and sooner when its handshake stalls: RESOLVE_STALL_ATTEMPTS initiations
+ * in a row went unanswered (REKEY_TIMEOUT each, so one lost datagram is not enough), then at most
+ * once per RESOLVE_STALL_GAP_MS while the attempt lasts. A failed lookup is retried after
+ * RESOLVE_RETRY_MIN_MS, doubling up to RESOLVE_RETRY_MAX_MS; one lookup may run
+ * RESOLVE_TIMEOUT_MS (getaddrinfo's own default is 5 s a try, two tries) and at most
+ * RESOLVE_MAX_IN_FLIGHT run at once (each holds one of libuv's four pool threads until it ends).
+ */
+export const RESOLVE_INTERVAL_DEFAULT_S = 120;
+export const RESOLVE_STALL_ATTEMPTS = 2;
+export const RESOLVE_STALL_GAP_MS = 2 * REKEY_TIMEOUT_MS;
+export const RESOLVE_RETRY_MIN_MS = 1_000;
+export const RESOLVE_RETRY_MAX_MS = 60_000;
+export const RESOLVE_TIMEOUT_MS = 10_000;
+export const RESOLVE_MAX_IN_FLIGHT = 2;

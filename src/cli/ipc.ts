@@ -25,6 +25,7 @@ import { existsSync, opendirSync, statSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { SOCKET_DIRECTORY, socketPath } from '../daemon/socket-path.js';
 import { uapiGetText, uapiSet } from '../uapi/client.js';
+import { daemonExtensions, setForDaemon } from '../uapi/extensions.js';
 import { EADDRINUSE, UapiError } from '../uapi/errno.js';
 import type { DeviceSet } from '../uapi/types.js';
 import { DeviceReadError, parseDeviceReply, type WgDevice } from './device.js';
@@ -180,13 +181,18 @@ export async function getDevice(
   }
 }
 
-/** Sends one `set=1` request. Throws IpcError('modify'). */
+/**
+ * Sends one `set=1` request. Throws IpcError('modify'). The wgts extensions in `set` (endpoint
+ * hostnames) go only to a daemon that announces them (uapi/extensions.ts); to wireguard-go the
+ * request is what wg would send.
+ */
 export async function setDevice(ifname: string, set: DeviceSet, dir = uapiDirectory()): Promise<void> {
   const errno = await probe(ifname, dir);
   if (typeof errno !== 'number') throw absent('modify', ifname, dir, errno);
   if (errno !== 0) throw new IpcError('modify', errno);
+  const path = socketPath(ifname, dir);
   try {
-    await uapiSet(socketPath(ifname, dir), set);
+    await uapiSet(path, setForDaemon(set, daemonExtensions(path)));
   } catch (err) {
     if (err instanceof UapiError && err.errno === EADDRINUSE && set.listenPort !== undefined) {
       const port = set.listenPort;

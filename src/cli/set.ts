@@ -125,12 +125,15 @@ export async function setArgsToDeviceSet(parsed: ParsedSet): Promise<DeviceSet> 
       );
     }
     const endpoint = p.endpoint === undefined ? undefined : await resolveEndpoint(p.endpoint);
+    // A hostname also goes along, for wgtsd to re-resolve (dropped for other daemons by setDevice).
+    const name = p.endpoint?.address === null ? { host: p.endpoint.host, port: p.endpoint.port } : undefined;
     peers.push({
       publicKey: p.publicKey,
       remove: p.remove,
       updateOnly: false,
       ...(p.presharedKey === undefined ? {} : { presharedKey: p.presharedKey }),
       ...(endpoint === undefined ? {} : { endpoint }),
+      ...(name === undefined ? {} : { endpointHostname: name }),
       ...(p.persistentKeepalive === undefined ? {} : { persistentKeepalive: p.persistentKeepalive }),
       allowedIPs: changes,
     });

@@ -15,12 +15,23 @@
  *   daemon then moves to a new random port): wgts leaves the current port, which already
  *   satisfies "any port"; with a ListenPort it sends it only when it differs.
  *
- * Endpoints must have been resolved (resolve.ts); an unresolved hostname is a TypeError.
+ * Endpoints must have been resolved (resolve.ts); an unresolved hostname is a TypeError. An
+ * endpoint written as a hostname also carries the name (PeerSet.endpointHostname, the wgts
+ * extension that wgtsd re-resolves; dropped for other daemons by cli/ipc.ts), and syncconf always
+ * restates such an endpoint, since `get` cannot show whether the daemon has the name already.
  */
 import { constantTimeEqual } from '../crypto/bytes.js';
 import { keyToBase64 } from '../crypto/keys.js';
 import { clampPrivateKey } from '../crypto/x25519.js';
-import type { AllowedIPChange, DeviceSet, EndpointAddress, IpPrefix, PeerSet } from '../uapi/types.js';
+import type {
+  AllowedIPChange,
+  DeviceSet,
+  EndpointAddress,
+  EndpointHostname,
+  IpPrefix,
+  PeerSet,
+} from '../uapi/types.js';
+import { isHostname } from '../uapi/values.js';
 import type { DeviceConfigState, EndpointState } from './serialize.js';
 import type { WgConfig, WgPeerConfig } from './wg-config.js';
 
@@ -33,18 +44,26 @@ function endpointOf(peer: WgPeerConfig): EndpointAddress | undefined {
   return { address: ep.address, port: ep.port };
 }
 
+/** The hostname the endpoint was written with (kept through resolution), for the wgts extension. */
+function hostnameOf(peer: WgPeerConfig): EndpointHostname | undefined {
+  const ep = peer.endpoint;
+  return ep !== undefined && isHostname(ep.host) ? { host: ep.host, port: ep.port } : undefined;
+}
+
 function replaceAllowedIPs(list: readonly IpPrefix[]): AllowedIPChange[] {
   return [{ kind: 'clear' }, ...list.map((prefix): AllowedIPChange => ({ kind: 'add', prefix }))];
 }
 
 function peerSet(peer: WgPeerConfig): PeerSet {
   const endpoint = endpointOf(peer);
+  const endpointHostname = hostnameOf(peer);
   return {
     publicKey: peer.publicKey,
     remove: false,
     updateOnly: false,
     ...(peer.presharedKey === undefined ? {} : { presharedKey: peer.presharedKey }),
     ...(endpoint === undefined ? {} : { endpoint }),
+    ...(endpointHostname === undefined ? {} : { endpointHostname }),
     ...(peer.persistentKeepalive === undefined ? {} : { persistentKeepalive: peer.persistentKeepalive }),
     allowedIPs: replaceAllowedIPs(peer.allowedIPs),
   };
@@ -145,8 +164,14 @@ export function syncToDeviceSet(config: WgConfig, current: DeviceConfigState): D
       changed = true;
     }
     const endpoint = endpointOf(want);
-    if (endpoint !== undefined && !sameEndpoint(endpoint, have.endpoint)) {
+    // A hostname is always restated: `get` cannot say whether the daemon already has it.
+    const endpointHostname = hostnameOf(want);
+    if (
+      endpoint !== undefined &&
+      (endpointHostname !== undefined || !sameEndpoint(endpoint, have.endpoint))
+    ) {
       change.endpoint = endpoint;
+      if (endpointHostname !== undefined) change.endpointHostname = endpointHostname;
       changed = true;
     }
     const keepalive = want.persistentKeepalive ?? 0;

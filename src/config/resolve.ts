@@ -7,7 +7,7 @@
  * "Temporary failure in name resolution: `host:51820'. Trying again in 1.20 seconds...".
  * Everything is resolved before anything is sent to the daemon, so a failure applies nothing.
  */
-import { lookup } from 'node:dns/promises';
+import { lookupFirstAddress } from '../io/host-lookup.js';
 import { parseIP } from '../routing/ip.js';
 import type { EndpointAddress } from '../uapi/types.js';
 import { formatFixed2 } from './format.js';
@@ -47,10 +47,6 @@ const MESSAGES: Readonly<Record<string, string>> = {
   ESERVFAIL: 'Non-recoverable failure in name resolution',
 };
 
-async function defaultLookup(host: string): Promise<string> {
-  return (await lookup(host, { family: 0, hints: 0, verbatim: true })).address;
-}
-
 function errorCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : 'EAI_AGAIN';
@@ -63,7 +59,7 @@ export async function resolveEndpoint(
 ): Promise<EndpointAddress> {
   if (spec.address !== null) return { address: spec.address, port: spec.port };
   let retries = opts.retries ?? endpointRetriesFromEnv();
-  const find = opts.lookup ?? defaultLookup;
+  const find = opts.lookup ?? lookupFirstAddress;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const onRetry = opts.onRetry ?? ((m: string) => void process.stderr.write(`${m}\n`));
   for (let timeout = 1_000_000; ; timeout = Math.min(20_000_000, Math.floor((timeout * 6) / 5))) {

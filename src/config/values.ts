@@ -16,6 +16,7 @@
 import { parseKeyBase64 } from '../crypto/keys.js';
 import { maskPrefix, parseIP } from '../routing/ip.js';
 import type { IpPrefix } from '../uapi/types.js';
+import { isHostname } from '../uapi/values.js';
 
 /** A bad value; `message` is ready to print (wg's wording where wg has one). */
 export class ValueError extends Error {
@@ -153,9 +154,6 @@ export interface EndpointSpec {
   readonly text: string;
 }
 
-const HOSTNAME =
-  /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
-
 /** `host:port`, `a.b.c.d:port` or `[v6]:port`. */
 export function parseEndpointSpec(text: string): EndpointSpec {
   if (text === '') throw new ValueError('Unable to parse empty endpoint');
@@ -197,6 +195,6 @@ export function parseEndpointSpec(text: string): EndpointSpec {
     throw new ValueError(`An IPv6 endpoint address must be in brackets, as [address]:port: \`${text}'`);
   }
   if (ip !== null) return { host, port, address: ip.bytes, text };
-  if (!HOSTNAME.test(host)) throw new ValueError(`Endpoint host is not an address or a hostname: \`${text}'`);
+  if (!isHostname(host)) throw new ValueError(`Endpoint host is not an address or a hostname: \`${text}'`);
   return { host, port, address: null, text };
 }

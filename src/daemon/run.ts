@@ -17,6 +17,8 @@ import { UapiServer } from '../uapi/server.js';
 import { signalFailure, signalReady, takeDetached } from './daemonize.js';
 import { daemonLogOutput, type LogOutput } from './log-sink.js';
 import { ensureSocketDirectory, inodeOf, probeSocket, socketPath } from './socket-path.js';
+import { announceExtensions, withdrawExtensions } from '../uapi/extensions.js';
+import { resolveIntervalMsFromEnv } from './resolve-interval.js';
 import { isPermissionError, needsNetAdmin } from '../io/privilege.js';
 import { formatListenAddress, parseListenAddress, type ListenAddress } from '../metrics/listen-address.js';
 import { sharedScrape } from '../metrics/scrape.js';
@@ -69,9 +71,11 @@ export async function runDaemon(requested: string, options: DaemonOptions = {}):
 
   let uapiFd: number | null;
   let tunFd: number | null;
+  let resolveIntervalMs: number;
   try {
     uapiFd = fdFromEnv('WG_UAPI_FD');
     tunFd = fdFromEnv('WG_TUN_FD');
+    resolveIntervalMs = resolveIntervalMsFromEnv();
   } catch (err) {
     return fail((err as Error).message);
   }
@@ -149,6 +153,7 @@ export async function runDaemon(requested: string, options: DaemonOptions = {}):
     },
     ...(fast ? { fastPath: (d: Device) => new FastPath(d, tun, bind) } : {}),
     routeMtus: new RouteMtus(nativeRouteMtuSource()),
+    resolveIntervalMs,
   });
   try {
     await device.start(0);
@@ -197,6 +202,16 @@ export async function runDaemon(requested: string, options: DaemonOptions = {}):
   // The socket file to watch (and remove on exit): ours, or with WG_UAPI_FD the one at the
   // standard path if there is one (wireguard-go watches that path whatever the descriptor).
   const socketInode = inodeOf(path);
+  // wgts sends its UAPI extensions only to a socket announced as ours (uapi/extensions.ts); an
+  // inherited descriptor may not be the socket at `path`, so it is not announced.
+  const announced = uapiFd === null && socketInode !== null;
+  if (announced) {
+    try {
+      announceExtensions(path, socketInode);
+    } catch (err) {
+      log.error(`cannot announce the wgts UAPI extensions: ${(err as Error).message}`);
+    }
+  }
   log.verbose('UAPI listener started');
   log.verbose(`device started (TUN ${ifname}, UDP port ${device.listenPort})`);
 
@@ -216,6 +231,7 @@ export async function runDaemon(requested: string, options: DaemonOptions = {}):
           // Already removed.
         }
       }
+      if (announced) withdrawExtensions(path, socketInode);
       device.close();
       setTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
       resolve(0);

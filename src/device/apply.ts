@@ -6,7 +6,8 @@
  * `wg syncconf` keeps sessions alive); a new key expires every session and drops a peer whose
  * public key equals ours; a peer section naming our own public key is ignored; `update_only`
  * skips unknown peers; turning persistent keepalive on sends one keepalive at once (on a link that
- * is up; a down link sends it when it comes up, Device.setUp).
+ * is up; a down link sends it when it comes up, Device.setUp). An endpoint with the wgts
+ * extension's hostname keeps the name for re-resolution (endpoint-resolver.ts).
  */
 import { BytePool, constantTimeEqual } from '../crypto/bytes.js';
 import { EADDRINUSE, EIO } from '../uapi/errno.js';
@@ -105,8 +106,11 @@ function applyPeer(device: Device, p: PeerSet): void {
     for (const line of describePeerSet(p)) device.peerLog.say(peer, `UAPI: ${line}`);
   if (p.presharedKey !== undefined)
     tunnel.presharedKey = p.presharedKey ? Uint8Array.from(p.presharedKey) : null;
-  if (p.endpoint !== undefined)
+  if (p.endpoint !== undefined) {
     tunnel.endpoint = { address: ENDPOINT_ADDRESSES.copy(p.endpoint.address), port: p.endpoint.port };
+    // The wgts extension's hostname, re-resolved from now on; an address alone forgets any name.
+    device.endpointNames.set(peer, p.endpointHostname ?? null, p.endpoint.address, device.now());
+  }
   for (const change of p.allowedIPs) {
     if (change.kind === 'clear') device.allowedIPs.removeByPeer(peer);
     else if (change.kind === 'add') device.allowedIPs.insert(change.prefix.bytes, change.prefix.cidr, peer);

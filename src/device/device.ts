@@ -25,6 +25,9 @@ import { IP_DESTINATION_OFFSET, IP_SOURCE_OFFSET } from '../protocol/transport.j
 import { AllowedIPs } from '../routing/allowed-ips.js';
 import type { DeviceSet, DeviceSnapshot, UapiTarget } from '../uapi/types.js';
 import { applyDeviceSet } from './apply.js';
+import { EndpointResolver, type HostLookup } from './endpoint-resolver.js';
+import { lookupFirstAddress } from '../io/host-lookup.js';
+import { RESOLVE_INTERVAL_DEFAULT_S } from '../constants.js';
 import { DROP_INDEX, DropCounters } from './drops.js';
 import { HandshakeQueue } from './handshake-queue.js';
 import { IcmpUnreachable } from './icmp-unreachable.js';
@@ -68,6 +71,10 @@ export interface DeviceOptions {
   readonly onTunError?: (err: Error & { code?: string }) => void;
   /** Route MTUs that cap padding (route-mtu.ts); without it padding stops at the link MTU. */
   readonly routeMtus?: RouteMtus;
+  /** Re-resolution of hostname endpoints every this many ms (0 = only on stalls); default 120 s. */
+  readonly resolveIntervalMs?: number;
+  /** Resolves endpoint hostnames (default getaddrinfo, io/host-lookup.ts); fakes in tests. */
+  readonly lookupHost?: HostLookup;
 }
 
 /**
@@ -137,6 +144,8 @@ export class Device implements UapiTarget {
     handshakesCompleted: 0,
     cookieRepliesReceived: 0,
   };
+  /** Peers whose endpoint was given as a hostname, re-resolved (endpoint-resolver.ts). */
+  readonly endpointNames: EndpointResolver;
   /** Dropped packets by reason, on both data paths (drops.ts). */
   readonly drops = new DropCounters();
   /** ICMP unreachables for packets no peer can carry (icmp-unreachable.ts). */
@@ -183,6 +192,12 @@ export class Device implements UapiTarget {
     this.#tickMs = o.tickMs ?? DEFAULT_TICK_MS;
     this.#fastPath = o.fastPath ?? null;
     this.routeMtus = o.routeMtus ?? null;
+    this.endpointNames = new EndpointResolver({
+      lookup: o.lookupHost ?? lookupFirstAddress,
+      intervalMs: o.resolveIntervalMs ?? RESOLVE_INTERVAL_DEFAULT_S * 1000,
+      log: this.log,
+      now: this.now,
+    });
   }
   readonly #tickMs: number;
   readonly #fastPath: ((device: Device) => { start(): void }) | null;
@@ -215,6 +230,7 @@ export class Device implements UapiTarget {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#ticker) clearInterval(this.#ticker);
+    this.endpointNames.close();
     for (const peer of this.peers.values()) peer.tunnel.destroy();
     this.peers.clear();
     this.allowedIPs.clear();
@@ -264,6 +280,7 @@ export class Device implements UapiTarget {
     this.allowedIPs.removeByPeer(peer);
     peer.tunnel.destroy();
     this.peers.delete(peer.id);
+    this.endpointNames.delete(peer);
     this.peerLog?.say(peer, 'removed');
   }
 
@@ -649,6 +666,7 @@ export class Device implements UapiTarget {
     for (const peer of this.peers.values()) {
       if (peer.tunnel.timers.nextDeadline() <= now) this.transmit(peer, peer.tunnel.tick(now));
     }
+    this.endpointNames.tick(now);
     if (now - this.#lastGc >= 1000) {
       this.#lastGc = now;
       this.responder.rateLimiter.gc(now);

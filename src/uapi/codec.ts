@@ -19,6 +19,10 @@
  *   malformed known value or a missing errno line is EPROTO, a non-zero errno is thrown.
  * - formatSet writes what wg(8) sends for `set`/`setconf` (ipc-uapi.h userspace_set_device), plus
  *   update_only and `-addr/cidr` removal, which newer wireguard-go and wireguard-tools speak.
+ * - One key of our own, `wgts_endpoint_hostname=host:port` after a peer's `endpoint=`
+ *   (docs/uapi-extensions.md): parseSet takes it, formatSet writes it when a PeerSet has one; the
+ *   CLI drops it before talking to a daemon that does not announce it (wireguard-go refuses
+ *   unknown keys with EINVAL).
  *
  * Error messages never contain key material.
  */
@@ -32,10 +36,12 @@ import {
   formatAllowedIP,
   formatDecimal,
   formatEndpoint,
+  formatEndpointHostname,
   formatHexKey,
   parseAllowedIP,
   parseDecimal,
   parseEndpoint,
+  parseEndpointHostname,
   parseHexKey,
   parsePublicHexKey,
 } from './values.js';
@@ -283,7 +289,19 @@ export function* parseSetChunks(lines: Iterable<string>, maxItems: number): Gene
       case 'endpoint':
         peer.endpoint =
           parseEndpoint(value) ?? invalid(`bad endpoint ${quote(value)} (want ip:port or [ipv6]:port)`);
+        delete peer.endpointHostname; // a later address replaces an earlier name
         break;
+      case 'wgts_endpoint_hostname': {
+        // wgts extension (docs/uapi-extensions.md): the name this section's endpoint came from.
+        const name =
+          parseEndpointHostname(value) ??
+          invalid(`bad wgts_endpoint_hostname ${quote(value)} (want host:port)`);
+        if (peer.endpoint === undefined) invalid('wgts_endpoint_hostname must follow an endpoint');
+        else if (peer.endpoint.port !== name.port)
+          invalid('wgts_endpoint_hostname port differs from endpoint');
+        peer.endpointHostname = name;
+        break;
+      }
       case 'persistent_keepalive_interval':
         peer.persistentKeepalive =
           parseDecimal(value, MAX_U16) ?? invalid(`bad persistent_keepalive_interval ${quote(value)}`);
@@ -347,6 +365,9 @@ export function formatSet(set: DeviceSet): string {
     if (p.updateOnly) out.push('update_only=true');
     if (p.presharedKey !== undefined) out.push(`preshared_key=${formatHexKey(p.presharedKey)}`);
     if (p.endpoint !== undefined) out.push(`endpoint=${formatEndpoint(p.endpoint)}`);
+    if (p.endpoint !== undefined && p.endpointHostname !== undefined) {
+      out.push(`wgts_endpoint_hostname=${formatEndpointHostname(p.endpointHostname)}`);
+    }
     if (p.persistentKeepalive !== undefined) {
       out.push(`persistent_keepalive_interval=${formatDecimal(p.persistentKeepalive)}`);
     }

@@ -18,6 +18,15 @@ export interface EndpointAddress {
   readonly port: number;
 }
 
+/**
+ * A hostname endpoint as configured (`host:port`, wg(8)'s syntax without brackets): the wgts UAPI
+ * extension `wgts_endpoint_hostname` (docs/uapi-extensions.md).
+ */
+export interface EndpointHostname {
+  readonly host: string;
+  readonly port: number;
+}
+
 export interface PeerSnapshot {
   readonly publicKey: Uint8Array;
   /** null when the peer has no pre-shared key (printed as 64 zeros). */
@@ -59,6 +68,12 @@ export interface PeerSet {
   /** undefined: unchanged; null: remove the psk (all-zero in the request). */
   readonly presharedKey?: Uint8Array | null;
   readonly endpoint?: EndpointAddress;
+  /**
+   * wgts extension: the hostname `endpoint` was resolved from, which wgtsd then re-resolves. Only
+   * with `endpoint` (an endpoint without it forgets any name); the CLI sends it only to a daemon
+   * that announces the extension (uapi/extensions.ts), never to wireguard-go.
+   */
+  readonly endpointHostname?: EndpointHostname;
   readonly persistentKeepalive?: number;
   readonly allowedIPs: readonly AllowedIPChange[];
 }

@@ -21,7 +21,7 @@
 import { parseKeyHex } from '../crypto/keys.js';
 import { BytePool, decodeHexInto, toHex } from '../crypto/bytes.js';
 import { clearHostBits, formatIP, parseIP, parsePrefix } from '../routing/ip.js';
-import type { EndpointAddress, IpPrefix } from './types.js';
+import type { EndpointAddress, EndpointHostname, IpPrefix } from './types.js';
 
 /** Where parsed public bytes go (see the header). */
 const PARSED = new BytePool();
@@ -115,6 +115,28 @@ export function parseEndpoint(text: string): EndpointAddress | null {
   const ip = parseIP(host);
   if (ip === null || bracketed !== (ip.family === 6)) return null;
   return { address: PARSED.copy(ip.bytes), port };
+}
+
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
+
+/** A DNS name wg(8) would hand to getaddrinfo (labels of letters, digits, `-`, `_`), not an address. */
+export function isHostname(host: string): boolean {
+  return HOSTNAME.test(host) && parseIP(host) === null;
+}
+
+/** `host:port` with a hostname (never an address) and a port 1-65535; null otherwise. */
+export function parseEndpointHostname(text: string): EndpointHostname | null {
+  const colon = text.lastIndexOf(':');
+  if (colon <= 0) return null;
+  const host = text.slice(0, colon);
+  const port = parseDecimal(text.slice(colon + 1), 0xffff);
+  return port === null || port === 0 || !isHostname(host) ? null : { host, port };
+}
+
+/** `host:port`, the inverse of parseEndpointHostname. */
+export function formatEndpointHostname(name: EndpointHostname): string {
+  return `${name.host}:${name.port}`;
 }
 
 /** `addr/cidr` (cidr required) with the host bits cleared, as wireguard-go stores and prints it. */

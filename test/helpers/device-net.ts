@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { clampPrivateKey, publicKeyOf } from '../../src/crypto/x25519.js';
-import { Device } from '../../src/device/device.js';
+import { Device, type DeviceOptions } from '../../src/device/device.js';
 import type { Logger } from '../../src/device/logger.js';
 import type { Endpoint } from '../../src/io/bind.js';
 import { parseMessage } from '../../src/protocol/messages.js';
@@ -55,6 +55,8 @@ export interface DeviceNetOptions {
    * seeded source makes a whole run reproducible (test/fuzz). Default: node:crypto.
    */
   readonly random?: (n: number) => Uint8Array;
+  /** Passed to every node's Device: a fake hostname lookup, the re-resolution interval. */
+  readonly device?: Pick<DeviceOptions, 'lookupHost' | 'resolveIntervalMs'>;
   /** The logger of node N (default none). */
   readonly logger?: (n: number) => Logger;
 }
@@ -64,10 +66,12 @@ export class DeviceNet {
   readonly clock = new FakeClock();
   readonly nodes: DeviceNode[] = [];
   readonly #random: ((n: number) => Uint8Array) | undefined;
+  readonly #deviceOptions: DeviceNetOptions['device'];
   readonly #logger: ((n: number) => Logger) | undefined;
 
   constructor(options: DeviceNetOptions = {}) {
     this.#random = options.random;
+    this.#deviceOptions = options.device;
     this.#logger = options.logger;
   }
 
@@ -81,6 +85,7 @@ export class DeviceNet {
       now: () => this.clock.mono,
       wallNow: () => this.clock.wall,
       tickMs: 3_600_000, // the tests tick by hand
+      ...this.#deviceOptions,
       ...(this.#random === undefined ? {} : { random: this.#random }),
       ...(this.#logger === undefined ? {} : { logger: this.#logger(n) }),
     });
