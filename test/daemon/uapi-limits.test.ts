@@ -18,7 +18,7 @@ import { connect, type Socket } from 'node:net';
 import { cleanup, exec, spawn, waitFor, type TrackedProcess } from '../helpers/netns.js';
 import { genKeyPair, interopSkipReason, UAPI_DIR, WGTSD_MAIN } from '../helpers/wg-peer.js';
 import { socketOf } from '../helpers/wgtsd.js';
-import { errnos, rawExchange, tempDir } from '../uapi/helpers.js';
+import { errnos, hugeSet, rawExchange, tempDir } from '../uapi/helpers.js';
 
 const skip = interopSkipReason(['wgtsd']);
 const NS = 'ua-a';
@@ -64,18 +64,6 @@ async function measured(
   const mb = (kb: number): string => `${(kb / 1024).toFixed(1)} MB`;
   t.diagnostic(`${what}: VmRSS ${mb(before.rssKb)} -> ${mb(after.rssKb)}, VmHWM during ${mb(after.hwmKb)}`);
   if (!MEASURE_ONLY) assert.ok(after.hwmKb < PEAK_LIMIT_KB, `${what}: peak ${mb(after.hwmKb)}`);
-}
-
-/** `set=1`, one peer, then allowed_ip lines up to `bytes` in all, then the blank line. */
-function hugeSet(bytes: number, peer: string): Buffer {
-  const head = `set=1\npublic_key=${peer}\n`;
-  const line = 'allowed_ip=10.0.0.1/32\n';
-  const body = Buffer.alloc(bytes - head.length - 1, line);
-  return Buffer.concat([
-    Buffer.from(head),
-    body.subarray(0, body.length - (body.length % line.length)),
-    Buffer.from('\n'),
-  ]);
 }
 
 async function show(): Promise<void> {

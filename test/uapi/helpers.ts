@@ -136,3 +136,15 @@ export function tempDir(tag: string): { dir: string; remove: () => void } {
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/** `set=1`, one peer (hex public key), then allowed_ip lines up to `bytes` in all, then the blank line. */
+export function hugeSet(bytes: number, peer: string): Buffer {
+  const head = `set=1\npublic_key=${peer}\n`;
+  const line = 'allowed_ip=10.0.0.1/32\n';
+  const body = Buffer.alloc(bytes - head.length - 1, line);
+  return Buffer.concat([
+    Buffer.from(head),
+    body.subarray(0, body.length - (body.length % line.length)),
+    Buffer.from('\n'),
+  ]);
+}

@@ -16,7 +16,7 @@ import { parseSet, parseSetChunks } from '../../src/uapi/codec.js';
 import { redactSecrets } from '../../src/uapi/redact.js';
 import type { DeviceSet } from '../../src/uapi/types.js';
 import { waitFor } from '../helpers/netns.js';
-import { FakeTarget, errnos, hex, key, rawExchange, tempDir } from './helpers.js';
+import { FakeTarget, errnos, hex, hugeSet, key, rawExchange, tempDir } from './helpers.js';
 
 const tmp = tempDir('limits');
 const path = join(tmp.dir, 'limits.sock');
@@ -41,18 +41,6 @@ after(async () => {
 const UNTIL_ERRNO = (s: string): boolean => /errno=-?\d+\n\n/.test(s);
 const PEER = hex(key(0x40));
 
-/** `set=1`, one peer, then allowed_ip lines up to `bytes` in all, then the blank line. */
-function hugeSet(bytes: number): Buffer {
-  const head = `set=1\npublic_key=${PEER}\n`;
-  const line = 'allowed_ip=10.0.0.1/32\n';
-  const body = Buffer.alloc(bytes - head.length - 1, line);
-  return Buffer.concat([
-    Buffer.from(head),
-    body.subarray(0, body.length - (body.length % line.length)),
-    Buffer.from('\n'),
-  ]);
-}
-
 /** A `wg setconf`-shaped request: `peers` peers with two allowed IPs each. */
 function bigConfig(peers: number): string {
   const out = [`set=1`, `private_key=${hex(key(0xa8))}`, 'listen_port=51820', 'replace_peers=true'];
@@ -67,7 +55,7 @@ function bigConfig(peers: number): string {
 
 test('a set four times the pool is refused with EIO, applies nothing, and the budget never passes its cap', async () => {
   const applied = target.applied.length;
-  const r = await rawExchange(path, hugeSet(FLOOD_BYTES), { until: UNTIL_ERRNO, waitMs: 20_000 });
+  const r = await rawExchange(path, hugeSet(FLOOD_BYTES, PEER), { until: UNTIL_ERRNO, waitMs: 20_000 });
   assert.equal(r.reply, 'errno=-5\n\n');
   assert.equal(target.applied.length, applied);
   assert.ok(server.budget.peak <= server.budget.capBytes, `peak ${server.budget.peak}`);
@@ -79,7 +67,7 @@ test('a set four times the pool is refused with EIO, applies nothing, and the bu
 test('four such sets at once are all refused, and a small set sent meanwhile applies', async () => {
   const applied = target.applied.length;
   const floods = Array.from({ length: 4 }, () =>
-    rawExchange(path, hugeSet(FLOOD_BYTES), { until: UNTIL_ERRNO, waitMs: 30_000 }),
+    rawExchange(path, hugeSet(FLOOD_BYTES, PEER), { until: UNTIL_ERRNO, waitMs: 30_000 }),
   );
   const small = await rawExchange(path, `set=1\nlisten_port=4242\n\n`, {
     until: UNTIL_ERRNO,
@@ -113,10 +101,10 @@ test('a set waiting for the budget goes through once a holder releases (waiting,
         if (UNTIL_ERRNO(got)) resolve(got);
       });
     });
-    const aBody = hugeSet(200 * 1024);
+    const aBody = hugeSet(200 * 1024, PEER);
     a.write(aBody.subarray(0, aBody.length - 1));
     await waitFor(() => budget.inUse > 190_000, { timeoutMs: 5_000, what: 'A holding its bytes' });
-    const b = rawExchange(p, hugeSet(200 * 1024), { until: UNTIL_ERRNO, waitMs: 10_000 });
+    const b = rawExchange(p, hugeSet(200 * 1024, PEER), { until: UNTIL_ERRNO, waitMs: 10_000 });
     await waitFor(() => budget.waiting === 1, { timeoutMs: 5_000, what: 'B waiting for the budget' });
     assert.equal(t.applied.length, 0);
     a.end('\n');
