@@ -78,6 +78,11 @@ export interface TransportProtocol {
   /** The earliest monotonic ms at which poll() has work, or Infinity. */
   nextDeadline(): number;
   poll(): void;
+  /**
+   * The end of an input batch (NetStack.input takes the packets of one device batch): a transport
+   * may hold work until here, as TCP holds acknowledgements so that one ACK covers a batch.
+   */
+  flush?(): void;
 }
 
 /** A transport endpoint: address bytes (4 or 16) and port. */
