@@ -119,11 +119,28 @@ describe('IPv6', () => {
     assert.equal(parseIpv6(m((p) => (p[5] = p[5]! + 1))), 'bad-length');
     assert.equal(parseIpv6(m((p) => ((p[4] = 0), (p[5] = 0)))), 'bad-length', 'jumbogram');
     assert.equal(parseIpv6(ext([[44, new Uint8Array(8)]])), 'fragment');
-    assert.equal(parseIpv6(ext([[60, pad()], [44, new Uint8Array(8)]])), 'fragment');
+    assert.equal(
+      parseIpv6(
+        ext([
+          [60, pad()],
+          [44, new Uint8Array(8)],
+        ]),
+      ),
+      'fragment',
+    );
     assert.equal(parseIpv6(ext([[43, Uint8Array.of(0, 0, 0, 1, 0, 0, 0, 0)]])), 'bad-extension-header');
     assert.equal(parseIpv6(ext([[60, Uint8Array.of(0, 0, 0x85, 2, 0, 0, 0, 0)]])), 'bad-extension-header');
     assert.equal(parseIpv6(ext([[60, Uint8Array.of(0, 0, 1, 9, 0, 0, 0, 0)]])), 'bad-extension-header');
-    assert.equal(parseIpv6(ext([[60, pad()], [0, pad()]])), 'bad-extension-header', 'HbH not first');
+    assert.equal(
+      parseIpv6(
+        ext([
+          [60, pad()],
+          [0, pad()],
+        ]),
+      ),
+      'bad-extension-header',
+      'HbH not first',
+    );
     const many: [number, Uint8Array][] = Array.from({ length: 9 }, () => [60, pad()]);
     assert.equal(parseIpv6(ext(many)), 'bad-extension-header');
     const longExt = Uint8Array.from(good);

@@ -32,7 +32,12 @@ function totalDrops(stack: NetStack): number {
 }
 
 /** Feeds one packet and asserts exactly `reason` was counted once and nothing was sent. */
-function expectDrop(stack: NetStack, out: Uint8Array[], packet: Uint8Array, reason: NetstackDropReason): void {
+function expectDrop(
+  stack: NetStack,
+  out: Uint8Array[],
+  packet: Uint8Array,
+  reason: NetstackDropReason,
+): void {
   const before = stack.drops[reason];
   const total = totalDrops(stack);
   const sent = out.length;
@@ -99,7 +104,12 @@ describe('NetStack ICMP', () => {
     const m = new Uint8Array(8);
     m[0] = 128;
     expectDrop(stack, out, ipPacket(V4_PEER, V4_LOCAL, 58, m, -1), 'unknown-protocol');
-    expectDrop(stack, out, ipPacket(V4_PEER, V4_LOCAL, 1, Uint8Array.of(8, 0, 0xf7, 0xff), 2), 'short-transport');
+    expectDrop(
+      stack,
+      out,
+      ipPacket(V4_PEER, V4_LOCAL, 1, Uint8Array.of(8, 0, 0xf7, 0xff), 2),
+      'short-transport',
+    );
   });
 });
 
@@ -138,7 +148,12 @@ describe('NetStack UDP', () => {
     stack.udp.bind(6, null, 9, () => n++);
     stack.input([udpPacket(V4_PEER, V4_LOCAL, 1, 9, hello, { zeroChecksum: true })]);
     assert.equal(n, 1);
-    expectDrop(stack, out, udpPacket(V6_PEER, V6_LOCAL, 1, 9, hello, { zeroChecksum: true }), 'bad-transport-checksum');
+    expectDrop(
+      stack,
+      out,
+      udpPacket(V6_PEER, V6_LOCAL, 1, 9, hello, { zeroChecksum: true }),
+      'bad-transport-checksum',
+    );
     const long = udpPacket(V4_PEER, V4_LOCAL, 1, 9, hello, { zeroChecksum: true });
     long[25] = 200;
     expectDrop(stack, out, long, 'bad-udp-length');
@@ -194,12 +209,32 @@ describe('NetStack IP layer', () => {
       return p;
     };
     expectDrop(stack, out, new Uint8Array(0), 'bad-version');
-    expectDrop(stack, out, mut((p) => (p[0] = 0x75)), 'bad-version');
+    expectDrop(
+      stack,
+      out,
+      mut((p) => (p[0] = 0x75)),
+      'bad-version',
+    );
     expectDrop(stack, out, good.subarray(0, 10), 'short-header');
-    expectDrop(stack, out, mut((p) => (p[3] = 200)), 'bad-length');
-    expectDrop(stack, out, mut((p) => (p[8] = 3)), 'bad-header-checksum');
+    expectDrop(
+      stack,
+      out,
+      mut((p) => (p[3] = 200)),
+      'bad-length',
+    );
+    expectDrop(
+      stack,
+      out,
+      mut((p) => (p[8] = 3)),
+      'bad-header-checksum',
+    );
     expectDrop(stack, out, udpPacket(V4_PEER, V4_LOCAL, 1, 9, hello, { flagsOffset: 0x2000 }), 'fragment');
-    expectDrop(stack, out, udpPacket(V4_PEER, V4_LOCAL, 1, 9, hello, { badChecksum: true }), 'bad-transport-checksum');
+    expectDrop(
+      stack,
+      out,
+      udpPacket(V4_PEER, V4_LOCAL, 1, 9, hello, { badChecksum: true }),
+      'bad-transport-checksum',
+    );
     expectDrop(stack, out, udpPacket(V4_PEER, V4_PEER, 1, 9, hello), 'not-our-address');
     expectDrop(stack, out, udpPacket(Uint8Array.of(224, 0, 0, 1), V4_LOCAL, 1, 9, hello), 'bad-source');
     expectDrop(stack, out, udpPacket(V6_PEER, V6_PEER, 1, 9, hello), 'not-our-address');
