@@ -7,7 +7,9 @@
  * never reaches a transport. The peer at the other end of the tunnel knows the device MTU, our
  * TCP MSS keeps segments below it, and we send with DF, so fragments only arise from a peer that
  * ignores the MTU; reassembly would be a memory sink a hostile peer could fill (RFC 8900).
- * Options are skipped, not interpreted (none changes how a host delivers locally).
+ * Options are skipped, not interpreted (none changes how a host delivers locally). The TTL is
+ * reported but not checked: a host must not discard a datagram addressed to it for a low TTL
+ * (RFC 1122 section 3.2.1.7).
  */
 import type { NetstackDropReason } from './drops.js';
 import { checksumVerifies, internetChecksum } from './checksum.js';

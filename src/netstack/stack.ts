@@ -168,7 +168,14 @@ export class NetStack {
       if (typeof p === 'string') return this.#drop(p);
       if (isBadIpv4Source(p.source)) return this.#drop('bad-source');
       if (!this.#isLocal(p.destination)) return this.#drop('not-our-address');
-      datagram = { family: 4, ...p, hopLimit: p.ttl };
+      datagram = {
+        family: 4,
+        source: p.source,
+        destination: p.destination,
+        protocol: p.protocol,
+        payload: p.payload,
+        hopLimit: p.ttl,
+      };
     } else if (version === 6) {
       const p = parseIpv6(packet);
       if (typeof p === 'string') return this.#drop(p);
@@ -178,7 +185,14 @@ export class NetStack {
           return this.#drop('not-our-address');
         }
       }
-      datagram = { family: 6, ...p };
+      datagram = {
+        family: 6,
+        source: p.source,
+        destination: p.destination,
+        protocol: p.protocol,
+        payload: p.payload,
+        hopLimit: p.hopLimit,
+      };
     } else {
       return this.#drop('bad-version');
     }
