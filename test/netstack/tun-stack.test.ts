@@ -13,6 +13,7 @@ import {
   ping,
   prerequisitesMissing,
   spawn,
+  tracked,
   waitFor,
   type TrackedProcess,
 } from '../helpers/netns.js';
@@ -81,6 +82,21 @@ describe('NetStack on a real TUN', { skip }, () => {
       assert.ok(r.received >= 3, r.output);
     }
     assert.equal(t.readError(), null);
+  });
+
+  it('refuses the fragments of an oversized ping (counted, no reply), both families', async () => {
+    for (const address of [t.stackV4, t.stackV6]) {
+      const before = t.stack.drops.fragment;
+      // 2000 bytes do not fit the 1420 link: the kernel fragments the request.
+      const r = await ping(t.ns, address, { count: 1, size: 2000, waitS: 1 });
+      assert.equal(r.received, 0, r.output);
+      await waitFor(() => t.stack.drops.fragment >= before + 2, {
+        timeoutMs: 5_000,
+        what: `fragments to ${address} counted`,
+      });
+    }
+    // A ping that fits still works afterwards.
+    assert.ok((await ping(t.ns, t.stackV4, { count: 1, deadlineS: 5 })).ok);
   });
 
   it('gets echo replies from the kernel to its own echo requests', async () => {
@@ -156,5 +172,16 @@ describe('NetStack on a real TUN', { skip }, () => {
       code: 'ENOTFOUND',
     });
     assert.equal(t.stack.udp.size, 0);
+  });
+
+  it('close() removes the namespace and the link, and is idempotent', async () => {
+    await server.stop();
+    await t.close();
+    await t.close();
+    const r = await exec(null, 'ip', ['netns', 'list']);
+    assert.ok(!r.stdout.includes(t.ns), r.stdout);
+    assert.ok(!tracked().namespaces.includes(t.ns));
+    const link = await exec(null, 'ip', ['link', 'show', 'dev', t.ifname]);
+    assert.notEqual(link.code, 0, 'the TUN link is gone');
   });
 });
