@@ -113,7 +113,8 @@ function first(c: Tcb, seg: Segment): boolean {
   const inWindow = (s: number): boolean => seqGe(s, c.rcvNxt) && seqLt(s, seqAdd(c.rcvNxt, wnd));
   let ok: boolean;
   if (len === 0) ok = wnd === 0 ? seq === c.rcvNxt : inWindow(seq);
-  else if (wnd === 0) ok = seq === c.rcvNxt; // Only its ACK will be used.
+  else if (wnd === 0)
+    ok = seq === c.rcvNxt; // Only its ACK will be used.
   else ok = inWindow(seq) || inWindow(seqAdd(seq, len - 1));
   if (!ok) {
     // A retransmitted FIN in TIME-WAIT restarts the 2*MSL wait (RFC 9293 3.10.7.4, eighth step).

@@ -11,7 +11,12 @@ export function addrKey(a: Uint8Array): string {
   return s;
 }
 
-export function connectionKey(local: Uint8Array, localPort: number, remote: Uint8Array, remotePort: number): string {
+export function connectionKey(
+  local: Uint8Array,
+  localPort: number,
+  remote: Uint8Array,
+  remotePort: number,
+): string {
   return `${addrKey(local)}|${localPort}|${addrKey(remote)}|${remotePort}`;
 }
 

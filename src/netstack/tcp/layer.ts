@@ -159,7 +159,9 @@ export class TcpLayer implements TransportProtocol, TcpApi, TcbHost {
       !sameBytes(c.remote.address, d.source) ||
       !sameBytes(c.local.address, d.destination)
     ) {
-      c = this.connections.get(connectionKey(d.destination, seg.destinationPort, d.source, seg.sourcePort)) ?? null;
+      c =
+        this.connections.get(connectionKey(d.destination, seg.destinationPort, d.source, seg.sourcePort)) ??
+        null;
     }
     if (c !== null && c.state === 'TIME-WAIT' && seg.flags & SYN && !(seg.flags & RST)) {
       // RFC 9293 section 3.6.1 / RFC 6191: a new SYN above the old sequence space reopens.
@@ -238,7 +240,11 @@ export class TcpLayer implements TransportProtocol, TcpApi, TcbHost {
     const port = local?.port !== undefined && local.port !== 0 ? local.port : this.ephemeralPort();
     const key = connectionKey(address, port, remote.address, remote.port);
     if (this.connections.has(key)) throw usageError('EADDRINUSE', `local port ${port} in use`);
-    const c = this.newTcb({ address: address.slice(), port }, { address: remote.address.slice(), port: remote.port }, key);
+    const c = this.newTcb(
+      { address: address.slice(), port },
+      { address: remote.address.slice(), port: remote.port },
+      key,
+    );
     c.setEvents(events);
     c.transition('active-open');
     this.register(c);
@@ -313,4 +319,3 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
-

@@ -43,7 +43,8 @@ export function replyReset(
     },
     0,
   );
-  if (!layer.ip.send(local.address, remote.address, IPPROTO_TCP, out, CHECKSUM_OFFSET)) layer.drop('ip-refused');
+  if (!layer.ip.send(local.address, remote.address, IPPROTO_TCP, out, CHECKSUM_OFFSET))
+    layer.drop('ip-refused');
 }
 
 export function listenArrives(layer: TcpLayer, l: Listener, d: IpDatagram, seg: Segment): void {

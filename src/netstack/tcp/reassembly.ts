@@ -85,7 +85,7 @@ export class Reassembly {
     let n = 0;
     let first = -1;
     const runs: number[] = [];
-    for (let i = 0; i < list.length; ) {
+    for (let i = 0; i < list.length;) {
       const left = list[i]!.seq;
       let right = seqAdd(left, list[i]!.data.length);
       let latest = left === this.lastSeq;

@@ -18,19 +18,20 @@ export type TcpEvent =
   | 'rcv-fin-ack-of-fin'
   | 'timeout-2msl';
 
-export const TRANSITIONS: Readonly<Record<TcpStateName, Readonly<Partial<Record<TcpEvent, TcpStateName>>>>> = {
-  CLOSED: { 'active-open': 'SYN-SENT', 'passive-open': 'LISTEN' },
-  LISTEN: { 'rcv-syn': 'SYN-RECEIVED', close: 'CLOSED' },
-  'SYN-SENT': { 'rcv-syn-ack': 'ESTABLISHED', 'rcv-syn': 'SYN-RECEIVED', close: 'CLOSED' },
-  'SYN-RECEIVED': { 'rcv-ack-of-syn': 'ESTABLISHED', close: 'FIN-WAIT-1', 'rcv-fin': 'CLOSE-WAIT' },
-  ESTABLISHED: { close: 'FIN-WAIT-1', 'rcv-fin': 'CLOSE-WAIT' },
-  'FIN-WAIT-1': { 'rcv-ack-of-fin': 'FIN-WAIT-2', 'rcv-fin': 'CLOSING', 'rcv-fin-ack-of-fin': 'TIME-WAIT' },
-  'FIN-WAIT-2': { 'rcv-fin': 'TIME-WAIT' },
-  'CLOSE-WAIT': { close: 'LAST-ACK' },
-  CLOSING: { 'rcv-ack-of-fin': 'TIME-WAIT' },
-  'LAST-ACK': { 'rcv-ack-of-fin': 'CLOSED' },
-  'TIME-WAIT': { 'timeout-2msl': 'CLOSED', 'rcv-fin': 'TIME-WAIT' },
-};
+export const TRANSITIONS: Readonly<Record<TcpStateName, Readonly<Partial<Record<TcpEvent, TcpStateName>>>>> =
+  {
+    CLOSED: { 'active-open': 'SYN-SENT', 'passive-open': 'LISTEN' },
+    LISTEN: { 'rcv-syn': 'SYN-RECEIVED', close: 'CLOSED' },
+    'SYN-SENT': { 'rcv-syn-ack': 'ESTABLISHED', 'rcv-syn': 'SYN-RECEIVED', close: 'CLOSED' },
+    'SYN-RECEIVED': { 'rcv-ack-of-syn': 'ESTABLISHED', close: 'FIN-WAIT-1', 'rcv-fin': 'CLOSE-WAIT' },
+    ESTABLISHED: { close: 'FIN-WAIT-1', 'rcv-fin': 'CLOSE-WAIT' },
+    'FIN-WAIT-1': { 'rcv-ack-of-fin': 'FIN-WAIT-2', 'rcv-fin': 'CLOSING', 'rcv-fin-ack-of-fin': 'TIME-WAIT' },
+    'FIN-WAIT-2': { 'rcv-fin': 'TIME-WAIT' },
+    'CLOSE-WAIT': { close: 'LAST-ACK' },
+    CLOSING: { 'rcv-ack-of-fin': 'TIME-WAIT' },
+    'LAST-ACK': { 'rcv-ack-of-fin': 'CLOSED' },
+    'TIME-WAIT': { 'timeout-2msl': 'CLOSED', 'rcv-fin': 'TIME-WAIT' },
+  };
 
 /** The state after `event`, or null when the diagram has no such edge. */
 export function nextState(state: TcpStateName, event: TcpEvent): TcpStateName | null {

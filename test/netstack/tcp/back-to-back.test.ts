@@ -52,7 +52,7 @@ test('client closes first: client ends in TIME-WAIT, server in CLOSED', () => {
   const { client, server, cr, sr } = openPair(w);
   assert.ok(pumpWrite(w, client, payload(3, 100_000), () => sr.bytes === 100_000));
   client.shutdown();
-  assert.ok(w.run(() => sr.ended));
+  assert.ok(w.run(() => sr.ended && client.state === 'FIN-WAIT-2'));
   assert.equal(server.state, 'CLOSE-WAIT');
   assert.equal(client.state, 'FIN-WAIT-2');
   // Half close: the server can still send.

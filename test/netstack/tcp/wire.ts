@@ -51,7 +51,13 @@ export class FakeIp implements IpSender {
     readonly address: Uint8Array,
     readonly mtu = 1500,
   ) {}
-  send(source: Uint8Array, destination: Uint8Array, protocol: number, payload: Uint8Array, off: number): boolean {
+  send(
+    source: Uint8Array,
+    destination: Uint8Array,
+    protocol: number,
+    payload: Uint8Array,
+    off: number,
+  ): boolean {
     if (protocol !== 6 || off !== 16 || payload[16] !== 0 || payload[17] !== 0) throw new Error('bad send');
     this.out.push({ source, destination, payload });
     return true;
