@@ -38,9 +38,11 @@ export class RtoEstimator {
     this.rto = Math.min(this.rto * 2, RTO_MAX_MS);
   }
 
-  /** New data was acknowledged: the backoff ends (section 5.7 keeps the doubled value until a sample). */
+  /**
+   * New data was acknowledged: the retry count ends, but the backed-off RTO stays until a valid
+   * sample from a segment that was not retransmitted (Karn's algorithm, RFC 6298 section 3).
+   */
   acknowledged(): void {
-    if (this.backoff > 0 && this.hasSample) this.rto = this.base();
     this.backoff = 0;
   }
 
