@@ -4,6 +4,7 @@
 // flush() after each batch (as NetStack.input does). Prints MiB/s for a 256 MiB transfer, 3 rounds.
 // Usage: npm run build && node bench/tcp-layer.mjs [MiB]
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { TcpLayer } from '../dist/src/netstack/tcp/index.js';
 
 const MIB = Number(process.argv[2] ?? 256);
