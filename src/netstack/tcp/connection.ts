@@ -1,0 +1,251 @@
+/**
+ * One connection's transmission control block (RFC 9293 section 3.3.1: the SND.* and RCV.*
+ * variables) and the user calls on it (section 3.10.1 to 3.10.6: SEND, RECEIVE's flow control,
+ * CLOSE, ABORT). Segment arrival lives in arrival.ts, sending in output.ts, timers in timers.ts;
+ * the layer (layer.ts) demultiplexes and owns the tables. Deviation, documented: CLOSE (shutdown)
+ * before the handshake completes queues the FIN until ESTABLISHED instead of deleting the TCB
+ * (Node's socket.end() semantics).
+ */
+import type {
+  SocketAddress,
+  TcpConnection,
+  TcpConnectionEvents,
+  TcpErrorCode,
+  TcpStateName,
+} from '../types.js';
+import { NewReno } from './congestion.js';
+import type { ResolvedTcpOptions } from './constants.js';
+import { Reassembly } from './reassembly.js';
+import { RtoEstimator } from './rto.js';
+import { Scoreboard } from './scoreboard.js';
+import { SendBuffer } from './send-buffer.js';
+import { sendReset } from './output.js';
+import { isSynchronized, nextState, type TcpEvent } from './states.js';
+
+/** What a connection needs from its layer. */
+export interface TcbHost {
+  readonly options: ResolvedTcpOptions;
+  now(): number;
+  /** Sends a built segment (checksum field zero). */
+  transmit(c: Tcb, segment: Uint8Array): void;
+  /** A user call changed what the connection may send or when its timers fire. */
+  kick(c: Tcb): void;
+  /** Forget the connection (after onClose or abort). */
+  remove(c: Tcb): void;
+  /** The connection entered TIME-WAIT. */
+  enteredTimeWait(c: Tcb): void;
+  /** A passive open reached ESTABLISHED: hand it to the listener. */
+  accepted(c: Tcb): void;
+  /** RFC 9293 section 3.10.7.1: <SEQ=seq><CTL=RST> to the connection's peer. */
+  sendResetFor(c: Tcb, seq: number): void;
+  drop(reason: string): void;
+}
+
+const NO_EVENTS: TcpConnectionEvents = {
+  onEstablished() {},
+  onData() {},
+  onEnd() {},
+  onDrain() {},
+  onClose() {},
+};
+
+export class Tcb implements TcpConnection {
+  state: TcpStateName = 'CLOSED';
+  events: TcpConnectionEvents = NO_EVENTS;
+  /** True once onClose ran or abort() was called: no more callbacks, no more work. */
+  gone = false;
+  /** True once onClose ran (TIME-WAIT reports the orderly close before the entry goes). */
+  notified = false;
+  /** The listener's half-open count to release on ESTABLISHED or failure (passive opens). */
+  passiveOf: { halfOpen: number } | null = null;
+
+  // Send sequence variables (RFC 9293 section 3.3.1).
+  iss = 0;
+  sndUna = 0;
+  sndNxt = 0;
+  sndWnd = 0;
+  sndWl1 = 0;
+  sndWl2 = 0;
+  maxSndWnd = 0;
+  /** The peer's window shift (RFC 7323), applied to every window it sends after the SYN. */
+  sndShift = 0;
+  /** Our window shift, offered in our SYN; 0 unless both sides agreed. */
+  rcvShift = 0;
+  sackOk = false;
+  /** Payload bytes per segment (the effective send MSS). */
+  mss: number;
+  readonly buffer: SendBuffer;
+  finQueued = false;
+  finSent = false;
+  /** The FIN's sequence number once sent. */
+  finSeq = 0;
+
+  // Receive sequence variables.
+  irs = 0;
+  rcvNxt = 0;
+  /** The right edge we advertised last (RCV.NXT + RCV.WND); never moved left. */
+  rcvAdv = 0;
+  /** Delivered bytes not yet consumed by the user. */
+  unconsumed = 0;
+  readonly ooo = new Reassembly();
+  /** An out-of-order FIN's sequence number, or -1. */
+  pendingFin = -1;
+  readonly sackEdges = new Uint32Array(8);
+
+  // Retransmission and congestion state.
+  readonly rto = new RtoEstimator();
+  readonly cc: NewReno;
+  readonly scoreboard = new Scoreboard();
+  retries = 0;
+  rttTiming = false;
+  rttSeq = 0;
+  rttStart = 0;
+  dupAcks = 0;
+  /** Bytes that duplicate ACKs reported as having left the network (recovery without SACK). */
+  dupAckBytes = 0;
+  /** RFC 6582's "recover": SND.NXT when the last recovery or timeout began. */
+  recover = 0;
+  /** Retransmission walks [rxtNext, rxtLimit), skipping SACKed ranges. */
+  rxtNext = 0;
+  rxtLimit = 0;
+
+  // Timers (monotonic ms; Infinity when off).
+  rtoAt = Infinity;
+  persistAt = Infinity;
+  persistBackoff = 0;
+  ackAt = Infinity;
+  keepAt = Infinity;
+  timeWaitAt = Infinity;
+  ackPending = false;
+  keepAlive = false;
+  keepIdle = 7_200_000;
+  keepProbes = 0;
+  noDelay = false;
+
+  constructor(
+    readonly host: TcbHost,
+    readonly local: SocketAddress,
+    readonly remote: SocketAddress,
+    readonly key: string,
+    /** Our MSS (from the MTU), offered in our SYN. */
+    readonly ourMss: number,
+  ) {
+    this.mss = ourMss;
+    this.buffer = new SendBuffer(host.options.sendBufferSize);
+    this.cc = new NewReno(ourMss);
+  }
+
+  /** Moves along the state diagram (states.ts); a missing edge is a bug in this code. */
+  transition(event: TcpEvent): void {
+    const next = nextState(this.state, event);
+    if (next === null) throw new Error(`TCP: no transition from ${this.state} on ${event}`);
+    this.state = next;
+  }
+
+  get flight(): number {
+    return (this.sndNxt - this.sndUna) >>> 0;
+  }
+
+  /** The sequence number after the last byte the user wrote. */
+  get dataEnd(): number {
+    return (this.sndUna + this.buffer.length) >>> 0;
+  }
+
+  setEvents(events: TcpConnectionEvents): void {
+    this.events = events;
+  }
+
+  get writable(): number {
+    if (this.gone || this.finQueued) return 0;
+    return this.buffer.free;
+  }
+
+  write(data: Uint8Array): number {
+    if (this.gone || this.finQueued) return 0;
+    const s = this.state;
+    if (s !== 'ESTABLISHED' && s !== 'CLOSE-WAIT' && s !== 'SYN-SENT' && s !== 'SYN-RECEIVED') return 0;
+    const n = this.buffer.write(data);
+    if (n > 0) this.host.kick(this);
+    return n;
+  }
+
+  consume(n: number): void {
+    if (!(n >= 0)) throw new RangeError('consume: n must be a non-negative number');
+    const before = this.rcvBufferFree();
+    this.unconsumed = Math.max(0, this.unconsumed - n);
+    if (this.gone) return;
+    // RFC 9293 section 3.8.6.2.2: announce the window when it grew by min(buffer/2, MSS).
+    const advertised = (this.rcvAdv - this.rcvNxt) | 0;
+    const grown = this.rcvBufferFree() - Math.max(advertised, 0);
+    const threshold = Math.min(this.host.options.receiveBufferSize >> 1, this.ourMss);
+    if (grown >= threshold && before !== this.rcvBufferFree()) {
+      this.ackPending = true;
+      this.host.kick(this);
+    }
+  }
+
+  /** Room for new data in the receive window. */
+  rcvBufferFree(): number {
+    return Math.max(0, this.host.options.receiveBufferSize - this.unconsumed);
+  }
+
+  shutdown(): void {
+    if (this.gone || this.finQueued) return;
+    this.finQueued = true;
+    if (this.state === 'ESTABLISHED' || this.state === 'CLOSE-WAIT') this.transition('close');
+    this.host.kick(this);
+  }
+
+  /** ESTABLISHED was reached with a FIN queued by an early shutdown(). */
+  applyQueuedClose(): void {
+    if (this.finQueued && (this.state === 'ESTABLISHED' || this.state === 'CLOSE-WAIT')) {
+      this.transition('close');
+    }
+  }
+
+  abort(): void {
+    if (this.gone) return;
+    // RFC 9293 section 3.10.5: a RST in the synchronized states, then forget everything.
+    if (isSynchronized(this.state) && this.state !== 'TIME-WAIT') sendReset(this);
+    this.gone = true;
+    this.state = 'CLOSED';
+    this.host.remove(this);
+  }
+
+  setKeepAlive(enable: boolean, idleMs: number): void {
+    this.keepAlive = enable;
+    if (idleMs > 0) this.keepIdle = idleMs;
+    this.keepProbes = 0;
+    this.keepAt = enable ? this.host.now() + this.keepIdle : Infinity;
+    if (!this.gone) this.host.kick(this);
+  }
+
+  setNoDelay(noDelay: boolean): void {
+    this.noDelay = noDelay;
+    if (!this.gone) this.host.kick(this);
+  }
+
+  /** Ends the connection with `error` (null: orderly): onClose once, then forgotten. */
+  finish(error: TcpErrorCode | null): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.state = 'CLOSED';
+    this.host.remove(this);
+    if (this.notified) return;
+    this.notified = true;
+    this.events.onClose(error);
+  }
+
+  /** The earliest timer. */
+  deadline(): number {
+    return Math.min(this.rtoAt, this.persistAt, this.ackAt, this.keepAt, this.timeWaitAt);
+  }
+
+  /** Any segment from the peer restarts the keepalive idle time. */
+  heard(now: number): void {
+    if (this.keepAlive) {
+      this.keepAt = now + this.keepIdle;
+      this.keepProbes = 0;
+    }
+  }
+}

@@ -1,0 +1,321 @@
+/**
+ * The TCP layer (RFC 9293): demultiplexes segments to connections by their 4-tuple, answers
+ * segments for no connection (section 3.10.7.1: RST, never in answer to a RST), runs LISTEN
+ * (section 3.10.7.2, listen.ts), holds ACKs until the end of an input batch, and owns the tables
+ * and their bounds (constants.ts): connections, TIME-WAIT entries, half-open connections per
+ * listener. Initial sequence numbers and ephemeral ports (49152-65535, RFC 6335 / RFC 6056's
+ * random selection) come from host.random. Timers: nextDeadline() is the minimum over the
+ * connections (a linear scan, fine for the connection counts of an embedded stack).
+ */
+import type {
+  IpDatagram,
+  IpSender,
+  SocketAddress,
+  StackHost,
+  TcpApi,
+  TcpConnection,
+  TcpConnectionEvents,
+  TcpListener,
+  TransportProtocol,
+} from '../types.js';
+import { IPPROTO_TCP } from '../types.js';
+import { segmentArrives } from './arrival.js';
+import { Tcb, type TcbHost } from './connection.js';
+import { HEADER_OVERHEAD_V4, HEADER_OVERHEAD_V6, resolveTcpOptions } from './constants.js';
+import type { ResolvedTcpOptions, TcpOptions } from './constants.js';
+import { connectionKey, usageError } from './keys.js';
+import { listenArrives, type Listener, replyReset } from './listen.js';
+import { output, sendSyn } from './output.js';
+import { ACK, CHECKSUM_OFFSET, parseSegment, RST, Segment, SYN } from './segment.js';
+import { seqGt } from './seq.js';
+import { onTimers } from './timers.js';
+
+const EPHEMERAL_LOW = 49152;
+const EPHEMERAL_COUNT = 65536 - EPHEMERAL_LOW;
+
+export class TcpLayer implements TransportProtocol, TcpApi, TcbHost {
+  readonly protocol = IPPROTO_TCP;
+  readonly options: ResolvedTcpOptions;
+  /** Dropped segments by reason. */
+  readonly drops: Record<string, number> = Object.create(null) as Record<string, number>;
+  readonly connections = new Map<string, Tcb>();
+  /** TIME-WAIT entries in the order they entered (oldest first). */
+  private readonly timeWait = new Map<string, Tcb>();
+  readonly listeners = new Map<number, Listener[]>();
+  /** Local ports in use by connections (count) for ephemeral selection. */
+  private readonly portUse = new Map<number, number>();
+  private readonly dirty = new Set<Tcb>();
+  private inBatch = false;
+  private readonly seg = new Segment();
+  private last: Tcb | null = null;
+
+  constructor(
+    readonly ip: IpSender,
+    readonly host: StackHost,
+    options?: TcpOptions,
+  ) {
+    this.options = resolveTcpOptions(options);
+  }
+
+  /** Connections not in TIME-WAIT. */
+  get activeCount(): number {
+    return this.connections.size - this.timeWait.size;
+  }
+
+  get timeWaitCount(): number {
+    return this.timeWait.size;
+  }
+
+  now(): number {
+    return this.host.now();
+  }
+
+  drop(reason: string): void {
+    this.drops[reason] = (this.drops[reason] ?? 0) + 1;
+  }
+
+  transmit(c: Tcb, segment: Uint8Array): void {
+    if (!this.ip.send(c.local.address, c.remote.address, IPPROTO_TCP, segment, CHECKSUM_OFFSET)) {
+      this.drop('ip-refused');
+    }
+  }
+
+  sendResetFor(c: Tcb, seq: number): void {
+    replyReset(this, c.local, c.remote, seq, 0, false);
+  }
+
+  kick(c: Tcb): void {
+    if (this.inBatch) {
+      this.dirty.add(c);
+      return;
+    }
+    output(c);
+    this.host.wake();
+  }
+
+  remove(c: Tcb): void {
+    if (this.connections.get(c.key) === c) {
+      this.connections.delete(c.key);
+      const n = (this.portUse.get(c.local.port) ?? 1) - 1;
+      if (n > 0) this.portUse.set(c.local.port, n);
+      else this.portUse.delete(c.local.port);
+    }
+    this.timeWait.delete(c.key);
+    this.dirty.delete(c);
+    if (c.passiveOf !== null) {
+      c.passiveOf.halfOpen--;
+      c.passiveOf = null;
+    }
+    if (this.last === c) this.last = null;
+  }
+
+  enteredTimeWait(c: Tcb): void {
+    this.timeWait.delete(c.key);
+    this.timeWait.set(c.key, c);
+    // The bound: forget the oldest early (its peer may see a RST for a late segment).
+    while (this.timeWait.size > this.options.maxTimeWait) {
+      const oldest = this.timeWait.values().next().value as Tcb;
+      this.drop('time-wait-overflow');
+      oldest.finish(null);
+    }
+  }
+
+  accepted(c: Tcb): void {
+    const l = c.passiveOf;
+    if (l !== null) {
+      l.halfOpen--;
+      c.passiveOf = null;
+    }
+    const listener = this.lookupListener(c.local.address, c.local.port, false);
+    if (listener === null) {
+      c.abort();
+      return;
+    }
+    listener.onAccept(c);
+  }
+
+  register(c: Tcb): void {
+    this.connections.set(c.key, c);
+    this.portUse.set(c.local.port, (this.portUse.get(c.local.port) ?? 0) + 1);
+  }
+
+  receive(d: IpDatagram): void {
+    this.inBatch = true;
+    const seg = this.seg;
+    const bad = parseSegment(d.payload, seg);
+    if (bad !== null) {
+      this.drop(bad);
+      return;
+    }
+    if (seg.sourcePort === 0 || seg.destinationPort === 0) {
+      this.drop('port-zero');
+      return;
+    }
+    let c = this.last;
+    if (
+      c === null ||
+      c.remote.port !== seg.sourcePort ||
+      c.local.port !== seg.destinationPort ||
+      !sameBytes(c.remote.address, d.source) ||
+      !sameBytes(c.local.address, d.destination)
+    ) {
+      c =
+        this.connections.get(connectionKey(d.destination, seg.destinationPort, d.source, seg.sourcePort)) ??
+        null;
+    }
+    if (c !== null && c.state === 'TIME-WAIT' && seg.flags & SYN && !(seg.flags & RST)) {
+      // RFC 9293 section 3.6.1 / RFC 6191: a new SYN above the old sequence space reopens.
+      if (seqGt(seg.seq, c.rcvNxt)) {
+        c.finish(null);
+        c = null;
+      }
+    }
+    if (c === null) {
+      this.last = null;
+      const l = this.lookupListener(d.destination, seg.destinationPort, true);
+      if (l !== null) listenArrives(this, l, d, seg);
+      else this.closedArrives(d, seg);
+      return;
+    }
+    this.last = c;
+    segmentArrives(c, seg);
+    if (!c.gone) this.dirty.add(c);
+  }
+
+  /** RFC 9293 section 3.10.7.1: CLOSED answers everything but a RST with a RST. */
+  private closedArrives(d: IpDatagram, seg: Segment): void {
+    this.drop('no-connection');
+    if (seg.flags & RST) return;
+    const local = { address: d.destination, port: seg.destinationPort };
+    const remote = { address: d.source, port: seg.sourcePort };
+    if (seg.flags & ACK) replyReset(this, local, remote, seg.ack, 0, false);
+    else replyReset(this, local, remote, 0, (seg.seq + seg.length) >>> 0, true);
+  }
+
+  lookupListener(address: Uint8Array, port: number, open: boolean): Listener | null {
+    const list = this.listeners.get(port);
+    if (list === undefined) return null;
+    let any: Listener | null = null;
+    for (const l of list) {
+      if (open && l.closed) continue;
+      if (l.address === null) any = l;
+      else if (sameBytes(l.address, address)) return l;
+    }
+    return any;
+  }
+
+  flush(): void {
+    this.inBatch = false;
+    if (this.dirty.size === 0) return;
+    for (const c of this.dirty) output(c);
+    this.dirty.clear();
+  }
+
+  nextDeadline(): number {
+    if (this.dirty.size > 0) return this.host.now();
+    let t = Infinity;
+    for (const c of this.connections.values()) {
+      const d = c.deadline();
+      if (d < t) t = d;
+    }
+    return t;
+  }
+
+  poll(): void {
+    const now = this.host.now();
+    this.inBatch = true;
+    for (const c of this.connections.values()) {
+      if (c.deadline() <= now) onTimers(c, now);
+    }
+    this.flush();
+  }
+
+  connect(remote: SocketAddress, events: TcpConnectionEvents, local?: Partial<SocketAddress>): TcpConnection {
+    const address = local?.address ?? this.ip.sourceFor(remote.address);
+    if (address === null || address === undefined || address.length !== remote.address.length) {
+      throw usageError('EADDRNOTAVAIL', 'no local address of that family');
+    }
+    if (!(remote.port > 0 && remote.port < 65536)) throw new RangeError('connect: remote port 1-65535');
+    if (this.activeCount >= this.options.maxConnections) throw usageError('ENOBUFS', 'too many connections');
+    const port = local?.port !== undefined && local.port !== 0 ? local.port : this.ephemeralPort();
+    const key = connectionKey(address, port, remote.address, remote.port);
+    if (this.connections.has(key)) throw usageError('EADDRINUSE', `local port ${port} in use`);
+    const c = this.newTcb(
+      { address: address.slice(), port },
+      { address: remote.address.slice(), port: remote.port },
+      key,
+    );
+    c.setEvents(events);
+    c.transition('active-open');
+    this.register(c);
+    sendSyn(c, false);
+    c.rttStart = this.host.now();
+    c.rtoAt = c.rttStart + c.rto.rto;
+    this.host.wake();
+    return c;
+  }
+
+  listen(
+    address: Uint8Array | null,
+    port: number,
+    backlog: number,
+    onAccept: (connection: TcpConnection) => void,
+  ): TcpListener {
+    if (!(port > 0 && port < 65536)) throw new RangeError('listen: port 1-65535');
+    const list = this.listeners.get(port) ?? [];
+    for (const l of list) {
+      if (l.address === null || address === null || sameBytes(l.address, address)) {
+        throw usageError('EADDRINUSE', `port ${port} is already listening`);
+      }
+    }
+    const listener: Listener = {
+      local: { address: address ?? new Uint8Array(0), port },
+      address: address === null ? null : address.slice(),
+      backlog: Math.max(1, backlog | 0),
+      halfOpen: 0,
+      closed: false,
+      onAccept,
+      close: () => {
+        if (listener.closed) return;
+        listener.closed = true;
+        const rest = (this.listeners.get(port) ?? []).filter((x) => x !== listener);
+        if (rest.length > 0) this.listeners.set(port, rest);
+        else this.listeners.delete(port);
+      },
+    };
+    list.push(listener);
+    this.listeners.set(port, list);
+    return listener;
+  }
+
+  newTcb(local: SocketAddress, remote: SocketAddress, key: string): Tcb {
+    const overhead = local.address.length === 4 ? HEADER_OVERHEAD_V4 : HEADER_OVERHEAD_V6;
+    const c = new Tcb(this, local, remote, key, Math.max(64, this.ip.mtu - overhead));
+    const r = this.host.random(4);
+    c.iss = ((r[0]! << 24) | (r[1]! << 16) | (r[2]! << 8) | r[3]!) >>> 0;
+    c.sndUna = c.iss;
+    c.sndNxt = (c.iss + 1) >>> 0;
+    c.recover = c.rxtNext = c.rxtLimit = c.iss;
+    // RFC 7323 section 2.3: the smallest shift that lets the window field cover the buffer.
+    let shift = 0;
+    while (shift < 14 && this.options.receiveBufferSize >> shift > 0xffff) shift++;
+    c.rcvShift = shift;
+    return c;
+  }
+
+  private ephemeralPort(): number {
+    const r = this.host.random(2);
+    const start = ((r[0]! << 8) | r[1]!) % EPHEMERAL_COUNT;
+    for (let i = 0; i < EPHEMERAL_COUNT; i++) {
+      const port = EPHEMERAL_LOW + ((start + i) % EPHEMERAL_COUNT);
+      if (!this.portUse.has(port) && !this.listeners.has(port)) return port;
+    }
+    throw usageError('EADDRINUSE', 'no free ephemeral port');
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
