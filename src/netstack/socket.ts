@@ -5,7 +5,8 @@
  * _write waits for onDrain when the connection took less than the chunk), RECEIVE is onData
  * pushed into the readable side, and the bytes are consume()d only once the reader takes them,
  * so a reader that stops reading closes the TCP window (section 3.8.6) instead of growing a
- * buffer. end() is CLOSE (a half close, FIN after the data), destroy() is ABORT (RST). Events,
+ * buffer. end() is CLOSE (a half close, FIN after the data); destroy() is close(2)'s choice
+ * between CLOSE and ABORT (see _destroy), resetAndDestroy() is ABORT (RST). Events,
  * errors (`connect ECONNREFUSED 10.0.0.2:80` with errno/code/syscall/address/port) and the
  * allowHalfOpen rule follow net.Socket.
  */
@@ -50,6 +51,8 @@ export class TcpSocket extends Duplex implements TunnelSocket {
   #held = 0;
   #peerEnded = false;
   #shutdownSent = false;
+  /** resetAndDestroy() was called: destroy aborts whatever the state. */
+  #reset = false;
   /** The connection reported onClose: it no longer exists in the stack. */
   #closed = false;
   #bytesRead = 0;
@@ -136,7 +139,15 @@ export class TcpSocket extends Duplex implements TunnelSocket {
   }
 
   #onData(data: Uint8Array): void {
-    if (this.#detached || data.length === 0) return;
+    if (this.#detached) {
+      // Data for a socket the user closed: nobody will read it (Linux answers with RST).
+      if (!this.#closed && this.#conn !== null) {
+        this.#closed = true;
+        this.#conn.abort();
+      }
+      return;
+    }
+    if (data.length === 0) return;
     const n = data.length;
     this.#bytesRead += n;
     this.#touch();
@@ -235,7 +246,16 @@ export class TcpSocket extends Duplex implements TunnelSocket {
     callback();
   }
 
+  /**
+   * destroy() closes the way close(2) on a Linux socket does, which is what net.Socket.destroy()
+   * amounts to: ABORT (RST) while connecting or when received data was never read (RFC 2525
+   * section 2.17), otherwise CLOSE (a FIN after what the connection already took) and the stack
+   * finishes the close on its own. Data that arrives after that resets the connection, as Linux
+   * does for a closed socket. resetAndDestroy() always aborts.
+   */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    const unread = this.readableLength > 0;
+    const abortive = this.#reset || this.#connecting || unread;
     this.#detached = true;
     this.#connecting = false;
     this.#clearConnectTimer();
@@ -243,12 +263,25 @@ export class TcpSocket extends Duplex implements TunnelSocket {
     this.#idleTimer = null;
     this.unref();
     const conn = this.#conn;
-    // Both directions closed in order: let the stack finish (LAST-ACK, TIME-WAIT) on its own.
-    // Anything else is ABORT, as the task of destroy() is to drop the connection now.
-    if (conn !== null && !this.#closed && !(this.#peerEnded && this.#shutdownSent)) conn.abort();
+    if (conn !== null && !this.#closed) {
+      if (abortive) {
+        this.#closed = true;
+        conn.abort();
+      } else if (!this.#shutdownSent) {
+        this.#shutdownSent = true;
+        conn.shutdown();
+      }
+    }
     callback(error);
     const hadError = error !== null && error !== undefined;
-    process.nextTick(() => this.emit('close', hadError));
+    // Like net.Socket, whose 'close' waits for the handle's close callback: a later turn.
+    setImmediate(() => this.emit('close', hadError));
+  }
+
+  /** net.Socket.resetAndDestroy(): ABORT, whatever the state (the peer sees ECONNRESET). */
+  resetAndDestroy(): this {
+    this.#reset = true;
+    return this.destroy();
   }
 
   // ---- net.Socket's properties and knobs ----
