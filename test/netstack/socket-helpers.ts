@@ -18,15 +18,22 @@ export function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** Reads `stream` to its end: the byte count and the SHA-256 of everything. */
-export async function drain(stream: Readable): Promise<{ bytes: number; hash: string }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of stream) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { bytes, hash: hash.digest('hex') };
+/**
+ * Reads `stream` to its end: the byte count and the SHA-256 of everything. Listens for events
+ * rather than iterating, since an async iterator destroys the stream at its end, which would
+ * end a half-open socket's writable side too.
+ */
+export function drain(stream: Readable): Promise<{ bytes: number; hash: string }> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    stream.on('data', (chunk: Buffer) => {
+      hash.update(chunk);
+      bytes += chunk.length;
+    });
+    stream.once('end', () => resolve({ bytes, hash: hash.digest('hex') }));
+    stream.once('error', reject);
+  });
 }
 
 /** `n` bytes of a fixed pattern that does not repeat on any short period. */
