@@ -132,10 +132,10 @@ function objectToText(config: WireGuardConfig, file: string): { text: string; pa
     for (const [name, value] of Object.entries(obj)) {
       const key = fields[name];
       const at = `${path}.${name}`;
-      if (key === undefined)
-        throw fieldError(at, `unknown field (known: ${Object.keys(fields).join(', ')})`);
+      if (key === undefined) throw fieldError(at, `unknown field (known: ${Object.keys(fields).join(', ')})`);
       if (value === undefined) continue;
-      for (const v of Array.isArray(value) ? (value as unknown[]) : [value]) add(`${key} = ${text(v, at)}`, at);
+      for (const v of Array.isArray(value) ? (value as unknown[]) : [value])
+        add(`${key} = ${text(v, at)}`, at);
     }
   };
   section('[Interface]', config.interface, INTERFACE_FIELDS, `${file}.interface`, 'privateKey');

@@ -35,7 +35,14 @@ export async function openKernelLink(
   const tun = openTun(name, { mtu });
   try {
     for (const a of addresses) {
-      await ip([a.family === 6 ? '-6' : '-4', 'address', 'add', formatPrefix(a.bytes, a.cidr), 'dev', tun.name]);
+      await ip([
+        a.family === 6 ? '-6' : '-4',
+        'address',
+        'add',
+        formatPrefix(a.bytes, a.cidr),
+        'dev',
+        tun.name,
+      ]);
     }
     await ip(['link', 'set', 'dev', tun.name, 'up']);
   } catch (err) {

@@ -24,7 +24,11 @@ test('docs/embedding.md: the example type-checks strictly and runs', async (t) =
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'node_modules', '@types'), { recursive: true });
   symlinkSync(ROOT, join(dir, 'node_modules', 'wgts'), 'dir');
-  symlinkSync(join(ROOT, 'node_modules', '@types', 'node'), join(dir, 'node_modules', '@types', 'node'), 'dir');
+  symlinkSync(
+    join(ROOT, 'node_modules', '@types', 'node'),
+    join(dir, 'node_modules', '@types', 'node'),
+    'dir',
+  );
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
   writeFileSync(
     join(dir, 'tsconfig.json'),

@@ -56,7 +56,14 @@ test('UserspaceTun: deliver batches a turn into one onPackets call; write reache
   tun.write([p(1)]);
   assert.deepEqual(seen, [5, 6]);
   assert.equal(tun.stats.dropped, 5);
-  assert.throws(() => tun.start(() => undefined, () => undefined), /closed/);
+  assert.throws(
+    () =>
+      tun.start(
+        () => undefined,
+        () => undefined,
+      ),
+    /closed/,
+  );
 });
 
 function fakePeer(): { peer: Peer; tunnel: { endpoint: unknown; lastHandshakeAt: number | null } } {
@@ -71,7 +78,9 @@ test('PeerEvents: up on a completed handshake, down at REJECT_AFTER_TIME, on zer
   const events = new PeerEvents(
     <K extends keyof PeerEventMap>(name: K, ...args: PeerEventMap[K]) => {
       const e = args[0] as { reason?: string; endpoint?: string | null; initiator?: boolean };
-      seen.push(`${name}${e.reason !== undefined ? `:${e.reason}` : ''}${e.initiator === true ? ':initiator' : ''}`);
+      seen.push(
+        `${name}${e.reason !== undefined ? `:${e.reason}` : ''}${e.initiator === true ? ':initiator' : ''}`,
+      );
     },
     () => now,
   );

@@ -7,7 +7,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, WireGuard, generatePrivateKey, keyToBase64, publicKeyOf, toHex } from '../../src/index.js';
+import {
+  ConfigError,
+  WireGuard,
+  generatePrivateKey,
+  keyToBase64,
+  publicKeyOf,
+  toHex,
+} from '../../src/index.js';
 import type { EndpointEvent, HandshakeEvent, PeerStateEvent } from '../../src/index.js';
 import { waitFor } from '../helpers/netns.js';
 import { fakeStack } from './fake-stack.js';
@@ -55,15 +62,13 @@ function configA(opts: { withC: boolean; keepalive?: number; allowedB?: string }
 
 /** The configuration half of peers(), which traffic does not change. */
 function configured(wg: WireGuard): unknown[] {
-  return wg
-    .peers()
-    .map(({ publicKey, presharedKey, endpoint, allowedIPs, persistentKeepalive }) => ({
-      publicKey,
-      presharedKey,
-      endpoint,
-      allowedIPs,
-      persistentKeepalive,
-    }));
+  return wg.peers().map(({ publicKey, presharedKey, endpoint, allowedIPs, persistentKeepalive }) => ({
+    publicKey,
+    presharedKey,
+    endpoint,
+    allowedIPs,
+    persistentKeepalive,
+  }));
 }
 
 test('two userspace interfaces handshake over loopback; events, stats, setConfig, bad configs', async (t) => {
@@ -99,7 +104,10 @@ test('two userspace interfaces handshake over loopback; events, stats, setConfig
   // A ping from B starts the handshake; the echo comes back through the tunnel.
   const rtt = await B.network.ping('10.9.0.1', 5000);
   assert.ok(rtt >= 0);
-  assert.ok(stackA.received.some((p) => p[20] === 8), 'A saw the echo request');
+  assert.ok(
+    stackA.received.some((p) => p[20] === 8),
+    'A saw the echo request',
+  );
 
   await waitFor(() => evA.handshake.length > 0 && evB.handshake.length > 0 && evA.up.length > 0, {
     timeoutMs: 5000,
@@ -215,7 +223,9 @@ test('two userspace interfaces handshake over loopback; events, stats, setConfig
   // Removing B takes it down at once.
   await A.setConfig(['[Interface]', `PrivateKey = ${a.priv}`, 'Address = 10.9.0.1/32', ''].join('\n'));
   await waitFor(() => evA.down.length > 0, { timeoutMs: 2000, what: 'peer-down' });
-  assert.deepEqual(evA.down, [{ publicKey: b.pub, endpoint: `127.0.0.1:${B.listenPort}`, reason: 'removed' }]);
+  assert.deepEqual(evA.down, [
+    { publicKey: b.pub, endpoint: `127.0.0.1:${B.listenPort}`, reason: 'removed' },
+  ]);
   assert.equal(A.peers().length, 0);
 
   // close: idempotent, and the stack is closed once.
@@ -231,14 +241,21 @@ test('open refuses a bad configuration and an unavailable stack, and the tun-onl
     (err: unknown) => err instanceof ConfigError && /^config:2: /.test(err.message),
   );
   await assert.rejects(
-    WireGuard.open({ config: `[Interface]\nPrivateKey = ${a.priv}\nPostUp = echo hi\n`, stack: fakeStack().factory }),
+    WireGuard.open({
+      config: `[Interface]\nPrivateKey = ${a.priv}\nPostUp = echo hi\n`,
+      stack: fakeStack().factory,
+    }),
     /PostUp.*not run by an embedded interface/,
   );
   await assert.rejects(WireGuard.open({ config: `[Interface]\nPrivateKey = ${a.priv}\n` }), {
     code: 'ERR_WGTS_NO_USERSPACE_STACK',
   });
   await assert.rejects(
-    WireGuard.open({ config: `[Interface]\nPrivateKey = ${a.priv}\n`, name: 'wg0', stack: fakeStack().factory }),
+    WireGuard.open({
+      config: `[Interface]\nPrivateKey = ${a.priv}\n`,
+      name: 'wg0',
+      stack: fakeStack().factory,
+    }),
     TypeError,
   );
   const wg = await WireGuard.open({
