@@ -74,7 +74,10 @@ test('tun backend: an embedded interface and wireguard-go ping each other', { sk
   const back = await ping(nsB, '100.99.0.1', { count: 2, deadlineS: 10 });
   assert.ok(back.ok, `ping to the embedded interface failed:\n${back.output}`);
   await waitFor(() => child.output().includes('HANDSHAKE'), { timeoutMs: 5000, what: 'the handshake event' });
-  assert.match(child.output(), /HANDSHAKE \{"publicKey":"[^"]+","endpoint":"10\.213\.\d+\.2:51820","initiator":true\}/);
+  assert.match(
+    child.output(),
+    /HANDSHAKE \{"publicKey":"[^"]+","endpoint":"10\.213\.\d+\.2:51820","initiator":true\}/,
+  );
 
   const dump = await wgShowDump(nsB, go.ifname);
   const seen = dump.peers.find((p) => p.publicKey === keyToBase64(publicKeyOf(embedKey)));
@@ -87,7 +90,10 @@ test('tun backend: an embedded interface and wireguard-go ping each other', { sk
   ]);
   assert.deepEqual(exit, { code: 0, signal: null }, `the child did not exit by itself:\n${child.output()}`);
   assert.match(child.output(), /CLOSED/);
-  const peers = JSON.parse(/PEERS (.*)/.exec(child.output())![1]!) as { transferRx: number; endpoint: string }[];
+  const peers = JSON.parse(/PEERS (.*)/.exec(child.output())![1]!) as {
+    transferRx: number;
+    endpoint: string;
+  }[];
   assert.equal(peers[0]!.endpoint, `10.213.${octet}.2:51820`);
   assert.equal(peers[0]!.transferRx, seen.txBytes, 'rx here = tx there');
   const link = await exec(nsA, 'ip', ['link', 'show', name]);
