@@ -142,6 +142,11 @@ export class PeerEvents {
     }
   }
 
+  /** Takes the endpoints as they are now without reporting them (the configuration at open). */
+  adopt(): void {
+    for (const [peer, s] of this.#states) s.endpoint = endpointText(peer);
+  }
+
   /** Forgets every peer without reporting (the interface is closing). */
   clear(): void {
     this.#states.clear();

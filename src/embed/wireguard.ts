@@ -164,7 +164,6 @@ export class WireGuard extends EventEmitter<PeerEventMap> {
       {
         tun,
         bind: createBind(),
-        mtu,
         ...(log === undefined ? {} : { logger: log }),
         onTunError: (err) => log?.error(`TUN read failed: ${err.message}`),
       },
@@ -174,6 +173,7 @@ export class WireGuard extends EventEmitter<PeerEventMap> {
       await device.start(wg.listenPort ?? port);
       const errno = await device.apply(syncToDeviceSet(wg, device.snapshot()));
       if (errno !== 0) throw applyError(errno);
+      events.adopt();
     } catch (err) {
       stack?.close();
       device.close();

@@ -130,3 +130,22 @@ test('PeerEvents: up on a completed handshake, down at REJECT_AFTER_TIME, on zer
   await settle();
   assert.deepEqual(seen.slice(9), ['handshake', 'peer-up', 'peer-down:removed']);
 });
+
+test('PeerEvents: endpoints configured at open are adopted, not reported as changes', async () => {
+  const seen: string[] = [];
+  const events = new PeerEvents(
+    (name) => seen.push(name),
+    () => 0,
+  );
+  const { peer, tunnel } = fakePeer();
+  events.observe(peer); // as the device creates the peer, before the endpoint is applied
+  tunnel.endpoint = { address: Uint8Array.of(192, 0, 2, 1), port: 51820 };
+  events.adopt();
+  events.check('resolved');
+  await settle();
+  assert.deepEqual(seen, []);
+  tunnel.endpoint = { address: Uint8Array.of(192, 0, 2, 9), port: 51820 };
+  events.check('resolved');
+  await settle();
+  assert.deepEqual(seen, ['endpoint']);
+});
