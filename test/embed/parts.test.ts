@@ -134,7 +134,7 @@ test('PeerEvents: up on a completed handshake, down at REJECT_AFTER_TIME, on zer
 test('PeerEvents: endpoints configured at open are adopted, not reported as changes', async () => {
   const seen: string[] = [];
   const events = new PeerEvents(
-    (name) => {
+    (name, ..._args) => {
       seen.push(name);
     },
     () => 0,
