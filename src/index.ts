@@ -1,7 +1,8 @@
 /**
  * wgts: WireGuard in TypeScript. The package root exports the sans-I/O protocol core (per-peer
  * Tunnel, Responder, handshake functions), the crypto primitives and key types, cryptokey routing,
- * and every protocol constant. See README.md for a two-peer example.
+ * and every protocol constant (see README.md for a two-peer example), and the embeddable interface
+ * (`WireGuard.open`, docs/embedding.md) that runs the whole device inside a Node program.
  */
 export * as constants from './constants.js';
 export * from './crypto/index.js';
@@ -16,3 +17,35 @@ export {
   formatPrefix,
   maskPrefix,
 } from './routing/ip.js';
+
+// The embeddable interface (docs/embedding.md): WireGuard.open, its configuration and events,
+// the userspace backend's seams, and the Node-shaped network it offers.
+export { WireGuard, type Backend, type WireGuardOptions } from './embed/wireguard.js';
+export type { WireGuardConfig, WireGuardInterfaceConfig, WireGuardPeerConfig } from './embed/config.js';
+export type {
+  HandshakeEvent,
+  PeerStateEvent,
+  PeerDownReason,
+  EndpointEvent,
+  EndpointChangeReason,
+  PeerEventMap,
+} from './embed/peer-events.js';
+export type { PeerInfo, InterfaceStats } from './embed/peer-info.js';
+export { UserspaceTun, type UserspaceTunStats, type PacketReceiver } from './embed/userspace-tun.js';
+export {
+  defaultUserspaceStack,
+  type UserspaceStack,
+  type UserspaceStackFactory,
+  type UserspaceStackOptions,
+} from './embed/userspace-stack.js';
+export { ConfigError } from './config/errors.js';
+export { createLogger, type Logger, type LogLevel } from './device/logger.js';
+export type {
+  TunnelNetwork,
+  TunnelSocket,
+  TunnelServer,
+  TunnelUdpSocket,
+  TunnelConnectOptions,
+  TunnelRemoteInfo,
+  TunnelLookupResult,
+} from './netstack/network-types.js';
