@@ -4,12 +4,18 @@
  * UserspaceTun and returns it as a TunnelNetwork (Node-shaped sockets). `WireGuard.open` uses the
  * factory given in its options, else `defaultUserspaceStack` below.
  *
- * The default is the integration point for src/netstack: until the stack is wired in here it
- * refuses with a clear error (code 'ERR_WGTS_NO_USERSPACE_STACK') before anything is opened.
+ * A factory is injectable so tests can put a scripted stack behind a real device.
  */
 import type { TunnelNetwork } from '../netstack/network-types.js';
 import type { IPPrefix } from '../routing/ip.js';
 import type { UserspaceTun } from './userspace-tun.js';
+import { randomBytes } from 'node:crypto';
+import { resolve } from '../netstack/dns-resolver.js';
+import { StackDriver } from '../netstack/driver.js';
+import { UserspaceNetwork } from '../netstack/network.js';
+import { NetStack } from '../netstack/stack.js';
+import { TcpLayer } from '../netstack/tcp/layer.js';
+import type { StackHost } from '../netstack/types.js';
 
 export interface UserspaceStackOptions {
   /** The interface's addresses (wg-quick Address), host bits as written. */
@@ -31,13 +37,46 @@ export interface UserspaceStack {
 
 export type UserspaceStackFactory = (options: UserspaceStackOptions) => UserspaceStack;
 
-/** The factory used when WireGuard.open is given none. */
-export const defaultUserspaceStack: UserspaceStackFactory = () => {
-  throw Object.assign(
-    new Error(
-      'the userspace network stack is not available in this build: pass a `stack` factory to ' +
-        "WireGuard.open, or use backend: 'tun' (needs CAP_NET_ADMIN)",
-    ),
-    { code: 'ERR_WGTS_NO_USERSPACE_STACK' },
-  );
+/**
+ * The default stack: NetStack (IP, ICMP, UDP) with the TcpLayer registered, driven by one
+ * StackDriver timer, offered as a UserspaceNetwork whose lookups go to the interface's DNS servers
+ * through the tunnel. Decrypted packets reach NetStack.input a device batch at a time; what the
+ * stack sends goes out through the tun, which batches it back into the device per microtask.
+ */
+export const defaultUserspaceStack: UserspaceStackFactory = (options) => {
+  let driver: StackDriver | null = null;
+  const host: StackHost = {
+    now: () => performance.now(),
+    random: (n) => randomBytes(n),
+    wake: () => driver?.wake(),
+  };
+  const stack = new NetStack({
+    addresses: options.addresses.map((a) => a.bytes),
+    mtu: options.mtu,
+    host,
+    output: (packet) => {
+      options.tun.deliver(packet);
+    },
+  });
+  const tcp = new TcpLayer(stack.ip, host);
+  stack.register(tcp);
+  driver = new StackDriver(stack);
+  const running = driver;
+  options.tun.attach((packets) => {
+    stack.input(packets);
+    running.wake();
+  });
+  const dns = options.dns;
+  const network = new UserspaceNetwork({
+    tcp,
+    udp: stack.udp,
+    icmp: stack.icmp,
+    addresses: options.addresses.map((a) => a.bytes),
+    resolve: (name, family) => resolve(name, family, dns, stack.udp),
+    keeper: running,
+  });
+  return {
+    network,
+    close: () => running.close(),
+  };
 };
