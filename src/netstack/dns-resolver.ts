@@ -6,6 +6,8 @@
  * answer from the server it asked (RFC 5452 section 9). Errors carry Node's dns codes: ENOTFOUND
  * (no such name, or no address), ESERVFAIL, EREFUSED, EBADRESP, ETIMEOUT, EBADNAME. IP literals
  * resolve to themselves without a query. Timers are unref'd: a lookup never keeps Node alive.
+ * A truncated (TC) answer is used as far as it goes: there is no fallback to DNS over TCP, since
+ * the A and AAAA answers of a host name fit in 512 bytes in practice.
  */
 import { randomBytes } from 'node:crypto';
 import { parseIP } from '../routing/ip.js';

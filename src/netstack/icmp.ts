@@ -67,7 +67,8 @@ export class Icmp implements IcmpApi {
     const data = message.subarray(ECHO_HEADER_LENGTH);
     if (type === reply) {
       if (this.onEchoReply === null) this.#countDrop('icmp-ignored');
-      else this.onEchoReply(datagram.source, identifier, sequence, data);
+      // Copies: the seam does not limit these to the call, so a listener may keep them.
+      else this.onEchoReply(datagram.source.slice(), identifier, sequence, data.slice());
       return;
     }
     // Multicast echo (ff02::1) is not answered: one request must not draw a reply per host.

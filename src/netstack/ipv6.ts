@@ -93,6 +93,22 @@ export function isBadIpv6Source(address: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * The multicast groups a host must hear on a link (RFC 4291 section 2.8): all-nodes ff02::1 and
+ * the solicited-node group ff02::1:ffXX:XXXX of each of its IPv6 addresses (section 2.7.1).
+ */
+export function isGroupWeHear(address: Uint8Array, addresses: readonly Uint8Array[]): boolean {
+  if (address.length !== 16 || address[0] !== 0xff || address[1] !== 0x02) return false;
+  for (let i = 2; i < 11; i++) if (address[i] !== 0) return false;
+  if (address[11] === 0 && address[12] === 0 && address[13] === 0 && address[14] === 0) {
+    return address[15] === 1;
+  }
+  if (address[11] !== 1 || address[12] !== 0xff) return false;
+  return addresses.some(
+    (a) => a.length === 16 && a[13] === address[13] && a[14] === address[14] && a[15] === address[15],
+  );
+}
+
 /** Writes the 40-byte fixed header at the start of `packet` (whose length is the total). */
 export function writeIpv6Header(
   packet: Uint8Array,

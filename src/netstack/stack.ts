@@ -10,11 +10,12 @@
  * pseudo-header (TCP, UDP, ICMPv6; ICMPv4 plain; a zero UDP checksum is accepted on IPv4 only).
  * Anything refused is counted in `drops` by reason; nothing here throws on network input.
  */
-import { checksumVerifies, internetChecksum, pseudoHeaderSum } from './checksum.js';
+import { checksumVerifies, pseudoHeaderSum } from './checksum.js';
 import { newDropCounts, type NetstackDropReason } from './drops.js';
 import { Icmp } from './icmp.js';
-import { IPV4_HEADER_LENGTH, isBadIpv4Source, parseIpv4, writeIpv4Header } from './ipv4.js';
-import { IPV6_HEADER_LENGTH, isBadIpv6Source, parseIpv6, writeIpv6Header } from './ipv6.js';
+import { buildDatagram, datagramLength } from './ip-output.js';
+import { isBadIpv4Source, parseIpv4 } from './ipv4.js';
+import { isBadIpv6Source, isGroupWeHear, parseIpv6 } from './ipv6.js';
 import type { IpDatagram, IpSender, StackHost, TransportProtocol } from './types.js';
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP } from './types.js';
 import { Udp } from './udp.js';
@@ -142,19 +143,6 @@ export class NetStack {
     return false;
   }
 
-  /** ff02::1, or ff02::1:ffXX:XXXX for one of our addresses (RFC 4291 section 2.7.1). */
-  #isOurMulticast(address: Uint8Array): boolean {
-    if (address.length !== 16 || address[0] !== 0xff || address[1] !== 0x02) return false;
-    for (let i = 2; i < 11; i++) if (address[i] !== 0) return false;
-    if (address[11] === 0 && address[12] === 0 && address[13] === 0 && address[14] === 0) {
-      return address[15] === 1;
-    }
-    if (address[11] !== 1 || address[12] !== 0xff) return false;
-    return this.#addresses.some(
-      (a) => a.length === 16 && a[13] === address[13] && a[14] === address[14] && a[15] === address[15],
-    );
-  }
-
   #sourceFor(destination: Uint8Array): Uint8Array | null {
     for (const a of this.#addresses) if (a.length === destination.length) return a;
     return null;
@@ -181,7 +169,7 @@ export class NetStack {
       if (typeof p === 'string') return this.#drop(p);
       if (isBadIpv6Source(p.source)) return this.#drop('bad-source');
       if (!this.#isLocal(p.destination)) {
-        if (p.protocol !== IPPROTO_ICMPV6 || !this.#isOurMulticast(p.destination)) {
+        if (p.protocol !== IPPROTO_ICMPV6 || !isGroupWeHear(p.destination, this.#addresses)) {
           return this.#drop('not-our-address');
         }
       }
@@ -246,35 +234,20 @@ export class NetStack {
       this.#drop('no-source-address');
       return false;
     }
-    const v4 = source.length === 4;
-    const headerLength = v4 ? IPV4_HEADER_LENGTH : IPV6_HEADER_LENGTH;
-    const total = headerLength + payload.length;
-    if (total > this.#mtu || (!v4 && payload.length > 65535)) {
+    // IPv6's payload length is 16 bits as well: no jumbograms (RFC 2675) over a tunnel.
+    if (datagramLength(source, payload.length) > this.#mtu || payload.length > 65535) {
       this.#drop('too-big');
       return false;
     }
-    if (checksumOffset > payload.length - 2) throw new RangeError('checksumOffset past the payload');
-    const packet = new Uint8Array(total);
-    packet.set(payload, headerLength);
-    if (v4) {
-      writeIpv4Header(packet, this.#identification, protocol, source, destination);
-      this.#identification = (this.#identification + 1) & 0xffff;
-    } else {
-      writeIpv6Header(packet, protocol, source, destination);
-    }
-    if (checksumOffset >= 0) {
-      const at = headerLength + checksumOffset;
-      packet[at] = 0;
-      packet[at + 1] = 0;
-      const body = packet.subarray(headerLength);
-      const initial =
-        protocol === IPPROTO_ICMP ? 0 : pseudoHeaderSum(source, destination, protocol, payload.length);
-      let checksum = internetChecksum(body, initial);
-      // RFC 768: a computed zero is sent as all ones, since zero means "no checksum".
-      if (checksum === 0 && protocol === IPPROTO_UDP) checksum = 0xffff;
-      packet[at] = checksum >>> 8;
-      packet[at + 1] = checksum & 0xff;
-    }
+    const packet = buildDatagram(
+      source,
+      destination,
+      protocol,
+      payload,
+      checksumOffset,
+      this.#identification,
+    );
+    if (source.length === 4) this.#identification = (this.#identification + 1) & 0xffff;
     this.#output(packet);
     return true;
   }

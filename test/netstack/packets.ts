@@ -1,8 +1,12 @@
 /**
  * Test-side packet builders for the netstack tests, written independently of src/netstack (a
  * naive 16-bit checksum, headers laid out by hand from RFC 791 / RFC 8200 / RFC 768 / RFC 792),
- * so a shared mistake cannot make a test pass. Also a fake StackHost with a settable clock.
+ * so a shared mistake cannot make a test pass. Also a fake StackHost with a settable clock, and a
+ * NetStack over it whose output is collected, with a helper asserting one counted drop.
  */
+import assert from 'node:assert/strict';
+import type { NetstackDropReason } from '../../src/netstack/drops.js';
+import { NetStack } from '../../src/netstack/stack.js';
 import type { StackHost } from '../../src/netstack/types.js';
 
 /** RFC 1071 the slow way: 16-bit words, end-around carry after every add. */
@@ -183,4 +187,31 @@ export class FakeHost implements StackHost {
     this.#state = x >>> 0;
     return this.#state;
   }
+}
+
+export function makeStack(mtu = 1420): { stack: NetStack; out: Uint8Array[]; host: FakeHost } {
+  const out: Uint8Array[] = [];
+  const host = new FakeHost(3);
+  const stack = new NetStack({ addresses: [V4_LOCAL, V6_LOCAL], mtu, host, output: (p) => out.push(p) });
+  return { stack, out, host };
+}
+
+export function totalDrops(stack: NetStack): number {
+  return Object.values(stack.drops).reduce((a, b) => a + b, 0);
+}
+
+/** Feeds one packet and asserts exactly `reason` was counted once and nothing was sent. */
+export function expectDrop(
+  stack: NetStack,
+  out: Uint8Array[],
+  packet: Uint8Array,
+  reason: NetstackDropReason,
+): void {
+  const before = stack.drops[reason];
+  const total = totalDrops(stack);
+  const sent = out.length;
+  assert.doesNotThrow(() => stack.input([packet]));
+  assert.equal(stack.drops[reason], before + 1, reason);
+  assert.equal(totalDrops(stack), total + 1, `only ${reason}`);
+  assert.equal(out.length, sent, `nothing sent for ${reason}`);
 }
