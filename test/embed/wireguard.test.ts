@@ -184,6 +184,42 @@ test('two userspace interfaces handshake over loopback; events, stats, setConfig
   assert.equal(A.peers()[0]!.latestHandshake?.getTime(), handshakeAt);
   assert.equal(evA.down.length, 0, 'B stayed up (C was never up)');
 
+  // An endpoint changed by configuration is reported as such, and the tunnel keeps working.
+  const configB = (endpoint: string, listenPort?: number): string =>
+    [
+      '[Interface]',
+      `PrivateKey = ${b.priv}`,
+      ...(listenPort === undefined ? [] : [`ListenPort = ${listenPort}`]),
+      'Address = 10.9.0.2/32',
+      'DNS = 10.9.0.1',
+      'MTU = 1380',
+      '[Peer]',
+      `PublicKey = ${a.pub}`,
+      `Endpoint = ${endpoint}`,
+      'AllowedIPs = 10.9.0.0/24',
+      '',
+    ].join('\n');
+  await B.setConfig(configB(`127.0.0.2:${A.listenPort}`));
+  await waitFor(() => evB.endpoint.length > 0, { timeoutMs: 2000, what: 'the endpoint event' });
+  assert.deepEqual(evB.endpoint, [
+    {
+      publicKey: a.pub,
+      endpoint: `127.0.0.2:${A.listenPort}`,
+      previous: `127.0.0.1:${A.listenPort}`,
+      reason: 'config',
+    },
+  ]);
+  await B.network.ping('10.9.0.1', 5000);
+  assert.equal(B.stats().handshakes, 1, 'a new endpoint is not a new session');
+
+  // A port that is taken: refused by the device, nothing applied.
+  const portB = B.listenPort;
+  await assert.rejects(B.setConfig(configB(`127.0.0.1:${A.listenPort}`, A.listenPort)), {
+    code: 'EADDRINUSE',
+  });
+  assert.equal(B.listenPort, portB);
+  assert.equal(B.peers()[0]!.endpoint, `127.0.0.2:${A.listenPort}`);
+
   // Bad configurations: refused, nothing applied.
   const before = configured(A);
   const badText = configA({ withC: true, allowedB: '10.9.0.300/32' });
