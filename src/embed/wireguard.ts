@@ -22,6 +22,7 @@ import { DEFAULT_MTU, type TunDevice } from '../io/tun.js';
 import type { TunnelNetwork } from '../netstack/network-types.js';
 import { formatGet } from '../uapi/codec.js';
 import { ConfigError } from '../config/errors.js';
+import { keyToBase64 } from '../crypto/keys.js';
 import { applyConfig } from './apply.js';
 import { interfaceKey, parseEmbedConfig, type EmbedConfig, type WireGuardConfig } from './config.js';
 import { EmbeddedDevice } from './embedded-device.js';
@@ -133,15 +134,23 @@ export class WireGuard extends EventEmitter<PeerEventMap> {
       },
       () => device.now(),
     );
-    const device: EmbeddedDevice = new EmbeddedDevice(
-      {
-        tun,
-        bind: createBind(),
-        ...(log === undefined ? {} : { logger: log }),
-        onTunError: (err) => log?.error(`TUN read failed: ${err.message}`),
-      },
-      events,
-    );
+    let device: EmbeddedDevice;
+    try {
+      device = new EmbeddedDevice(
+        {
+          tun,
+          bind: createBind(),
+          ...(log === undefined ? {} : { logger: log }),
+          onTunError: (err) => log?.error(`TUN read failed: ${err.message}`),
+        },
+        events,
+      );
+    } catch (err) {
+      // No UDP socket (the native addon failed to load, say): nothing may stay open.
+      stack?.close();
+      tun.close();
+      throw err;
+    }
     try {
       await device.start(wg.listenPort ?? port);
       await applyConfig(device, wg);
@@ -177,7 +186,8 @@ export class WireGuard extends EventEmitter<PeerEventMap> {
 
   /** This interface's public key, base64 (null without a private key). */
   get publicKey(): string | null {
-    return this.stats().publicKey;
+    const keys = this.#device.identity.keys;
+    return keys === null ? null : keyToBase64(keys.publicKey);
   }
 
   /**
