@@ -44,6 +44,8 @@ function record(wg: WireGuard): Recorded {
 const a = keyPair();
 const b = keyPair();
 const c = keyPair();
+/** A preshared key for A–B, given to A as base64 text and to B as raw bytes. */
+const psk = generatePrivateKey();
 
 function configA(opts: { withC: boolean; keepalive?: number; allowedB?: string }): string {
   return [
@@ -53,6 +55,7 @@ function configA(opts: { withC: boolean; keepalive?: number; allowedB?: string }
     '',
     '[Peer]',
     `PublicKey = ${b.pub}`,
+    `PresharedKey = ${keyToBase64(psk)}`,
     `AllowedIPs = ${opts.allowedB ?? '10.9.0.2/32'}`,
     ...(opts.keepalive === undefined ? [] : [`PersistentKeepalive = ${opts.keepalive}`]),
     ...(opts.withC ? ['', '[Peer]', `PublicKey = ${c.pub}`, 'AllowedIPs = 10.9.0.3/32'] : []),
@@ -79,7 +82,14 @@ test('two userspace interfaces handshake over loopback; events, stats, setConfig
   const B = await WireGuard.open({
     config: {
       interface: { privateKey: b.priv, addresses: ['10.9.0.2/32'], dns: ['10.9.0.1'], mtu: 1380 },
-      peers: [{ publicKey: a.pub, endpoint: `127.0.0.1:${A.listenPort}`, allowedIPs: ['10.9.0.0/24'] }],
+      peers: [
+        {
+          publicKey: publicKeyOf(Buffer.from(a.priv, 'base64')),
+          presharedKey: psk,
+          endpoint: `127.0.0.1:${A.listenPort}`,
+          allowedIPs: ['10.9.0.0/24'],
+        },
+      ],
     },
     stack: stackB.factory,
   });
@@ -156,7 +166,8 @@ test('two userspace interfaces handshake over loopback; events, stats, setConfig
   assert.ok(peerB.latestHandshake instanceof Date);
   assert.ok(Math.abs(peerB.latestHandshake.getTime() - Date.now()) < 10_000);
   assert.equal(peerB.up, true);
-  assert.equal(peerB.presharedKey, false);
+  assert.equal(peerB.presharedKey, true);
+  assert.equal(B.peers()[0]!.presharedKey, true);
   const peerC = A.peers().find((p) => p.publicKey === c.pub)!;
   assert.equal(peerC.latestHandshake, null);
   assert.equal(peerC.up, false);
@@ -195,6 +206,7 @@ test('two userspace interfaces handshake over loopback; events, stats, setConfig
       'MTU = 1380',
       '[Peer]',
       `PublicKey = ${a.pub}`,
+      `PresharedKey = ${keyToBase64(psk)}`,
       `Endpoint = ${endpoint}`,
       'AllowedIPs = 10.9.0.0/24',
       '',
