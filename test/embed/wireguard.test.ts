@@ -237,7 +237,7 @@ test('two userspace interfaces handshake over loopback; events, stats, setConfig
   const badText = configA({ withC: true, allowedB: '10.9.0.300/32' });
   await assert.rejects(A.setConfig(badText), (err: unknown) => {
     assert.ok(err instanceof ConfigError);
-    assert.match(err.message, /^config:7: /);
+    assert.match(err.message, /^config:8: AllowedIPs: /);
     return true;
   });
   await assert.rejects(
