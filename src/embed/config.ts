@@ -14,7 +14,8 @@ import { ConfigError } from '../config/errors.js';
 import { parseWgConfig, type WgConfig } from '../config/wg-config.js';
 import { parseQuickFile, validateExtras } from '../cli/quick/config-extras.js';
 import { keyToBase64 } from '../crypto/keys.js';
-import { parseIP, parsePrefix, type IPPrefix } from '../routing/ip.js';
+import { DEFAULT_MTU } from '../io/tun.js';
+import { formatPrefix, parseIP, parsePrefix, type IPPrefix } from '../routing/ip.js';
 
 /** The [Interface] section as an object. Keys are base64 strings (or 32 raw bytes). */
 export interface WireGuardInterfaceConfig {
@@ -75,6 +76,16 @@ function fieldError(path: string, detail: string): ConfigError {
   const err = new ConfigError(path, 0, detail);
   err.message = `${path}: ${detail}`;
   return err;
+}
+
+/**
+ * The interface part (Address, DNS, MTU) as one string, to tell whether a new configuration
+ * changes it (an open interface keeps the one it was opened with).
+ */
+export function interfaceKey(c: EmbedConfig): string {
+  const a = c.addresses.map((p) => formatPrefix(p.bytes, p.cidr)).join(',');
+  const d = c.dns.map((b) => Buffer.from(b).toString('hex')).join(',');
+  return `${a} ${d} ${c.mtu ?? DEFAULT_MTU}`;
 }
 
 /** Parses and checks `config` (text or object); throws ConfigError, changes nothing. */

@@ -16,17 +16,15 @@
  */
 import { EventEmitter } from 'node:events';
 import { resolveWgConfig } from '../config/resolve.js';
-import { syncToDeviceSet } from '../config/device-set.js';
 import type { Logger } from '../device/logger.js';
 import { createBind } from '../io/bind.js';
-import type { TunDevice } from '../io/tun.js';
+import { DEFAULT_MTU, type TunDevice } from '../io/tun.js';
 import type { TunnelNetwork } from '../netstack/network-types.js';
-import { formatPrefix } from '../routing/ip.js';
 import { formatGet } from '../uapi/codec.js';
-import { errnoName } from '../uapi/errno.js';
-import type { DeviceSet } from '../uapi/types.js';
 import { ConfigError } from '../config/errors.js';
-import { parseEmbedConfig, type EmbedConfig, type WireGuardConfig } from './config.js';
+import { keyToBase64 } from '../crypto/keys.js';
+import { applyConfig } from './apply.js';
+import { interfaceKey, parseEmbedConfig, type EmbedConfig, type WireGuardConfig } from './config.js';
 import { EmbeddedDevice } from './embedded-device.js';
 import { openKernelLink } from './kernel-link.js';
 import { PeerEvents, type PeerEventMap } from './peer-events.js';
@@ -53,32 +51,8 @@ export interface WireGuardOptions {
   readonly configName?: string;
 }
 
-/** Link MTU when the configuration has none (wireguard-go's DefaultMTU). */
-const DEFAULT_MTU = 1420;
 /** How often peers are checked for expired sessions and re-resolved endpoints (peer-events.ts). */
 const CHECK_MS = 1000;
-
-/** An error for a configuration the device refused while applying it (a port in use, say). */
-function applyError(errno: number): Error {
-  const code = errnoName(errno);
-  return Object.assign(new Error(`the device refused the configuration (${code})`), { code });
-}
-
-function isEmpty(set: DeviceSet): boolean {
-  return (
-    set.privateKey === undefined &&
-    set.listenPort === undefined &&
-    set.fwmark === undefined &&
-    !set.replacePeers &&
-    set.peers.length === 0
-  );
-}
-
-function extrasKey(c: EmbedConfig): string {
-  const a = c.addresses.map((p) => formatPrefix(p.bytes, p.cidr)).join(',');
-  const d = c.dns.map((b) => Buffer.from(b).toString('hex')).join(',');
-  return `${a} ${d} ${c.mtu ?? DEFAULT_MTU}`;
-}
 
 export class WireGuard extends EventEmitter<PeerEventMap> {
   readonly backend: Backend;
@@ -104,7 +78,7 @@ export class WireGuard extends EventEmitter<PeerEventMap> {
     this.#device = device;
     this.#events = events;
     this.#stack = stack;
-    this.#extras = extrasKey(config);
+    this.#extras = interfaceKey(config);
     this.#configName = configName;
     this.#timer = setInterval(() => events.check('resolved'), CHECK_MS);
     this.#timer.unref();
@@ -160,19 +134,26 @@ export class WireGuard extends EventEmitter<PeerEventMap> {
       },
       () => device.now(),
     );
-    const device: EmbeddedDevice = new EmbeddedDevice(
-      {
-        tun,
-        bind: createBind(),
-        ...(log === undefined ? {} : { logger: log }),
-        onTunError: (err) => log?.error(`TUN read failed: ${err.message}`),
-      },
-      events,
-    );
+    let device: EmbeddedDevice;
+    try {
+      device = new EmbeddedDevice(
+        {
+          tun,
+          bind: createBind(),
+          ...(log === undefined ? {} : { logger: log }),
+          onTunError: (err) => log?.error(`TUN read failed: ${err.message}`),
+        },
+        events,
+      );
+    } catch (err) {
+      // No UDP socket (the native addon failed to load, say): nothing may stay open.
+      stack?.close();
+      tun.close();
+      throw err;
+    }
     try {
       await device.start(wg.listenPort ?? port);
-      const errno = await device.apply(syncToDeviceSet(wg, device.snapshot()));
-      if (errno !== 0) throw applyError(errno);
+      await applyConfig(device, wg);
       events.adopt();
     } catch (err) {
       stack?.close();
@@ -205,7 +186,8 @@ export class WireGuard extends EventEmitter<PeerEventMap> {
 
   /** This interface's public key, base64 (null without a private key). */
   get publicKey(): string | null {
-    return this.stats().publicKey;
+    const keys = this.#device.identity.keys;
+    return keys === null ? null : keyToBase64(keys.publicKey);
   }
 
   /**
@@ -224,7 +206,7 @@ export class WireGuard extends EventEmitter<PeerEventMap> {
   async #setConfig(config: string | WireGuardConfig): Promise<void> {
     if (this.#closing !== null) throw new Error('the interface is closed');
     const parsed = parseEmbedConfig(config, this.#configName);
-    if (extrasKey(parsed) !== this.#extras) {
+    if (interfaceKey(parsed) !== this.#extras) {
       throw new ConfigError(
         this.#configName,
         0,
@@ -233,11 +215,7 @@ export class WireGuard extends EventEmitter<PeerEventMap> {
     }
     const wg = await resolveWgConfig(parsed.wg, { onRetry: (m) => this.#device.log.verbose(m) });
     if (this.#closing !== null) throw new Error('the interface is closed');
-    const set = syncToDeviceSet(wg, this.#device.snapshot());
-    if (isEmpty(set)) return;
-    const errno = await this.#device.apply(set);
-    if (errno !== 0) throw applyError(errno);
-    this.#events.check('config');
+    if (await applyConfig(this.#device, wg)) this.#events.check('config');
   }
 
   /** Per peer, what `wg show` shows (peer-info.ts). */

@@ -44,6 +44,8 @@ function record(wg: WireGuard): Recorded {
 const a = keyPair();
 const b = keyPair();
 const c = keyPair();
+/** A preshared key for A–B, given to A as base64 text and to B as raw bytes. */
+const psk = generatePrivateKey();
 
 function configA(opts: { withC: boolean; keepalive?: number; allowedB?: string }): string {
   return [
@@ -53,6 +55,7 @@ function configA(opts: { withC: boolean; keepalive?: number; allowedB?: string }
     '',
     '[Peer]',
     `PublicKey = ${b.pub}`,
+    `PresharedKey = ${keyToBase64(psk)}`,
     `AllowedIPs = ${opts.allowedB ?? '10.9.0.2/32'}`,
     ...(opts.keepalive === undefined ? [] : [`PersistentKeepalive = ${opts.keepalive}`]),
     ...(opts.withC ? ['', '[Peer]', `PublicKey = ${c.pub}`, 'AllowedIPs = 10.9.0.3/32'] : []),
@@ -79,7 +82,14 @@ test('two userspace interfaces handshake over loopback; events, stats, setConfig
   const B = await WireGuard.open({
     config: {
       interface: { privateKey: b.priv, addresses: ['10.9.0.2/32'], dns: ['10.9.0.1'], mtu: 1380 },
-      peers: [{ publicKey: a.pub, endpoint: `127.0.0.1:${A.listenPort}`, allowedIPs: ['10.9.0.0/24'] }],
+      peers: [
+        {
+          publicKey: publicKeyOf(Buffer.from(a.priv, 'base64')),
+          presharedKey: psk,
+          endpoint: `127.0.0.1:${A.listenPort}`,
+          allowedIPs: ['10.9.0.0/24'],
+        },
+      ],
     },
     stack: stackB.factory,
   });
@@ -156,7 +166,8 @@ test('two userspace interfaces handshake over loopback; events, stats, setConfig
   assert.ok(peerB.latestHandshake instanceof Date);
   assert.ok(Math.abs(peerB.latestHandshake.getTime() - Date.now()) < 10_000);
   assert.equal(peerB.up, true);
-  assert.equal(peerB.presharedKey, false);
+  assert.equal(peerB.presharedKey, true);
+  assert.equal(B.peers()[0]!.presharedKey, true);
   const peerC = A.peers().find((p) => p.publicKey === c.pub)!;
   assert.equal(peerC.latestHandshake, null);
   assert.equal(peerC.up, false);
@@ -184,12 +195,49 @@ test('two userspace interfaces handshake over loopback; events, stats, setConfig
   assert.equal(A.peers()[0]!.latestHandshake?.getTime(), handshakeAt);
   assert.equal(evA.down.length, 0, 'B stayed up (C was never up)');
 
+  // An endpoint changed by configuration is reported as such, and the tunnel keeps working.
+  const configB = (endpoint: string, listenPort?: number): string =>
+    [
+      '[Interface]',
+      `PrivateKey = ${b.priv}`,
+      ...(listenPort === undefined ? [] : [`ListenPort = ${listenPort}`]),
+      'Address = 10.9.0.2/32',
+      'DNS = 10.9.0.1',
+      'MTU = 1380',
+      '[Peer]',
+      `PublicKey = ${a.pub}`,
+      `PresharedKey = ${keyToBase64(psk)}`,
+      `Endpoint = ${endpoint}`,
+      'AllowedIPs = 10.9.0.0/24',
+      '',
+    ].join('\n');
+  await B.setConfig(configB(`127.0.0.2:${A.listenPort}`));
+  await waitFor(() => evB.endpoint.length > 0, { timeoutMs: 2000, what: 'the endpoint event' });
+  assert.deepEqual(evB.endpoint, [
+    {
+      publicKey: a.pub,
+      endpoint: `127.0.0.2:${A.listenPort}`,
+      previous: `127.0.0.1:${A.listenPort}`,
+      reason: 'config',
+    },
+  ]);
+  await B.network.ping('10.9.0.1', 5000);
+  assert.equal(B.stats().handshakes, 1, 'a new endpoint is not a new session');
+
+  // A port that is taken: refused by the device, nothing applied.
+  const portB = B.listenPort;
+  await assert.rejects(B.setConfig(configB(`127.0.0.1:${A.listenPort}`, A.listenPort)), {
+    code: 'EADDRINUSE',
+  });
+  assert.equal(B.listenPort, portB);
+  assert.equal(B.peers()[0]!.endpoint, `127.0.0.2:${A.listenPort}`);
+
   // Bad configurations: refused, nothing applied.
   const before = configured(A);
   const badText = configA({ withC: true, allowedB: '10.9.0.300/32' });
   await assert.rejects(A.setConfig(badText), (err: unknown) => {
     assert.ok(err instanceof ConfigError);
-    assert.match(err.message, /^config:7: /);
+    assert.match(err.message, /^config:8: AllowedIPs: /);
     return true;
   });
   await assert.rejects(
