@@ -14,11 +14,9 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { cleanup, createNamespace, deleteNamespace, exec, execOk, trackPath, uniqueName } from '../helpers/netns.js';
-import { genKeyPair, implUnavailable, interopSkipReason, startDaemon, WGTSD_MAIN } from '../helpers/wg-peer.js';
+import { cleanup, createNamespace, deleteNamespace, exec, execOk, uniqueName } from '../helpers/netns.js';
+import { genKeyPair, implUnavailable, interopSkipReason, startDaemon } from '../helpers/wg-peer.js';
+import { applyWgQuick } from '../helpers/wg-quick-apply.js';
 import { startTunnelPeer, tfIfname, type TunnelPeer, type TunnelPeerOptions } from '../helpers/tunnel-peer.js';
 import { patternSha256 } from '../helpers/tunnel-servers.js';
 import { probe } from '../helpers/tunnel-probe.js';
@@ -35,8 +33,6 @@ after(async () => {
   await cleanup();
 });
 
-const MAIN_CLI = join(WGTSD_MAIN, '..', '..', 'cli', 'main.js');
-
 interface OurSide {
   readonly ns: string;
   readonly peer: TunnelPeer;
@@ -51,25 +47,7 @@ async function bringUp(opts: Omit<TunnelPeerOptions, 'ourPublicKey' | 'hostNs'> 
   try {
     peer = await startTunnelPeer({ ...opts, ourPublicKey: keys.publicKey, hostNs: ns });
     const daemon = await startDaemon(ns, { impl: 'wgtsd', ifname: tfIfname('o') });
-    const dir = mkdtempSync(join(tmpdir(), 'nspf-conf-'));
-    trackPath(dir);
-    const file = join(dir, `${daemon.ifname}.conf`);
-    writeFileSync(file, peer.wgQuickConfig(keys.privateKey), { mode: 0o600 });
-    const stripped = await execOk(null, process.execPath, [MAIN_CLI, 'strip', file]);
-    // A file, not /dev/stdin: Node's stdin pipe is a socket, which wg cannot fopen.
-    writeFileSync(`${file}.stripped`, stripped.stdout, { mode: 0o600 });
-    await execOk(ns, 'wg', ['setconf', daemon.ifname, `${file}.stripped`]);
-    const text = peer.wgQuickConfig(keys.privateKey);
-    const list = (key: string): string[] =>
-      (new RegExp(`^${key} = (.*)$`, 'm').exec(text)?.[1] ?? '').split(',').map((s) => s.trim());
-    for (const cidr of list('Address')) {
-      await execOk(ns, 'ip', [cidr.includes(':') ? '-6' : '-4', 'addr', 'add', cidr, 'dev', daemon.ifname, ...(cidr.includes(':') ? ['nodad'] : [])]);
-    }
-    const mtu = list('MTU')[0] ?? '1420';
-    await execOk(ns, 'ip', ['link', 'set', 'dev', daemon.ifname, 'mtu', mtu, 'up']);
-    for (const cidr of list('AllowedIPs')) {
-      await execOk(ns, 'ip', [cidr.includes(':') ? '-6' : '-4', 'route', 'add', cidr, 'dev', daemon.ifname]);
-    }
+    await applyWgQuick(ns, daemon.ifname, peer.wgQuickConfig(keys.privateKey));
     const p = peer;
     return {
       ns,
