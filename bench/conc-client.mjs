@@ -9,7 +9,10 @@
 // Prints {"event":"open","opened":N,"failed":F,"ms":T} once every connection has either echoed
 // or failed (or the timeout passed: the rest count as failed), then on SIGTERM closes them all and
 // prints {"event":"closed"}. Bounded: it exits by itself after twice the timeout.
+import { Buffer } from 'node:buffer';
 import { connect, isIPv6 } from 'node:net';
+import { setTimeout } from 'node:timers';
+import { URL } from 'node:url';
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -70,7 +73,9 @@ function one(i) {
     done = true;
     settle(ok);
   };
-  const s = connect({ host: socks.host, port: socks.port, noDelay: true }, () => s.write(Buffer.from([5, 1, 0])));
+  const s = connect({ host: socks.host, port: socks.port, noDelay: true }, () =>
+    s.write(Buffer.from([5, 1, 0])),
+  );
   sockets.push(s);
   s.on('data', (chunk) => {
     buf = Buffer.concat([buf, chunk]);

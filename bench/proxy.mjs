@@ -26,20 +26,31 @@
 // proxy to the peer's TCP echo, all held open at once (bounded by --conn-timeout): RSS and CPU per
 // connection. Prints a table, then the results as JSON on stdout (and to --out if given).
 // Everything created is tracked and removed at the end, on errors and on SIGINT/SIGTERM.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { URL, fileURLToPath } from 'node:url';
-import { cleanup, createNamespace, sleep, spawn, trackPath, uniqueName } from '../dist/test/helpers/netns.js';
-import { genKeyPair, interopSkipReason, startDaemon } from '../dist/test/helpers/wg-peer.js';
-import { socks5Section, startTunnelPeer, tfIfname } from '../dist/test/helpers/tunnel-peer.js';
-import { applyWgQuick } from '../dist/test/helpers/wg-quick-apply.js';
+import { cleanup, spawn } from '../dist/test/helpers/netns.js';
+import { interopSkipReason } from '../dist/test/helpers/wg-peer.js';
 import { patternSha256 } from '../dist/test/helpers/tunnel-servers.js';
 import {
-  CLK_TCK, cpuTicks, flagArg, fmt, hostInfo, machineBusyPct, median, numberArg, printHeader, printTable,
-  rssKiB, rssSampler, runBounded, statusKiB, stringArg, wgtsdEnv, writeJson,
+  CLK_TCK,
+  cpuTicks,
+  flagArg,
+  fmt,
+  hostInfo,
+  machineBusyPct,
+  median,
+  numberArg,
+  printHeader,
+  printTable,
+  rssKiB,
+  rssSampler,
+  runBounded,
+  statusKiB,
+  stringArg,
+  wgtsdEnv,
+  writeJson,
 } from './lib.mjs';
+import { setupBaseline, setupProxy } from './proxy-setup.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DEFAULT_PROXY = 'node dist/src/cli/main.js proxy -c {config}';
@@ -55,75 +66,26 @@ const opts = {
   out: stringArg('out', null),
 };
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function accepts(host, port) {
-  return new Promise((resolve) => {
-    const s = connect({ host, port });
-    const done = (ok) => (s.destroy(), resolve(ok));
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-    setTimeout(() => done(false), 1_000).unref();
-  });
-}
-
-async function setupProxy() {
-  const keys = await genKeyPair();
-  const peer = await startTunnelPeer({ ourPublicKey: keys.publicKey });
-  const socks = `127.0.0.1:${await freePort()}`;
-  const dir = mkdtempSync(join(tmpdir(), 'nspf-bench-'));
-  trackPath(dir);
-  const config = join(dir, 'wireproxy.conf');
-  const wgquick = join(dir, 'wg0.conf');
-  writeFileSync(config, peer.wireproxyConfig(keys.privateKey, [socks5Section(socks)]), { mode: 0o600 });
-  writeFileSync(wgquick, peer.wgQuickConfig(keys.privateKey), { mode: 0o600 });
-  const argv = opts.proxy.trim().split(/\s+/).map((a) => a.replaceAll('{config}', config).replaceAll('{wgquick}', wgquick).replaceAll('{socks}', socks));
-  const cmd = argv[0] === 'node' ? process.execPath : argv[0];
-  const cand = { name: 'proxy', command: argv.join(' '), ns: null, socks, peer, ready: false, error: null };
-  const proc = spawn(null, cmd, argv.slice(1));
-  cand.pids = [proc.pid];
-  // Not waitFor: a command that exits at once (not implemented yet) should fail at once.
-  const deadline = Date.now() + 15_000;
-  while (!cand.ready && !proc.hasExited() && Date.now() < deadline) {
-    cand.ready = await accepts('127.0.0.1', Number(socks.split(':')[1]));
-    if (!cand.ready) await sleep(100);
-  }
-  if (!cand.ready) {
-    const info = proc.exitInfo();
-    const why = info === null ? `not listening on ${socks} after 15 s` : `exited (${info.code ?? info.signal})`;
-    await proc.stop();
-    cand.error = `${why}: ${proc.output().trim().split('\n').slice(0, 3).join(' | ')}`;
-  }
-  return cand;
-}
-
-async function setupBaseline() {
-  const keys = await genKeyPair();
-  const ns = await createNamespace(uniqueName('nspf-bench'));
-  const peer = await startTunnelPeer({ ourPublicKey: keys.publicKey, hostNs: ns });
-  const daemon = await startDaemon(ns, { impl: 'wgtsd', ifname: tfIfname('b'), env: wgtsdEnv() });
-  await applyWgQuick(ns, daemon.ifname, peer.wgQuickConfig(keys.privateKey, { omitDns: true }));
-  const socks = '127.0.0.1:1080';
-  const server = spawn(ns, process.execPath, [join(ROOT, 'bench', 'socks5.mjs'), '--listen', socks]);
-  await server.waitForOutput(/"event":"listening"/, 10_000);
-  const command = `wgtsd -f ${daemon.ifname} + node bench/socks5.mjs --listen ${socks} (in ${ns})`;
-  return { name: 'kernel TUN + wgtsd', command, ns, socks, peer, pids: [daemon.proc.pid, server.pid], ready: true, error: null };
-}
-
-const curlArgs = (cand, path, extra) => ['-sS', '--fail', '--socks5', cand.socks, ...extra, `http://${cand.peer.innerV4}${path}`];
+const curlArgs = (cand, path, extra) => [
+  '-sS',
+  '--fail',
+  '--socks5',
+  cand.socks,
+  ...extra,
+  `http://${cand.peer.innerV4}${path}`,
+];
 
 async function verify(cand) {
   const n = 2 ** 20;
-  const r = await runBounded(cand.ns, 'bash', ['-c', `set -o pipefail; curl ${curlArgs(cand, `/bytes/${n}`, ['--max-time', '30']).join(' ')} | sha256sum`], 35_000);
+  const r = await runBounded(
+    cand.ns,
+    'bash',
+    [
+      '-c',
+      `set -o pipefail; curl ${curlArgs(cand, `/bytes/${n}`, ['--max-time', '30']).join(' ')} | sha256sum`,
+    ],
+    35_000,
+  );
   const sum = r.output.trim().split(' ')[0];
   if (r.code !== 0 || sum !== patternSha256(n)) {
     cand.ready = false;
@@ -135,8 +97,16 @@ async function downloadRound(cand, round) {
   const ticks0 = cand.pids.map(cpuTicks);
   const peaks = rssSampler(cand.pids, 100);
   const r = await runBounded(
-    cand.ns, 'curl',
-    curlArgs(cand, `/bytes/${opts.bytes}`, ['-o', '/dev/null', '-w', '%{speed_download} %{size_download} %{time_total}\\n', '--max-time', String(opts.roundTimeoutS)]),
+    cand.ns,
+    'curl',
+    curlArgs(cand, `/bytes/${opts.bytes}`, [
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{speed_download} %{size_download} %{time_total}\\n',
+      '--max-time',
+      String(opts.roundTimeoutS),
+    ]),
     (opts.roundTimeoutS + 10) * 1000,
   );
   const rss = peaks();
@@ -144,13 +114,23 @@ async function downloadRound(cand, round) {
   const m = /([\d.]+) (\d+) ([\d.]+)\s*$/.exec(r.output);
   const bytes = m === null ? 0 : Number(m[2]);
   if (r.code !== 0 || bytes !== opts.bytes) {
-    return { round, ok: false, error: `curl exit ${r.code}, ${bytes} of ${opts.bytes} bytes: ${r.output.trim().slice(-200)}` };
+    return {
+      round,
+      ok: false,
+      error: `curl exit ${r.code}, ${bytes} of ${opts.bytes} bytes: ${r.output.trim().slice(-200)}`,
+    };
   }
   const gbit = (bytes * 8) / 1e9;
   const cpu = cpuS.reduce((a, b) => a + b, 0);
   return {
-    round, ok: true, bytes, seconds: Number(m[3]), gbps: (Number(m[1]) * 8) / 1e9,
-    cpuSeconds: cpu, cpuSecondsPerGbit: cpu / gbit, cpuSecondsPerGbitByPid: cpuS.map((c) => c / gbit),
+    round,
+    ok: true,
+    bytes,
+    seconds: Number(m[3]),
+    gbps: (Number(m[1]) * 8) / 1e9,
+    cpuSeconds: cpu,
+    cpuSecondsPerGbit: cpu / gbit,
+    cpuSecondsPerGbitByPid: cpuS.map((c) => c / gbit),
     peakRssMiB: rss.reduce((a, b) => a + b, 0) / 1024,
     vmHwmMiB: cand.pids.reduce((a, pid) => a + (statusKiB(pid, 'VmHWM') ?? 0), 0) / 1024,
   };
@@ -161,8 +141,15 @@ async function concurrencyRound(cand) {
   const ticks0 = cand.pids.reduce((a, pid) => a + cpuTicks(pid), 0);
   const timeoutMs = opts.connTimeoutS * 1000;
   const client = spawn(cand.ns, process.execPath, [
-    join(ROOT, 'bench', 'conc-client.mjs'), '--socks', cand.socks, '--target', `${cand.peer.innerV4}:${cand.peer.ports.echo}`,
-    '--conns', String(opts.conns), '--timeout-ms', String(timeoutMs),
+    join(ROOT, 'bench', 'conc-client.mjs'),
+    '--socks',
+    cand.socks,
+    '--target',
+    `${cand.peer.innerV4}:${cand.peer.ports.echo}`,
+    '--conns',
+    String(opts.conns),
+    '--timeout-ms',
+    String(timeoutMs),
   ]);
   try {
     const m = await client.waitForOutput(/\{"event":"open"[^\n]*\}/, timeoutMs + 5_000);
@@ -171,8 +158,14 @@ async function concurrencyRound(cand) {
     const cpuMs = ((cand.pids.reduce((a, pid) => a + cpuTicks(pid), 0) - ticks0) / CLK_TCK) * 1000;
     const per = (x) => (open.opened > 0 ? x / open.opened : null);
     return {
-      conns: opts.conns, opened: open.opened, failed: open.failed, ms: open.ms,
-      rssBeforeMiB: rss0 / 1024, rssOpenMiB: rss1 / 1024, rssKiBPerConn: per(rss1 - rss0), cpuMsPerConn: per(cpuMs),
+      conns: opts.conns,
+      opened: open.opened,
+      failed: open.failed,
+      ms: open.ms,
+      rssBeforeMiB: rss0 / 1024,
+      rssOpenMiB: rss1 / 1024,
+      rssKiBPerConn: per(rss1 - rss0),
+      cpuMsPerConn: per(cpuMs),
     };
   } finally {
     await client.stop();
@@ -198,9 +191,11 @@ async function main() {
   }
   const host = { ...hostInfo(), busyPct: await machineBusyPct() };
   printHeader('wgts rootless benchmark: userspace proxy vs kernel TUN + wgtsd', host, wgtsdEnv());
-  console.log(`  download ${opts.bytes} bytes × ${opts.rounds} rounds; ${opts.conns} concurrent connections\n`);
+  console.log(
+    `  download ${opts.bytes} bytes × ${opts.rounds} rounds; ${opts.conns} concurrent connections\n`,
+  );
   const cands = [];
-  if (opts.withProxy) cands.push(await setupProxy());
+  if (opts.withProxy) cands.push(await setupProxy(opts.proxy));
   if (opts.baseline) cands.push(await setupBaseline());
   for (const c of cands) {
     c.rounds = [];
@@ -222,14 +217,34 @@ async function main() {
   for (const c of cands.filter((x) => x.ready)) {
     c.concurrency = await concurrencyRound(c);
     const k = c.concurrency;
-    console.log(`  ${opts.conns} connections ${c.name}: ${k.opened} open (${k.failed} failed) in ${k.ms} ms; RSS ${fmt(k.rssOpenMiB, 1)} MiB, ${fmt(k.rssKiBPerConn, 1)} KiB/conn, cpu ${fmt(k.cpuMsPerConn, 3)} ms/conn`);
+    console.log(
+      `  ${opts.conns} connections ${c.name}: ${k.opened} open (${k.failed} failed) in ${k.ms} ms; RSS ${fmt(k.rssOpenMiB, 1)} MiB, ${fmt(k.rssKiBPerConn, 1)} KiB/conn, cpu ${fmt(k.cpuMsPerConn, 3)} ms/conn`,
+    );
   }
-  const rows = [['candidate', 'Gbit/s (median)', 'CPU s/Gbit', 'peak RSS MiB', 'conns open', 'KiB/conn', 'CPU ms/conn']];
+  const rows = [
+    ['candidate', 'Gbit/s (median)', 'CPU s/Gbit', 'peak RSS MiB', 'conns open', 'KiB/conn', 'CPU ms/conn'],
+  ];
   const results = cands.map((c) => {
     const s = summary(c);
     const k = c.concurrency ?? {};
-    rows.push([c.name, fmt(s.medianGbps, 3), fmt(s.medianCpuSecondsPerGbit, 3), fmt(s.peakRssMiB, 1), c.ready ? `${k.opened}/${k.conns}` : 'failed', fmt(k.rssKiBPerConn, 1), fmt(k.cpuMsPerConn, 3)]);
-    return { name: c.name, command: c.command, ready: c.ready, error: c.error, rounds: c.rounds, concurrency: c.concurrency ?? null, summary: s };
+    rows.push([
+      c.name,
+      fmt(s.medianGbps, 3),
+      fmt(s.medianCpuSecondsPerGbit, 3),
+      fmt(s.peakRssMiB, 1),
+      c.ready ? `${k.opened}/${k.conns}` : 'failed',
+      fmt(k.rssKiBPerConn, 1),
+      fmt(k.cpuMsPerConn, 3),
+    ]);
+    return {
+      name: c.name,
+      command: c.command,
+      ready: c.ready,
+      error: c.error,
+      rounds: c.rounds,
+      concurrency: c.concurrency ?? null,
+      summary: s,
+    };
   });
   console.log('');
   printTable(rows);

@@ -8,6 +8,7 @@
 //   node bench/socks5.mjs --listen HOST:PORT
 //
 // Prints {"event":"listening",...} once bound; exits on SIGTERM/SIGINT.
+import { Buffer } from 'node:buffer';
 import { connect, createServer } from 'node:net';
 
 const REPLY_OK = 0x00;

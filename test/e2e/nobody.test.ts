@@ -15,7 +15,10 @@ import { execAsNobody, nobodyRuntime, nobodyUnavailable, REPO_ROOT } from '../he
 import { patternSha256, TUNNEL_SERVERS_SCRIPT } from '../helpers/tunnel-servers.js';
 
 const skip =
-  nobodyUnavailable() ?? (['curl', 'ip', 'sha256sum'].find((c) => which(c) === null) === undefined ? false : 'missing curl, ip or sha256sum');
+  nobodyUnavailable() ??
+  (['curl', 'ip', 'sha256sum'].find((c) => which(c) === null) === undefined
+    ? false
+    : 'missing curl, ip or sha256sum');
 
 after(async () => {
   await cleanup();
@@ -48,13 +51,33 @@ describe('running as nobody', { skip }, () => {
   test('nobody fetches 1 MiB over HTTP with curl (SHA-256 checked)', { timeout: 30_000 }, async () => {
     const ns = await createNamespace(uniqueName('nspf-nobody'));
     try {
-      const servers = spawn(ns, process.execPath, [TUNNEL_SERVERS_SCRIPT, 'serve', '--addr', '127.0.0.1', '--http', '8080', '--echo', '8007', '--udp-echo', '8007', '--dns', '8053']);
+      const servers = spawn(ns, process.execPath, [
+        TUNNEL_SERVERS_SCRIPT,
+        'serve',
+        '--addr',
+        '127.0.0.1',
+        '--http',
+        '8080',
+        '--echo',
+        '8007',
+        '--udp-echo',
+        '8007',
+        '--dns',
+        '8053',
+      ]);
       await servers.waitForOutput(/"event":"ready"/, 10_000);
       const n = 1024 * 1024;
-      const r = await execAsNobody('bash', ['-c', `set -o pipefail; curl -sS --fail --max-time 10 http://127.0.0.1:8080/bytes/${n} | sha256sum; id -u`], {
-        ns,
-        timeoutMs: 15_000,
-      });
+      const r = await execAsNobody(
+        'bash',
+        [
+          '-c',
+          `set -o pipefail; curl -sS --fail --max-time 10 http://127.0.0.1:8080/bytes/${n} | sha256sum; id -u`,
+        ],
+        {
+          ns,
+          timeoutMs: 15_000,
+        },
+      );
       assert.equal(r.code, 0, r.stderr);
       const [sum, uid] = r.stdout.trim().split('\n');
       assert.equal(sum?.split(' ')[0], patternSha256(n));

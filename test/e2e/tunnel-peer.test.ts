@@ -17,7 +17,12 @@ import assert from 'node:assert/strict';
 import { cleanup, createNamespace, deleteNamespace, exec, execOk, uniqueName } from '../helpers/netns.js';
 import { genKeyPair, implUnavailable, interopSkipReason, startDaemon } from '../helpers/wg-peer.js';
 import { applyWgQuick } from '../helpers/wg-quick-apply.js';
-import { startTunnelPeer, tfIfname, type TunnelPeer, type TunnelPeerOptions } from '../helpers/tunnel-peer.js';
+import {
+  startTunnelPeer,
+  tfIfname,
+  type TunnelPeer,
+  type TunnelPeerOptions,
+} from '../helpers/tunnel-peer.js';
 import { patternSha256 } from '../helpers/tunnel-servers.js';
 import { probe } from '../helpers/tunnel-probe.js';
 import { canonicalAddress } from '../helpers/tunnel-dns.js';
@@ -67,9 +72,14 @@ async function bringUp(opts: Omit<TunnelPeerOptions, 'ourPublicKey' | 'hostNs'> 
 
 /** SHA-256 of `curl URL` in `ns` (fails the test on a curl error). */
 async function curlSha(ns: string, url: string, maxTimeS: number): Promise<string> {
-  const r = await exec(ns, 'bash', ['-c', `set -o pipefail; curl -gsS --fail --max-time ${maxTimeS} '${url}' | sha256sum`], {
-    timeoutMs: (maxTimeS + 5) * 1000,
-  });
+  const r = await exec(
+    ns,
+    'bash',
+    ['-c', `set -o pipefail; curl -gsS --fail --max-time ${maxTimeS} '${url}' | sha256sum`],
+    {
+      timeoutMs: (maxTimeS + 5) * 1000,
+    },
+  );
   assert.equal(r.code, 0, `curl ${url}: ${r.stderr}`);
   return r.stdout.split(' ')[0]!;
 }
@@ -88,13 +98,31 @@ describe('tunnel peer fixture with a kernel-TUN wgtsd as our side', { skip }, ()
         const at = `${family} ${host}`;
         const sha = await curlSha(ns, `http://${host}/bytes/${TEN_MIB}`, 30);
         assert.equal(sha, patternSha256(TEN_MIB), `10 MiB GET ${at}\n${peer.logs()}`);
-        const served = await execOk(ns, 'curl', ['-gsS', '--fail', '--max-time', '10', `http://${host}/sha256/${TEN_MIB}`]);
+        const served = await execOk(ns, 'curl', [
+          '-gsS',
+          '--fail',
+          '--max-time',
+          '10',
+          `http://${host}/sha256/${TEN_MIB}`,
+        ]);
         assert.equal(served.stdout.trim(), patternSha256(TEN_MIB), `server's digest ${at}`);
-        const posted = await execOk(ns, 'curl', ['-gsS', '--fail', '--max-time', '10', '--data-binary', `hello ${family}`, `http://${host}/echo`]);
+        const posted = await execOk(ns, 'curl', [
+          '-gsS',
+          '--fail',
+          '--max-time',
+          '10',
+          '--data-binary',
+          `hello ${family}`,
+          `http://${host}/echo`,
+        ]);
         assert.equal(posted.stdout, `hello ${family}`, `POST echo ${at}`);
         const addr = family === 'v4' ? peer.innerV4 : peer.innerV6;
         const tcp = await probe(ns, ['tcp-echo', addr, String(peer.ports.echo), String(1024 * 1024)]);
-        assert.deepEqual([tcp['ok'], tcp['bytes']], [true, 1024 * 1024], `TCP echo ${at}: ${JSON.stringify(tcp)}`);
+        assert.deepEqual(
+          [tcp['ok'], tcp['bytes']],
+          [true, 1024 * 1024],
+          `TCP echo ${at}: ${JSON.stringify(tcp)}`,
+        );
         const udp = await probe(ns, ['udp-echo', addr, String(peer.ports.udpEcho), '20']);
         assert.deepEqual([udp['ok'], udp['answered']], [true, 20], `UDP echo ${at}`);
         for (const [type, want] of [
@@ -116,21 +144,28 @@ describe('tunnel peer fixture with a kernel-TUN wgtsd as our side', { skip }, ()
     }
   });
 
-  test('through 5% loss, 5% duplication and 10% reordering: a 4 MiB GET intact', { timeout: 50_000 }, async () => {
-    const side = await bringUp({ impair: { drop: 5, dup: 5, reorder: 10 } });
-    const { ns, peer } = side;
-    try {
-      assert.ok(peer.relay !== null);
-      assert.notEqual(peer.endpoint, peer.directEndpoint, 'our endpoint is the relay');
-      const n = 4 * 1024 * 1024;
-      const sha = await curlSha(ns, `http://${peer.innerV4}/bytes/${n}`, 40);
-      assert.equal(sha, patternSha256(n), `4 MiB GET through the relay\n${peer.logs()}`);
-      const c = await peer.relay.stop();
-      const why = describeCounters(c);
-      assert.ok(c.ba.dropped > 0 && c.ba.duplicated > 0 && c.ba.reordered > 0, `impaired towards us: ${why}`);
-      assert.ok(c.ab.sent > 0, `our packets reached the peer: ${why}`);
-    } finally {
-      await side.close();
-    }
-  });
+  test(
+    'through 5% loss, 5% duplication and 10% reordering: a 4 MiB GET intact',
+    { timeout: 50_000 },
+    async () => {
+      const side = await bringUp({ impair: { drop: 5, dup: 5, reorder: 10 } });
+      const { ns, peer } = side;
+      try {
+        assert.ok(peer.relay !== null);
+        assert.notEqual(peer.endpoint, peer.directEndpoint, 'our endpoint is the relay');
+        const n = 4 * 1024 * 1024;
+        const sha = await curlSha(ns, `http://${peer.innerV4}/bytes/${n}`, 40);
+        assert.equal(sha, patternSha256(n), `4 MiB GET through the relay\n${peer.logs()}`);
+        const c = await peer.relay.stop();
+        const why = describeCounters(c);
+        assert.ok(
+          c.ba.dropped > 0 && c.ba.duplicated > 0 && c.ba.reordered > 0,
+          `impaired towards us: ${why}`,
+        );
+        assert.ok(c.ab.sent > 0, `our packets reached the peer: ${why}`);
+      } finally {
+        await side.close();
+      }
+    },
+  );
 });

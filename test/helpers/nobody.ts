@@ -18,7 +18,16 @@ import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { exec, spawn, trackPath, which, type ExecOptions, type ExecResult, type SpawnOptions, type TrackedProcess } from './netns.js';
+import {
+  exec,
+  spawn,
+  trackPath,
+  which,
+  type ExecOptions,
+  type ExecResult,
+  type SpawnOptions,
+  type TrackedProcess,
+} from './netns.js';
 
 /** The repository root: three levels above this compiled file (dist/test/helpers). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -73,7 +82,10 @@ export function execAsNobody(
  * The first of `paths` nobody cannot read (or, for `executables`, execute), naming the first
  * ancestor directory it cannot traverse when that is the cause; null when all are fine.
  */
-export async function nobodyCannotUse(paths: readonly string[], executables: readonly string[] = []): Promise<string | null> {
+export async function nobodyCannotUse(
+  paths: readonly string[],
+  executables: readonly string[] = [],
+): Promise<string | null> {
   const checks = [...paths.map((p) => ['-r', p] as const), ...executables.map((p) => ['-x', p] as const)];
   for (const [flag, path] of checks) {
     if ((await execAsNobody('test', [flag, path])).code === 0) continue;
@@ -103,7 +115,9 @@ export interface NobodyRuntime {
 }
 
 function runtimeDeps(root: string): string[] {
-  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
   return Object.keys(pkg.dependencies ?? {});
 }
 
@@ -120,7 +134,8 @@ export function stagePackage(root: string = REPO_ROOT): string {
   const dir = mkdtempSync(join(tmpdir(), 'nspf-pkg-'));
   trackPath(dir);
   const copy = (rel: string): void => {
-    if (existsSync(join(root, rel))) cpSync(join(root, rel), join(dir, rel), { recursive: true, dereference: true });
+    if (existsSync(join(root, rel)))
+      cpSync(join(root, rel), join(dir, rel), { recursive: true, dereference: true });
   };
   for (const rel of ['package.json', 'dist', 'prebuilds', join('build', 'Release')]) copy(rel);
   for (const dep of runtimeDeps(root)) copy(join('node_modules', dep));
@@ -132,7 +147,9 @@ export function stagePackage(root: string = REPO_ROOT): string {
  * Where nobody can run the built package from: the repository itself when nobody can read it,
  * else a staged copy (`force` stages regardless). Returns a reason string when neither works.
  */
-export async function nobodyRuntime(opts: { readonly force?: boolean } = {}): Promise<NobodyRuntime | string> {
+export async function nobodyRuntime(
+  opts: { readonly force?: boolean } = {},
+): Promise<NobodyRuntime | string> {
   const unavailable = nobodyUnavailable();
   if (unavailable !== null) return unavailable;
   const node = process.execPath;
@@ -146,5 +163,11 @@ export async function nobodyRuntime(opts: { readonly force?: boolean } = {}): Pr
     const still = await nobodyCannotUse(required(root));
     if (still !== null) return `staged copy unusable: ${still}`;
   }
-  return { root, cliMain: join(root, 'dist', 'src', 'cli', 'main.js'), distTest: join(root, 'dist', 'test'), node, staged };
+  return {
+    root,
+    cliMain: join(root, 'dist', 'src', 'cli', 'main.js'),
+    distTest: join(root, 'dist', 'test'),
+    node,
+    staged,
+  };
 }

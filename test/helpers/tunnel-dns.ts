@@ -42,7 +42,11 @@ export function parseQuery(msg: Uint8Array): DnsQuestion | null {
     at += 1;
     if (len === 0) break;
     if (at + len > msg.length) return null;
-    labels.push(Buffer.from(msg.subarray(at, at + len)).toString('latin1').toLowerCase());
+    labels.push(
+      Buffer.from(msg.subarray(at, at + len))
+        .toString('latin1')
+        .toLowerCase(),
+    );
     at += len;
   }
   if (at + 4 > msg.length) return null;

@@ -16,22 +16,21 @@
  * host namespace already lies in 10.N.0.0/24. Everything is tracked by netns.ts and removed by
  * `close()` (or `cleanup()`), by pid and by name.
  */
+import { createNamespace, deleteNamespace, exec, spawn, uniqueName, type TrackedProcess } from './netns.js';
 import {
-  createNamespace,
-  deleteNamespace,
-  exec,
-  execOk,
-  spawn,
-  trackLink,
-  uniqueName,
-  waitLinkReady,
-  type TrackedProcess,
-} from './netns.js';
-import { configureInterface, genKeyPair, implUnavailable, startDaemon, type Daemon, type Impl } from './wg-peer.js';
+  configureInterface,
+  genKeyPair,
+  implUnavailable,
+  startDaemon,
+  type Daemon,
+  type Impl,
+} from './wg-peer.js';
 import { startRelay, type Relay } from '../faults/impair-relay.js';
+import { joinVeth, pickN, tfIfname } from './tunnel-net.js';
 import { TUNNEL_SERVERS_SCRIPT } from './tunnel-servers.js';
 import { peerConfigText, type ConfigTexts } from './tunnel-config.js';
 
+export { tfIfname } from './tunnel-net.js';
 export { socks5Section, httpSection, tcpClientTunnelSection } from './tunnel-config.js';
 
 export interface TunnelPeerOptions {
@@ -81,7 +80,12 @@ export interface TunnelPeer extends ConfigTexts {
   readonly dnsServer: string;
   /** Names the DNS server knows: web.tunnel.test (v4 + v6), v4.tunnel.test, v6.tunnel.test. */
   readonly names: Readonly<Record<string, readonly string[]>>;
-  readonly ports: { readonly http: number; readonly echo: number; readonly udpEcho: number; readonly dns: number };
+  readonly ports: {
+    readonly http: number;
+    readonly echo: number;
+    readonly udpEcho: number;
+    readonly dns: number;
+  };
   readonly relay: Relay | null;
   /** Recent output of the daemon, the servers and the relay, for failure messages. */
   logs(): string;
@@ -91,56 +95,12 @@ export interface TunnelPeer extends ConfigTexts {
 
 const RELAY_PORT_OURS = 40_001;
 const RELAY_PORT_PEER = 40_002;
-let planCount = 0;
-let ifCount = 0;
-
-/** A unique interface name with this fixture's prefix: `tf<pid base 36><tag><n base 36>` (≤ 15). */
-export function tfIfname(tag: string): string {
-  ifCount += 1;
-  const name = `tf${process.pid.toString(36)}${tag}${ifCount.toString(36)}`;
-  if (name.length > 15) throw new Error(`interface name too long: ${name}`);
-  return name;
-}
-
-/** A free N: no address of `hostNs` in 10.N.0.0/24 (or fdNN::/64). */
-async function pickN(hostNs: string | null): Promise<number> {
-  const r = await execOk(hostNs, 'ip', ['-o', 'addr', 'show']);
-  for (let i = 0; i < 250; i++) {
-    planCount += 1;
-    const n = ((process.pid * 7 + planCount * 13) % 250) + 1;
-    const hh = n.toString(16).padStart(2, '0');
-    if (!r.stdout.includes(` 10.${n}.0.`) && !r.stdout.includes(` fd${hh}::`)) return n;
-  }
-  throw new Error('no free 10.N.0.0/24 in the host namespace');
-}
-
-/** A veth with one end in `hostNs` (null: this process's namespace) and the other in `peerNs`. */
-async function joinVeth(
-  hostNs: string | null,
-  peerNs: string,
-  cidrs: readonly [string, string, string, string],
-): Promise<{ hostIf: string; peerIf: string }> {
-  const hostIf = tfIfname('v');
-  const peerIf = tfIfname('v');
-  await execOk(hostNs, 'ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', peerIf, 'netns', peerNs]);
-  trackLink(hostNs, hostIf);
-  for (const [ns, dev, v4, v6] of [
-    [hostNs, hostIf, cidrs[0], cidrs[2]],
-    [peerNs, peerIf, cidrs[1], cidrs[3]],
-  ] as const) {
-    await execOk(ns, 'ip', ['-4', 'addr', 'add', v4, 'dev', dev]);
-    await execOk(ns, 'ip', ['-6', 'addr', 'add', v6, 'dev', dev, 'nodad']);
-    await execOk(ns, 'ip', ['link', 'set', 'dev', dev, 'up']);
-  }
-  await waitLinkReady(peerNs, peerIf);
-  return { hostIf, peerIf };
-}
-
 /** Builds the peer namespace, its WireGuard peer, its servers and optional relay; see the header. */
 export async function startTunnelPeer(options: TunnelPeerOptions): Promise<TunnelPeer> {
   const hostNs = options.hostNs ?? null;
   const impl: Impl =
-    options.impl ?? (implUnavailable('wireguard-go-anchor') === null ? 'wireguard-go-anchor' : 'wireguard-go');
+    options.impl ??
+    (implUnavailable('wireguard-go-anchor') === null ? 'wireguard-go-anchor' : 'wireguard-go');
   const listenPort = options.listenPort ?? 51820;
   const mtu = options.mtu ?? 1420;
   const ns = await createNamespace(uniqueName('nspf'));
@@ -166,7 +126,12 @@ export async function startTunnelPeer(options: TunnelPeerOptions): Promise<Tunne
     const hh = n.toString(16).padStart(2, '0');
     const outerV4 = { host: `10.${n}.0.1`, peer: `10.${n}.0.2` };
     const outerV6 = { host: `fd${hh}::1`, peer: `fd${hh}::2` };
-    await joinVeth(hostNs, ns, [`${outerV4.host}/24`, `${outerV4.peer}/24`, `${outerV6.host}/64`, `${outerV6.peer}/64`]);
+    await joinVeth(hostNs, ns, [
+      `${outerV4.host}/24`,
+      `${outerV4.peer}/24`,
+      `${outerV6.host}/64`,
+      `${outerV6.peer}/64`,
+    ]);
     const innerV4 = `10.200.${n}.1`;
     const innerV6 = `fd00:200:${n}::1`;
     const ourV4 = `10.200.${n}.2`;

@@ -80,7 +80,9 @@ async function run(args: readonly string[]): Promise<object> {
   const [mode, host = '', portText = '', extra = ''] = args;
   if (mode === 'tcp-echo') return tcpEcho(host, Number(portText), Number(extra));
   if (mode === 'udp-echo') {
-    const reqs = Array.from({ length: Number(extra) }, (_, i) => Buffer.from(`udp-echo ${i} ${randomBytes(8).toString('hex')}`));
+    const reqs = Array.from({ length: Number(extra) }, (_, i) =>
+      Buffer.from(`udp-echo ${i} ${randomBytes(8).toString('hex')}`),
+    );
     const got = await udpExchange(host, Number(portText), reqs, (a, b) => a.equals(b), 200);
     return { ok: got.length === reqs.length, answered: got.length };
   }
@@ -88,7 +90,13 @@ async function run(args: readonly string[]): Promise<object> {
     const type = extra === 'aaaa' ? TYPE_AAAA : TYPE_A;
     const id = randomBytes(2).readUInt16BE(0);
     const q = buildQuery(id, portText, type);
-    const [reply] = await udpExchange(host, 53, [q], (_, r) => r.length >= 2 && r.readUInt16BE(0) === id, 500);
+    const [reply] = await udpExchange(
+      host,
+      53,
+      [q],
+      (_, r) => r.length >= 2 && r.readUInt16BE(0) === id,
+      500,
+    );
     const parsed = reply === undefined ? null : parseAnswers(reply);
     return parsed === null ? { ok: false } : { ok: true, ...parsed };
   }

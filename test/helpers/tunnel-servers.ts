@@ -36,7 +36,10 @@ function patternBlock(): Buffer {
   if (block !== null) return block;
   const out = Buffer.alloc(PATTERN_BLOCK);
   for (let i = 0; i * 32 < PATTERN_BLOCK; i++) {
-    createHash('sha256').update(`wgts-tunnel-peer-${i}`).digest().copy(out, i * 32);
+    createHash('sha256')
+      .update(`wgts-tunnel-peer-${i}`)
+      .digest()
+      .copy(out, i * 32);
   }
   block = out;
   return out;
@@ -161,7 +164,10 @@ async function serve(args: readonly string[]): Promise<void> {
   const table = new Map<string, string[]>();
   for (const spec of values(args, 'name')) {
     const [name = '', list = ''] = spec.split('=');
-    table.set(name.toLowerCase(), list.split(',').filter((a) => a !== ''));
+    table.set(
+      name.toLowerCase(),
+      list.split(',').filter((a) => a !== ''),
+    );
   }
   const ports = {
     http: port(args, 'http', 80),

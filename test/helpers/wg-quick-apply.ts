@@ -18,7 +18,12 @@ export const WGTS_CLI = join(WGTSD_MAIN, '..', '..', 'cli', 'main.js');
 /** The comma-separated values of `key` in the [Interface] or [Peer] lines of `text`. */
 export function wgQuickValues(text: string, key: string): string[] {
   const m = new RegExp(`^\\s*${key}\\s*=\\s*(.*)$`, 'im').exec(text);
-  return m === null ? [] : m[1]!.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return m === null
+    ? []
+    : m[1]!
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
 }
 
 /** See the header. `ifname` is the daemon's (already running) interface in `ns`. */
