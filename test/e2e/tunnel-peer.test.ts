@@ -5,8 +5,8 @@
  * wg-quick would; the DNS line is not handed to resolvconf, so the host's resolver is never
  * touched). Over the tunnel, on v4 and v6: a 10 MiB HTTP GET whose SHA-256 matches the pattern,
  * a POST echoed, a 1 MiB TCP echo, 20 UDP echoes, DNS A/AAAA answers and an NXDOMAIN. Then with
- * the impairment relay in the path (5% loss, 5% duplication, 10% reordering of data messages) and
- * no endpoint for our side given to the peer (the relay learns it), a 4 MiB GET arrives intact and
+ * the impairment relay in the path (5% loss, 5% duplication, 10% reordering of data messages), the
+ * outer path over IPv6, and no endpoint for our side given to the peer (the relay learns it), a 4 MiB GET arrives intact and
  * the relay's counters show that it really dropped, duplicated and reordered.
  *
  * Needs root, wgtsd built, wireguard-go (anchor or Debian's), wg, ip, curl, sha256sum; skips
@@ -148,7 +148,7 @@ describe('tunnel peer fixture with a kernel-TUN wgtsd as our side', { skip }, ()
     'through 5% loss, 5% duplication and 10% reordering: a 4 MiB GET intact',
     { timeout: 50_000 },
     async () => {
-      const side = await bringUp({ impair: { drop: 5, dup: 5, reorder: 10 } });
+      const side = await bringUp({ outer: 'v6', impair: { drop: 5, dup: 5, reorder: 10 } });
       const { ns, peer } = side;
       try {
         assert.ok(peer.relay !== null);
