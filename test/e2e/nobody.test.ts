@@ -11,7 +11,13 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cleanup, createNamespace, deleteNamespace, spawn, uniqueName, which } from '../helpers/netns.js';
-import { execAsNobody, nobodyRuntime, nobodyUnavailable, REPO_ROOT } from '../helpers/nobody.js';
+import {
+  execAsNobody,
+  nobodyRuntime,
+  nobodyUnavailable,
+  REPO_ROOT,
+  writeFileForNobody,
+} from '../helpers/nobody.js';
 import { patternSha256, TUNNEL_SERVERS_SCRIPT } from '../helpers/tunnel-servers.js';
 
 const skip =
@@ -29,6 +35,15 @@ describe('running as nobody', { skip }, () => {
     const r = await execAsNobody('id', []);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^uid=65534\(nobody\) gid=65534\(\w+\) groups=65534\(\w+\)\n$/);
+  });
+
+  test('a file written for nobody is nobody’s alone (0600), readable by nobody', async () => {
+    const path = writeFileForNobody('proxy.conf', '[Interface]\n');
+    const r = await execAsNobody('cat', [path]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '[Interface]\n');
+    const mode = await execAsNobody('stat', ['-c', '%a %U', path]);
+    assert.equal(mode.stdout.trim(), '600 nobody');
   });
 
   for (const force of [false, true]) {

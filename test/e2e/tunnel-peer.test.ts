@@ -17,7 +17,9 @@ import assert from 'node:assert/strict';
 import { cleanup, createNamespace, deleteNamespace, exec, execOk, uniqueName } from '../helpers/netns.js';
 import { genKeyPair, implUnavailable, interopSkipReason, startDaemon } from '../helpers/wg-peer.js';
 import { applyWgQuick } from '../helpers/wg-quick-apply.js';
+import { execAsNobody, nobodyUnavailable } from '../helpers/nobody.js';
 import {
+  peerSeesEndpoint,
   startTunnelPeer,
   tfIfname,
   type TunnelPeer,
@@ -138,7 +140,18 @@ describe('tunnel peer fixture with a kernel-TUN wgtsd as our side', { skip }, ()
         }
         const nx = await probe(ns, ['dns', addr, 'nowhere.tunnel.test', 'a']);
         assert.deepEqual([nx['ok'], nx['rcode'], nx['addresses']], [true, 3, []], `NXDOMAIN via ${at}`);
+        if (nobodyUnavailable() === null) {
+          // Unprivileged traffic through the tunnel: curl as nobody.
+          const r = await execAsNobody('curl', ['-gsS', '--fail', '--max-time', '10', `http://${host}/`], {
+            ns,
+          });
+          assert.equal(r.stdout, 'tunnel peer\n', `curl as nobody ${at}: ${r.stderr}`);
+        }
       }
+      // No endpoint was configured for our side: the peer learned it from our first packet.
+      const seen = await peerSeesEndpoint(peer);
+      const host4 = peer.outerV4.host.replaceAll('.', '\\.');
+      assert.match(seen ?? '', new RegExp(`^${host4}:\\d+$`));
     } finally {
       await side.close();
     }

@@ -14,7 +14,7 @@
  * chosen over skipping so the rootless tests run wherever CI puts the clone; only when even the
  * copy (or node itself) is unusable does it return a reason to skip, naming the path that failed.
  */
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -100,6 +100,27 @@ export async function nobodyCannotUse(
     return `nobody cannot ${flag === '-r' ? 'read' : 'execute'} ${path}`;
   }
   return null;
+}
+
+/** nobody's uid and gid (65534 on Debian), from /etc/passwd. */
+export function nobodyIds(): { uid: number; gid: number } {
+  const m = /^nobody:[^:]*:(\d+):(\d+):/m.exec(readFileSync('/etc/passwd', 'utf8'));
+  return m === null ? { uid: 65534, gid: 65534 } : { uid: Number(m[1]), gid: Number(m[2]) };
+}
+
+/**
+ * Writes `text` to a file `name` that nobody owns and alone can read (0600, as a private key
+ * should be), in a fresh tracked directory nobody can traverse (0711). Returns its path.
+ */
+export function writeFileForNobody(name: string, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nspf-nobody-'));
+  trackPath(dir);
+  chmodSync(dir, 0o711);
+  const path = join(dir, name);
+  writeFileSync(path, text, { mode: 0o600 });
+  const { uid, gid } = nobodyIds();
+  chownSync(path, uid, gid);
+  return path;
 }
 
 export interface NobodyRuntime {
