@@ -108,6 +108,7 @@ export async function startTunnelPeer(options: TunnelPeerOptions): Promise<Tunne
   let daemon: Daemon | null = null;
   let relay: Relay | null = null;
   let closed = false;
+  let releaseN = (): void => undefined;
   const logs = (): string =>
     [daemon?.proc, ...procs, relay?.proc]
       .filter((p): p is TrackedProcess => p !== undefined)
@@ -120,9 +121,12 @@ export async function startTunnelPeer(options: TunnelPeerOptions): Promise<Tunne
     await Promise.all(procs.map((p) => p.stop()));
     await daemon?.stop();
     await deleteNamespace(ns);
+    releaseN();
   };
   try {
-    const n = await pickN(hostNs);
+    const picked = await pickN(hostNs);
+    releaseN = picked.release;
+    const n = picked.n;
     const hh = n.toString(16).padStart(2, '0');
     const outerV4 = { host: `10.${n}.0.1`, peer: `10.${n}.0.2` };
     const outerV6 = { host: `fd${hh}::1`, peer: `fd${hh}::2` };
