@@ -4,17 +4,26 @@
  * `wgts strip` and `wg setconf`, then the Address and AllowedIPs routes added with `ip`, as
  * wg-quick would; the DNS line is not handed to resolvconf, so the host's resolver is never
  * touched). Over the tunnel, on v4 and v6: a 10 MiB HTTP GET whose SHA-256 matches the pattern,
- * a POST echoed, a 1 MiB TCP echo, 20 UDP echoes, DNS A/AAAA answers and an NXDOMAIN. Then with
- * the impairment relay in the path (5% loss, 5% duplication, 10% reordering of data messages), the
- * outer path over IPv6, and no endpoint for our side given to the peer (the relay learns it), a 4 MiB GET arrives intact and
- * the relay's counters show that it really dropped, duplicated and reordered.
+ * a POST echoed, a 1 MiB HTTPS GET by name (certificate verified), a 1 MiB TCP echo, 20 UDP echoes, DNS A/AAAA answers and an NXDOMAIN. Then with
+ * the impairment relay in the path (5% loss, 5% duplication, 10% reordering of data messages),
+ * the outer path over IPv6, and no endpoint for our side given to the peer (the relay learns it),
+ * a 4 MiB GET arrives intact and the relay's counters show that it really dropped, duplicated and
+ * reordered.
  *
  * Needs root, wgtsd built, wireguard-go (anchor or Debian's), wg, ip, curl, sha256sum; skips
  * otherwise.
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanup, createNamespace, deleteNamespace, exec, execOk, uniqueName } from '../helpers/netns.js';
+import {
+  cleanup,
+  createNamespace,
+  deleteNamespace,
+  exec,
+  execOk,
+  uniqueName,
+  which,
+} from '../helpers/netns.js';
 import { genKeyPair, implUnavailable, interopSkipReason, startDaemon } from '../helpers/wg-peer.js';
 import { applyWgQuick } from '../helpers/wg-quick-apply.js';
 import { execAsNobody, nobodyUnavailable } from '../helpers/nobody.js';
@@ -73,11 +82,11 @@ async function bringUp(opts: Omit<TunnelPeerOptions, 'ourPublicKey' | 'hostNs'> 
 }
 
 /** SHA-256 of `curl URL` in `ns` (fails the test on a curl error). */
-async function curlSha(ns: string, url: string, maxTimeS: number): Promise<string> {
+async function curlSha(ns: string, url: string, maxTimeS: number, extra = ''): Promise<string> {
   const r = await exec(
     ns,
     'bash',
-    ['-c', `set -o pipefail; curl -gsS --fail --max-time ${maxTimeS} '${url}' | sha256sum`],
+    ['-c', `set -o pipefail; curl -gsS --fail --max-time ${maxTimeS} ${extra} '${url}' | sha256sum`],
     {
       timeoutMs: (maxTimeS + 5) * 1000,
     },
@@ -118,6 +127,15 @@ describe('tunnel peer fixture with a kernel-TUN wgtsd as our side', { skip }, ()
           `http://${host}/echo`,
         ]);
         assert.equal(posted.stdout, `hello ${family}`, `POST echo ${at}`);
+        assert.ok(peer.tls !== null || which('openssl') === null, 'openssl is here, so HTTPS is served');
+        if (peer.tls !== null) {
+          // HTTPS by name, the certificate checked against the fixture's own.
+          const resolve = `web.tunnel.test:${peer.ports.https}:${host}`;
+          const mib = 1024 * 1024;
+          const url = `https://web.tunnel.test/bytes/${mib}`;
+          const args = `--cacert ${peer.tls.certFile} --resolve ${resolve}`;
+          assert.equal(await curlSha(ns, url, 20, args), patternSha256(mib), `HTTPS ${at}`);
+        }
         const addr = family === 'v4' ? peer.innerV4 : peer.innerV6;
         const tcp = await probe(ns, ['tcp-echo', addr, String(peer.ports.echo), String(1024 * 1024)]);
         assert.deepEqual(

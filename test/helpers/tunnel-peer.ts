@@ -27,6 +27,7 @@ import {
 } from './wg-peer.js';
 import { startRelay, type Relay } from '../faults/impair-relay.js';
 import { joinVeth, pickN, tfIfname } from './tunnel-net.js';
+import { makeCertificate, type TestCertificate } from './tunnel-tls.js';
 import { TUNNEL_SERVERS_SCRIPT } from './tunnel-servers.js';
 import { peerConfigText, type ConfigTexts } from './tunnel-config.js';
 
@@ -81,12 +82,18 @@ export interface TunnelPeer extends ConfigTexts {
   /** Names the DNS server knows: web.tunnel.test (v4 + v6), v4.tunnel.test, v6.tunnel.test. */
   readonly names: Readonly<Record<string, readonly string[]>>;
   readonly ports: {
+    readonly https: number;
     readonly http: number;
     readonly echo: number;
     readonly udpEcho: number;
     readonly dns: number;
   };
   readonly relay: Relay | null;
+  /**
+   * The HTTPS server's self-signed certificate (for web/v4/v6.tunnel.test and both inner
+   * addresses; the same routes on `ports.https`), or null without openssl (then no HTTPS).
+   */
+  readonly tls: TestCertificate | null;
   /** Recent output of the daemon, the servers and the relay, for failure messages. */
   logs(): string;
   /** Stops everything (by pid) and deletes the namespace (and so the veth). Idempotent. */
@@ -107,6 +114,7 @@ export async function startTunnelPeer(options: TunnelPeerOptions): Promise<Tunne
   const procs: TrackedProcess[] = [];
   let daemon: Daemon | null = null;
   let relay: Relay | null = null;
+  let tls: TestCertificate | null = null;
   let closed = false;
   let releaseN = (): void => undefined;
   const logs = (): string =>
@@ -184,12 +192,14 @@ export async function startTunnelPeer(options: TunnelPeerOptions): Promise<Tunne
       'v4.tunnel.test': [innerV4],
       'v6.tunnel.test': [innerV6],
     };
-    const ports = { http: 80, echo: 7, udpEcho: 7, dns: 53 };
+    const ports = { http: 80, echo: 7, udpEcho: 7, dns: 53, https: 443 };
+    tls = await makeCertificate(Object.keys(names), [innerV4, innerV6]);
     const servers = spawn(ns, process.execPath, [
       TUNNEL_SERVERS_SCRIPT,
       'serve',
       ...[innerV4, innerV6].flatMap((a) => ['--addr', a]),
       ...Object.entries(names).flatMap(([name, list]) => ['--name', `${name}=${list.join(',')}`]),
+      ...(tls === null ? [] : ['--cert', tls.certFile, '--key', tls.keyFile]),
     ]);
     procs.push(servers);
     await servers.waitForOutput(/"event":"ready"/, 10_000);
@@ -219,6 +229,7 @@ export async function startTunnelPeer(options: TunnelPeerOptions): Promise<Tunne
       names,
       ports,
       relay,
+      tls,
       ...texts,
       logs,
       close,

@@ -3,11 +3,12 @@
  * peer's namespace on its inner addresses: HTTP/1.1 (RFC 9112) with `GET /bytes/N` (N bytes of a
  * deterministic pseudorandom pattern, streamed with backpressure; its SHA-256 in the
  * `x-content-sha256` header when N ≤ 64 MiB, and always at `GET /sha256/N`) and `POST` echoing the
- * body; a TCP echo (RFC 862) that also stands in for an sshd-like STDIO target; a UDP echo
- * (RFC 862); and DNS (tunnel-dns.ts) over UDP and TCP.
+ * body (the same over HTTPS, RFC 9110 §4.2.2, when given a certificate); a TCP echo (RFC 862)
+ * that also stands in for an sshd-like STDIO target; a UDP echo (RFC 862); and DNS (tunnel-dns.ts)
+ * over UDP and TCP.
  *
  *     node tunnel-servers.js serve --addr A [--addr B …] [--http 80] [--echo 7] [--udp-echo 7]
- *         [--dns 53] [--name NAME=ADDR,ADDR …]
+ *         [--dns 53] [--name NAME=ADDR,ADDR …] [--cert PEM --key PEM [--https 443]]
  *
  * It prints {"event":"ready",...} once every socket listens, and exits on SIGTERM/SIGINT. Loaded
  * without `serve` (the test runner imports helpers too) it does nothing. The pattern functions are
@@ -15,7 +16,9 @@
  */
 import { createHash } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
 import { createServer as createTcpServer, isIPv6, type Server } from 'node:net';
 import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -108,8 +111,9 @@ function listen(server: Server, host: string, p: number): Promise<void> {
   });
 }
 
-function httpServer(): Server {
-  return createHttpServer((req, res) => {
+/** One handler for HTTP and HTTPS. */
+function handle(req: IncomingMessage, res: ServerResponse): void {
+  {
     const url = req.url ?? '/';
     const bytes = /^\/bytes\/(\d+)$/.exec(url);
     const sha = /^\/sha256\/(\d+)$/.exec(url);
@@ -135,7 +139,7 @@ function httpServer(): Server {
       res.writeHead(404);
       res.end();
     }
-  });
+  }
 }
 
 function tcpDns(table: DnsTable): Server {
@@ -174,10 +178,16 @@ async function serve(args: readonly string[]): Promise<void> {
     echo: port(args, 'echo', 7),
     udpEcho: port(args, 'udp-echo', 7),
     dns: port(args, 'dns', 53),
+    https: port(args, 'https', 443),
   };
+  const [cert] = values(args, 'cert');
+  const [key] = values(args, 'key');
+  const tls =
+    cert === undefined || key === undefined ? null : { cert: readFileSync(cert), key: readFileSync(key) };
   const dropped = { dns: 0 };
   for (const host of addrs) {
-    await listen(httpServer(), host, ports.http);
+    await listen(createHttpServer(handle), host, ports.http);
+    if (tls !== null) await listen(createHttpsServer(tls, handle), host, ports.https);
     const echo = createTcpServer((s) => {
       s.on('error', () => s.destroy());
       s.pipe(s);
