@@ -19,6 +19,9 @@
  * 3) later datagrams of the same direction went out, or after `reorder-max-ms` (default 50), which
  * keeps every held datagram far inside a 8128-counter replay window.
  *
+ * `--to-a learn` (for an A behind an ephemeral port): datagrams towards A go to the source address of
+ * the latest datagram that arrived on the A-facing socket; until one has, they are send errors.
+ *
  * Signals: SIGUSR1 closes the socket facing side `--rebind-side` (default a) and opens a new one on
  * a fresh ephemeral port (the old mapping is gone, as after a NAT rebinding), printing
  * {"event":"rebound","side":S,"port":N}; SIGUSR2 prints the counters; SIGTERM/SIGINT, or the end of
@@ -90,7 +93,8 @@ interface RelayConfig {
   readonly host: string;
   readonly portA: number;
   readonly portB: number;
-  readonly toA: { readonly address: string; readonly port: number };
+  /** null: learned from what arrives on the A-facing socket (`--to-a learn`). */
+  readonly toA: { readonly address: string; readonly port: number } | null;
   readonly toB: { readonly address: string; readonly port: number };
   readonly drop: number;
   readonly corrupt: number;
@@ -133,7 +137,7 @@ function parseConfig(args: readonly string[]): RelayConfig {
     host,
     portA: num(args, 'port-a', NaN, 65535),
     portB: num(args, 'port-b', NaN, 65535),
-    toA: hostPort(option(args, 'to-a'), 'to-a'),
+    toA: option(args, 'to-a') === 'learn' ? null : hostPort(option(args, 'to-a'), 'to-a'),
     toB: hostPort(option(args, 'to-b'), 'to-b'),
     drop: num(args, 'drop', 0, 100),
     corrupt: num(args, 'corrupt', 0, 100),
@@ -166,6 +170,7 @@ async function runRelay(args: readonly string[]): Promise<void> {
   const counters = { ab: zero(), ba: zero(), rebinds: 0 };
   const sockets: { a: Socket | null; b: Socket | null } = { a: null, b: null };
   const held: { ab: Held[]; ba: Held[] } = { ab: [], ba: [] };
+  let toA = cfg.toA;
   const print = (event: object): void => {
     process.stdout.write(`${JSON.stringify(event)}\n`);
   };
@@ -174,8 +179,8 @@ async function runRelay(args: readonly string[]): Promise<void> {
   const send = (dir: 'ab' | 'ba', data: Buffer): void => {
     const c = counters[dir];
     const socket = dir === 'ab' ? sockets.b : sockets.a;
-    const to = dir === 'ab' ? cfg.toB : cfg.toA;
-    if (socket === null) {
+    const to = dir === 'ab' ? cfg.toB : toA;
+    if (socket === null || to === null) {
       c.sendErrors += 1;
       return;
     }
@@ -252,7 +257,10 @@ async function runRelay(args: readonly string[]): Promise<void> {
     new Promise((resolveOpen, reject) => {
       const socket = createSocket({ type: family });
       socket.once('error', reject);
-      socket.on('message', (msg) => onMessage(side === 'a' ? 'ab' : 'ba', msg));
+      socket.on('message', (msg, rinfo) => {
+        if (side === 'a' && cfg.toA === null) toA = { address: rinfo.address, port: rinfo.port };
+        onMessage(side === 'a' ? 'ab' : 'ba', msg);
+      });
       socket.bind({ address: cfg.host, port, exclusive: true }, () => {
         socket.off('error', reject);
         socket.on('error', () => {
@@ -312,7 +320,7 @@ export interface RelayOptions {
   /** Port facing A (A's endpoint for B is host:portA) and facing B. */
   readonly portA: number;
   readonly portB: number;
-  /** A's and B's real endpoints (`ip:port` or `[ip]:port`). */
+  /** A's and B's real endpoints (`ip:port` or `[ip]:port`); `learn` for A: see the header. */
   readonly toA: string;
   readonly toB: string;
   readonly drop?: number;
