@@ -28,6 +28,8 @@ export interface UdpRelayCounters {
   dropped: number;
   forwarded: number;
   returned: number;
+  /** Associations now open. */
+  active: number;
 }
 
 function bindRelay(localAddress: string): Promise<UdpSocket> {
@@ -106,9 +108,11 @@ export async function udpAssociate(
   });
   relay.on('error', () => counters.dropped++);
 
+  counters.active++;
   const end = (): void => {
     if (closed) return;
     closed = true;
+    counters.active--;
     relay.close();
     for (const s of tunnels.values()) s.close();
   };

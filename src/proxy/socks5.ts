@@ -55,7 +55,7 @@ export interface Socks5Routine extends RunningRoutine {
 
 export async function startSocks5(o: Socks5Options): Promise<Socks5Routine> {
   const creds = o.username === '' ? null : new Credentials(o.username, o.password);
-  const udp: UdpRelayCounters = { dropped: 0, forwarded: 0, returned: 0 };
+  const udp: UdpRelayCounters = { dropped: 0, forwarded: 0, returned: 0, active: 0 };
   const server = createServer((sock) => void serve(sock));
   server.maxConnections = o.maxConnections ?? SOCKS_MAX_CONNECTIONS;
   const clients = new Set<Socket>();
