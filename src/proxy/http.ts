@@ -99,7 +99,6 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<RunningRoutin
           path: `${url.pathname}${url.search}`,
           headers: endToEnd(req.rawHeaders),
           setHost: false,
-          agent: false,
           createConnection: () => o.network.createConnection({ host: address, port, timeout }) as unknown as Socket,
         });
         upstream.on('response', (up) => {
