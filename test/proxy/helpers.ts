@@ -42,9 +42,10 @@ export interface Started {
 
 export async function startInProcess(
   sections: string,
-  opts: HostNetworkOptions & { info?: string; uapi?: string } = {},
+  opts: HostNetworkOptions & { info?: string; uapi?: string; interfaceExtra?: string } = {},
 ): Promise<Started> {
-  const config = parseProxyConfig(`${WG_PART}\n${sections}`, 'test.conf', { env: {} });
+  const wg = WG_PART.replace('DNS = 10.200.200.1\n', `DNS = 10.200.200.1\n${opts.interfaceExtra ?? ''}`);
+  const config = parseProxyConfig(`${wg}\n${sections}`, 'test.conf', { env: {} });
   const network = hostNetwork(opts);
   const device: ProxyDevice = {
     network,
