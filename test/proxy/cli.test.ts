@@ -53,7 +53,7 @@ test('wgts proxy -n names FILE:LINE and exits 1 for a broken file', async () => 
   const r = await run(WGTS, ['proxy', '-n', '-c', path]);
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr, new RegExp(`${path}:14: BindAddress = "nowhere" is not host:port`));
+  assert.match(r.stderr, new RegExp(`${path}:12: BindAddress = "nowhere" is not host:port`));
 });
 
 test('a missing file, an unknown flag and no file at all are errors', async () => {
