@@ -103,12 +103,14 @@ function parsePeer(v: ValueReader, s: SectionReader): ProxyPeer {
   const psk = s.get('PresharedKey');
   const endpoint = s.get('Endpoint');
   const keepalive = s.get('PersistentKeepalive');
+  // wireproxy routes everything to a peer that names no AllowedIPs (its sample config has none).
+  const allowed = s.all('AllowedIPs').flatMap((e) => v.prefixes(e));
   return {
     publicKey: v.key(s.need('PublicKey')),
     presharedKey: psk === undefined ? null : v.key(psk),
     endpoint: endpoint === undefined ? null : (v.hostPort(endpoint, true), v.text(endpoint)),
     persistentKeepalive: keepalive === undefined ? 0 : v.int(keepalive, 0, 65535),
-    allowedIPs: s.all('AllowedIPs').flatMap((e) => v.prefixes(e)),
+    allowedIPs: allowed.length > 0 ? allowed : ['0.0.0.0/0', '::/0'],
   };
 }
 
