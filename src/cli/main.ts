@@ -67,7 +67,8 @@ export const COMMANDS: readonly {
   {
     name: 'proxy',
     run: (argv, ctx) => proxyCommand(version())(argv, ctx),
-    description: 'Runs a wireproxy-compatible SOCKS5/HTTP proxy and tunnels over a userspace WireGuard device',
+    description:
+      'Runs a wireproxy-compatible SOCKS5/HTTP proxy and tunnels over a userspace WireGuard device',
   },
 ];
 

@@ -32,7 +32,11 @@ export class ValueReader {
     const name = e.value.slice(1);
     const value = this.env[name];
     if (value === undefined) {
-      this.fail(e, `${e.key} references the unset environment variable $${name}`, `export ${name} or write the value`);
+      this.fail(
+        e,
+        `${e.key} references the unset environment variable $${name}`,
+        `export ${name} or write the value`,
+      );
     }
     return value;
   }
@@ -61,7 +65,12 @@ export class ValueReader {
   /** A comma-separated list of IP addresses. */
   ips(e: IniEntry): string[] {
     return this.list(e).map((s) => {
-      if (isIP(s) === 0) this.fail(e, `${e.key}: "${s}" is not an IP address`, 'write IPv4 or IPv6 addresses, comma separated');
+      if (isIP(s) === 0)
+        this.fail(
+          e,
+          `${e.key}: "${s}" is not an IP address`,
+          'write IPv4 or IPv6 addresses, comma separated',
+        );
       return s;
     });
   }
@@ -94,7 +103,11 @@ export class ValueReader {
     const hp = splitHostPort(s);
     // A listener may ask for any free port (0); a target needs a real one.
     if (hp === null || (needHost && (hp.host === '' || hp.port === 0))) {
-      this.fail(e, `${e.key} = "${s}" is not host:port`, 'write host:port, with IPv6 in brackets: [fd00::1]:80');
+      this.fail(
+        e,
+        `${e.key} = "${s}" is not host:port`,
+        'write host:port, with IPv6 in brackets: [fd00::1]:80',
+      );
     }
     return hp;
   }
@@ -115,7 +128,8 @@ export function splitHostPort(s: string): HostPort | null {
     host = s.slice(0, colon);
     port = s.slice(colon + 1);
     if (host.includes(':')) return null; // an unbracketed IPv6 literal is ambiguous
-    if (host !== '' && isIP(host) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9.])?$/.test(host)) return null;
+    if (host !== '' && isIP(host) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9.])?$/.test(host))
+      return null;
   }
   if (!/^\d+$/.test(port) || Number(port) > 65535) return null;
   return { host, port: Number(port) };

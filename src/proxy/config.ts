@@ -82,7 +82,11 @@ function parseInterface(v: ValueReader, s: SectionReader): ProxyInterface {
   const checkAlive = s.all('CheckAlive').flatMap((e) => v.ips(e));
   const intervalEntry = s.get('CheckAliveInterval');
   if (intervalEntry !== undefined && checkAlive.length === 0) {
-    v.fail(intervalEntry, 'CheckAliveInterval is only valid when CheckAlive is set', 'add CheckAlive = IP or remove it');
+    v.fail(
+      intervalEntry,
+      'CheckAliveInterval is only valid when CheckAlive is set',
+      'add CheckAlive = IP or remove it',
+    );
   }
   const mtu = s.get('MTU');
   const port = s.get('ListenPort');
@@ -127,7 +131,11 @@ const PEER_KEYS: Keys = {
 function parseWireGuard(v: ValueReader, sections: IniSection[], warnings: string[]) {
   const ifaces = sections.filter((s) => s.name === 'interface');
   if (ifaces.length !== 1) {
-    v.fail(ifaces[1] ?? { line: 0 }, 'exactly one [Interface] is expected', 'keep a single [Interface] section');
+    v.fail(
+      ifaces[1] ?? { line: 0 },
+      'exactly one [Interface] is expected',
+      'keep a single [Interface] section',
+    );
   }
   const peers = sections.filter((s) => s.name === 'peer');
   if (peers.length === 0) v.fail({ line: 0 }, 'at least one [Peer] is expected', 'add a [Peer] section');
@@ -155,7 +163,11 @@ function parseRoutine(v: ValueReader, sec: IniSection, warnings: string[]): Prox
       const cert = s.get('CertFile');
       const key = s.get('KeyFile');
       if ((cert === undefined) !== (key === undefined)) {
-        v.fail(cert ?? key ?? sec, '[http] needs both CertFile and KeyFile for HTTPS', 'give both or neither');
+        v.fail(
+          cert ?? key ?? sec,
+          '[http] needs both CertFile and KeyFile for HTTPS',
+          'give both or neither',
+        );
       }
       return {
         kind: 'http',
@@ -252,7 +264,12 @@ export function loadProxyConfig(path: string, options: ParseOptions = {}): Proxy
   try {
     text = (options.readFile ?? ((p: string) => readFileSync(p, 'utf8')))(path);
   } catch (err) {
-    throw new ProxyConfigError(path, 0, `cannot read the configuration: ${(err as Error).message}`, 'give an existing file with -c');
+    throw new ProxyConfigError(
+      path,
+      0,
+      `cannot read the configuration: ${(err as Error).message}`,
+      'give an existing file with -c',
+    );
   }
   return parseProxyConfig(text, path, options);
 }

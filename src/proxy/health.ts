@@ -52,7 +52,11 @@ export function startCheckAlive(o: CheckAliveOptions): CheckAlive {
 }
 
 /** The /readyz answer for `record` at time `nowMs`. */
-export function readyz(record: PingRecord, intervalSeconds: number, nowMs: number): { status: number; body: string } {
+export function readyz(
+  record: PingRecord,
+  intervalSeconds: number,
+  nowMs: number,
+): { status: number; body: string } {
   const body: Record<string, number> = {};
   let status = 200;
   for (const [address, lastMs] of record) {

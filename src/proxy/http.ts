@@ -7,7 +7,12 @@
  * CertFile and KeyFile the listener speaks HTTPS.
  */
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  request,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -70,7 +75,8 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<RunningRoutin
 
   const resolve = async (host: string): Promise<string> => {
     const answers = await o.network.lookup(host);
-    if (answers[0] === undefined) throw Object.assign(new Error(`no address for ${host}`), { code: 'ENOTFOUND' });
+    if (answers[0] === undefined)
+      throw Object.assign(new Error(`no address for ${host}`), { code: 'ENOTFOUND' });
     return answers[0].address;
   };
 
@@ -99,7 +105,8 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<RunningRoutin
           path: `${url.pathname}${url.search}`,
           headers: endToEnd(req.rawHeaders),
           setHost: false,
-          createConnection: () => o.network.createConnection({ host: address, port, timeout }) as unknown as Socket,
+          createConnection: () =>
+            o.network.createConnection({ host: address, port, timeout }) as unknown as Socket,
         });
         upstream.on('response', (up) => {
           res.writeHead(up.statusCode ?? 502, up.statusMessage, endToEnd(up.rawHeaders));
@@ -123,7 +130,9 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<RunningRoutin
     tunnels.add(client);
     client.once('close', () => tunnels.delete(client));
     if (!authorized(req)) {
-      client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="Proxy"\r\nContent-Length: 0\r\n\r\n');
+      client.end(
+        'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="Proxy"\r\nContent-Length: 0\r\n\r\n',
+      );
       return;
     }
     const target = splitHostPort(req.url ?? '');
@@ -143,7 +152,9 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<RunningRoutin
         (err: unknown) => {
           o.log.info(`HTTP CONNECT ${joinHostPort(target)}: ${(err as Error).message}`);
           const status = gatewayStatus(err);
-          client.end(`HTTP/1.1 ${status} ${status === 504 ? 'Gateway Timeout' : 'Bad Gateway'}\r\nContent-Length: 0\r\n\r\n`);
+          client.end(
+            `HTTP/1.1 ${status} ${status === 504 ? 'Gateway Timeout' : 'Bad Gateway'}\r\nContent-Length: 0\r\n\r\n`,
+          );
         },
       );
   };

@@ -55,7 +55,12 @@ export function parseIni(text: string, file: string): IniSection[] {
     }
     const eq = line.indexOf('=');
     if (eq <= 0) {
-      throw new ProxyConfigError(file, lineNo, `expected "Key = Value", found "${line}"`, 'add the "=" or remove the line');
+      throw new ProxyConfigError(
+        file,
+        lineNo,
+        `expected "Key = Value", found "${line}"`,
+        'add the "=" or remove the line',
+      );
     }
     const key = line.slice(0, eq).trim();
     current.entries.push({

@@ -10,7 +10,8 @@ import { joinHostPort, type HostPort } from './config-values.js';
 
 export function listenTcp(server: Server, bind: HostPort): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(new Error(`cannot listen on ${joinHostPort(bind)}: ${err.message}`));
+    const onError = (err: Error): void =>
+      reject(new Error(`cannot listen on ${joinHostPort(bind)}: ${err.message}`));
     server.once('error', onError);
     const ready = (): void => {
       server.off('error', onError);

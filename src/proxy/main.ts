@@ -17,8 +17,7 @@ import { splitHostPort, type HostPort } from './config-values.js';
 import { runProxy, type RunningProxy } from './run.js';
 import type { OpenDevice, ProxyLogger } from './types.js';
 
-export const PROXY_USAGE =
-  'Usage: wgts proxy [-c FILE] [-s] [-d] [-i ADDR] [-n] [-v]\n';
+export const PROXY_USAGE = 'Usage: wgts proxy [-c FILE] [-s] [-d] [-i ADDR] [-n] [-v]\n';
 
 export interface ProxyDeps {
   readonly openDevice: OpenDevice;
@@ -44,7 +43,15 @@ interface Flags {
 }
 
 function parseFlags(args: readonly string[]): Flags | string {
-  const f: Flags = { config: null, silent: false, daemon: false, info: null, version: false, configtest: false, help: false };
+  const f: Flags = {
+    config: null,
+    silent: false,
+    daemon: false,
+    info: null,
+    version: false,
+    configtest: false,
+    help: false,
+  };
   for (let i = 0; i < args.length; i++) {
     let arg = args[i]!;
     let value: string | undefined;
@@ -121,7 +128,9 @@ export async function proxyMain(args: readonly string[], ctx: CliContext, deps: 
   }
   const path = flags.config ?? defaultConfig(ctx.env);
   if (path === null) {
-    ctx.err('wgts proxy: no configuration file: give one with -c FILE (or create /etc/wireproxy/wireproxy.conf)\n');
+    ctx.err(
+      'wgts proxy: no configuration file: give one with -c FILE (or create /etc/wireproxy/wireproxy.conf)\n',
+    );
     return 1;
   }
   const log: ProxyLogger = {

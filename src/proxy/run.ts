@@ -31,7 +31,12 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
-function start(r: ProxyRoutine, config: ProxyConfig, device: ProxyDevice, o: RunOptions): Promise<RunningRoutine> {
+function start(
+  r: ProxyRoutine,
+  config: ProxyConfig,
+  device: ProxyDevice,
+  o: RunOptions,
+): Promise<RunningRoutine> {
   const network = device.network;
   const log = o.log;
   switch (r.kind) {
@@ -60,7 +65,11 @@ function start(r: ProxyRoutine, config: ProxyConfig, device: ProxyDevice, o: Run
   }
 }
 
-export async function runProxy(config: ProxyConfig, device: ProxyDevice, o: RunOptions): Promise<RunningProxy> {
+export async function runProxy(
+  config: ProxyConfig,
+  device: ProxyDevice,
+  o: RunOptions,
+): Promise<RunningProxy> {
   const routines: RunningRoutine[] = [];
   const checkAlive = startCheckAlive({
     addresses: config.interface.checkAlive,

@@ -67,7 +67,10 @@ export async function udpAssociate(
 
   const toClient = (msg: Buffer, from: { address: string; port: number }): void => {
     if (closed || clientPort === 0) return void counters.dropped++;
-    const header = Buffer.concat([Buffer.from([0, 0, 0]), encodeAddress(plainAddress(from.address), from.port)]);
+    const header = Buffer.concat([
+      Buffer.from([0, 0, 0]),
+      encodeAddress(plainAddress(from.address), from.port),
+    ]);
     counters.returned++;
     relay.send(Buffer.concat([header, msg]), clientPort, control.remoteAddress ?? clientIp);
   };

@@ -68,7 +68,10 @@ function ipv6Bytes(ip: string): Buffer {
   const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
   const left = head === '' || head === undefined ? [] : head.split(':');
   const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
   const out = Buffer.alloc(16);
   groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
   return out;
@@ -80,7 +83,7 @@ function ipv6Text(b: Buffer): string {
   // RFC 5952 §4.2: compress the longest run of zero groups (two or more).
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     let j = i;
     while (j < 8 && groups[j] === '0') j++;
     if (j - i > bestLen) [best, bestLen] = [i, j - i];

@@ -69,14 +69,20 @@ export async function startSocks5(o: Socks5Options): Promise<Socks5Routine> {
         if (answers[0] === undefined) return void sock.end(encodeReply(REP_HOST_UNREACHABLE));
         host = answers[0].address;
       }
-      remote = await o.network.connect({ host, port: dst.port, timeout: o.connectTimeoutMs ?? SOCKS_CONNECT_TIMEOUT_MS });
+      remote = await o.network.connect({
+        host,
+        port: dst.port,
+        timeout: o.connectTimeoutMs ?? SOCKS_CONNECT_TIMEOUT_MS,
+      });
     } catch (err) {
       o.log.info(`SOCKS5 CONNECT ${joinHostPort(dst)}: ${(err as Error).message}`);
       return void sock.end(encodeReply(replyForError(err)));
     }
     if (sock.destroyed) return void remote.destroy();
     r.release();
-    sock.write(encodeReply(REP_SUCCEEDED, plainAddress(remote.localAddress) || '0.0.0.0', remote.localPort ?? 0));
+    sock.write(
+      encodeReply(REP_SUCCEEDED, plainAddress(remote.localAddress) || '0.0.0.0', remote.localPort ?? 0),
+    );
     joinStreams(sock, remote);
   }
 

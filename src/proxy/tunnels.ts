@@ -19,7 +19,8 @@ const CONNECT_TIMEOUT_MS = 30_000;
 export async function connectThrough(network: TunnelNetwork, target: HostPort): Promise<TunnelSocket> {
   const answers = await network.lookup(target.host);
   const address = answers[0]?.address;
-  if (address === undefined) throw Object.assign(new Error(`no address for ${target.host}`), { code: 'ENOTFOUND' });
+  if (address === undefined)
+    throw Object.assign(new Error(`no address for ${target.host}`), { code: 'ENOTFOUND' });
   return network.connect({ host: address, port: target.port, timeout: CONNECT_TIMEOUT_MS });
 }
 

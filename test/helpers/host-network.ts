@@ -47,7 +47,10 @@ export function hostNetwork(options: HostNetworkOptions = {}): HostNetwork {
         const timer =
           o.timeout === undefined
             ? undefined
-            : setTimeout(() => s.destroy(codedError('ETIMEDOUT', `connect ETIMEDOUT ${o.host}:${o.port}`)), o.timeout);
+            : setTimeout(
+                () => s.destroy(codedError('ETIMEDOUT', `connect ETIMEDOUT ${o.host}:${o.port}`)),
+                o.timeout,
+              );
         s.once('connect', () => {
           clearTimeout(timer);
           s.removeAllListeners('error');
@@ -60,7 +63,10 @@ export function hostNetwork(options: HostNetworkOptions = {}): HostNetwork {
       });
     },
     createConnection(o: TunnelConnectOptions, onConnect?: () => void): TunnelSocket {
-      return createConnection({ host: o.host, port: o.port, family: o.family }, onConnect) as unknown as TunnelSocket;
+      return createConnection(
+        { host: o.host, port: o.port, family: o.family },
+        onConnect,
+      ) as unknown as TunnelSocket;
     },
     createServer(onConnection?: (socket: TunnelSocket) => void): TunnelServer {
       return createServer((s) => onConnection?.(s as unknown as TunnelSocket)) as unknown as TunnelServer;
@@ -85,11 +91,16 @@ export function hostNetwork(options: HostNetworkOptions = {}): HostNetwork {
       }
       const wait = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
       return new Promise((resolve, reject) => {
-        execFile('ping', ['-n', '-c', '1', '-W', wait, address], { timeout: timeoutMs + 1000 }, (err, stdout) => {
-          const m = /time[=<]([\d.]+)\s*ms/.exec(stdout);
-          if (err !== null || m === null) reject(codedError('ETIMEDOUT', `no echo reply from ${address}`));
-          else resolve(Number(m[1]));
-        });
+        execFile(
+          'ping',
+          ['-n', '-c', '1', '-W', wait, address],
+          { timeout: timeoutMs + 1000 },
+          (err, stdout) => {
+            const m = /time[=<]([\d.]+)\s*ms/.exec(stdout);
+            if (err !== null || m === null) reject(codedError('ETIMEDOUT', `no echo reply from ${address}`));
+            else resolve(Number(m[1]));
+          },
+        );
       });
     },
   };

@@ -32,9 +32,14 @@ function file(name: string, text: string): string {
 
 function run(script: string, args: readonly string[], input?: string) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = execFile(process.execPath, [script, ...args], { timeout: 15_000, env: { ...process.env, HOME: dir } }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr });
-    });
+    const child = execFile(
+      process.execPath,
+      [script, ...args],
+      { timeout: 15_000, env: { ...process.env, HOME: dir } },
+      (err, stdout, stderr) => {
+        resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr });
+      },
+    );
     if (input !== undefined) child.stdin?.end(input);
   });
 }
@@ -72,7 +77,23 @@ test('a missing file, an unknown flag and no file at all are errors', async () =
 test('wgts help proxy documents the flags and sections; -v prints the version', async () => {
   const help = await run(WGTS, ['help', 'proxy']);
   assert.equal(help.code, 0);
-  for (const word of ['--config', '--silent', '--daemon', '--info', '--configtest', '--version', '[Socks5]', '[http]', '[TCPClientTunnel]', '[TCPServerTunnel]', '[STDIOTunnel]', '[UDPClientTunnel]', '[UDPServerTunnel]', 'WGConfig', 'CheckAlive']) {
+  for (const word of [
+    '--config',
+    '--silent',
+    '--daemon',
+    '--info',
+    '--configtest',
+    '--version',
+    '[Socks5]',
+    '[http]',
+    '[TCPClientTunnel]',
+    '[TCPServerTunnel]',
+    '[STDIOTunnel]',
+    '[UDPClientTunnel]',
+    '[UDPServerTunnel]',
+    'WGConfig',
+    'CheckAlive',
+  ]) {
     assert.ok(help.stdout.includes(word), `help mentions ${word}`);
   }
   const v = await run(WGTS, ['proxy', '-v']);
@@ -114,7 +135,9 @@ test('SIGTERM shuts the proxy down cleanly (status 0, port released)', async () 
     assert.equal(await exited, 0);
     assert.match(stderr, /shutting down/);
     const again = createServer();
-    await new Promise<void>((resolve, reject) => again.once('error', reject).listen(port, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) =>
+      again.once('error', reject).listen(port, '127.0.0.1', resolve),
+    );
     await closeAll(again);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
@@ -129,7 +152,10 @@ test('a BindAddress already in use fails the start, naming the section line', as
   try {
     const r = await run(HOST_PROXY, ['-c', path]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`busy\\.conf:11: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+    assert.match(
+      r.stderr,
+      new RegExp(`busy\\.conf:11: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`),
+    );
   } finally {
     await closeAll(busy);
   }

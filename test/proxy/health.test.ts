@@ -18,7 +18,8 @@ async function get(port: number, path: string, method = 'GET'): Promise<{ status
   return { status: r.status, body: await r.text() };
 }
 
-const UAPI = 'private_key=e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027a\nlisten_port=51820\n' +
+const UAPI =
+  'private_key=e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027a\nlisten_port=51820\n' +
   'public_key=b85996fecc9c7f1fc6d2572a76eda11d59bcd20be8e543b15ce4bd85a8e75a33\n' +
   'preshared_key=188515093e952f5f22e865cef3012e72f8b5f0b598ac0309d5dacce3b70fcf52\nerrno=0\n\n';
 

@@ -63,11 +63,16 @@ export async function startInProcess(
 }
 
 export function listenOn(server: Server | HttpServer, host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve) => server.listen(0, host, () => resolve((server.address() as AddressInfo).port)));
+  return new Promise((resolve) =>
+    server.listen(0, host, () => resolve((server.address() as AddressInfo).port)),
+  );
 }
 
 /** A TCP server answering each connection's data prefixed with `tag`. */
-export async function echoServer(tag = 'echo:', host = '127.0.0.1'): Promise<{ port: number; server: Server }> {
+export async function echoServer(
+  tag = 'echo:',
+  host = '127.0.0.1',
+): Promise<{ port: number; server: Server }> {
   const server = createServer((s) => {
     s.on('data', (d) => s.write(Buffer.concat([Buffer.from(tag), d])));
     s.on('end', () => s.end());
@@ -116,10 +121,15 @@ export interface CurlResult {
 
 export function curl(args: readonly string[]): Promise<CurlResult> {
   return new Promise((resolve) => {
-    execFile('curl', ['-sS', '--max-time', '10', '--noproxy', '', ...args], { timeout: 15_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      'curl',
+      ['-sS', '--max-time', '10', '--noproxy', '', ...args],
+      { timeout: 15_000 },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -127,7 +137,10 @@ export function curl(args: readonly string[]): Promise<CurlResult> {
 export function readBytes(s: Socket, n: number, timeoutMs = 5000): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let buf = Buffer.alloc(0);
-    const timer = setTimeout(() => finish(new Error(`timed out reading ${n} bytes (got ${buf.length})`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`timed out reading ${n} bytes (got ${buf.length})`)),
+      timeoutMs,
+    );
     const onData = (d: Buffer): void => {
       buf = Buffer.concat([buf, d]);
       if (buf.length >= n) finish(null);

@@ -38,7 +38,9 @@ before(async () => {
   open = await startInProcess('[Socks5]\nBindAddress = 127.0.0.1:0\n', {
     lookupOverrides: { 'origin.test': '127.0.0.1', 'origin6.test': '::1' },
   });
-  authed = await startInProcess('[Socks5]\nBindAddress = 127.0.0.1:0\nUsername = alice\nPassword = $$ecret\n');
+  authed = await startInProcess(
+    '[Socks5]\nBindAddress = 127.0.0.1:0\nUsername = alice\nPassword = $$ecret\n',
+  );
 });
 after(async () => {
   await open.close();
@@ -54,7 +56,11 @@ test('curl --socks5 reaches an IPv4 origin', { skip: noCurl }, async () => {
 
 test('curl --socks5-hostname resolves the name through the tunnel', { skip: noCurl }, async () => {
   const before = open.network.lookups.length;
-  const r = await curl(['--socks5-hostname', `127.0.0.1:${open.port()}`, `http://origin.test:${origin.port}/b`]);
+  const r = await curl([
+    '--socks5-hostname',
+    `127.0.0.1:${open.port()}`,
+    `http://origin.test:${origin.port}/b`,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'origin GET /b ');
   assert.deepEqual(open.network.lookups.slice(before), ['origin.test']);
@@ -63,12 +69,20 @@ test('curl --socks5-hostname resolves the name through the tunnel', { skip: noCu
 test('curl --socks5 reaches an IPv6 origin, by address and by name', { skip: noCurl }, async () => {
   const byAddr = await curl(['--socks5', `127.0.0.1:${open.port()}`, `http://[::1]:${origin6.port}/v6`]);
   assert.equal(byAddr.stdout, 'origin GET /v6 ', byAddr.stderr);
-  const byName = await curl(['--socks5-hostname', `127.0.0.1:${open.port()}`, `http://origin6.test:${origin6.port}/n6`]);
+  const byName = await curl([
+    '--socks5-hostname',
+    `127.0.0.1:${open.port()}`,
+    `http://origin6.test:${origin6.port}/n6`,
+  ]);
   assert.equal(byName.stdout, 'origin GET /n6 ', byName.stderr);
 });
 
 test('with credentials configured, curl with the right ones gets through', { skip: noCurl }, async () => {
-  const r = await curl(['--socks5', `alice:$ecret@127.0.0.1:${authed.port()}`, `http://127.0.0.1:${origin.port}/c`]);
+  const r = await curl([
+    '--socks5',
+    `alice:$ecret@127.0.0.1:${authed.port()}`,
+    `http://127.0.0.1:${origin.port}/c`,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'origin GET /c ');
 });
@@ -76,7 +90,11 @@ test('with credentials configured, curl with the right ones gets through', { ski
 test('with credentials configured, curl without or with wrong ones fails', { skip: noCurl }, async () => {
   const none = await curl(['--socks5', `127.0.0.1:${authed.port()}`, `http://127.0.0.1:${origin.port}/`]);
   assert.notEqual(none.code, 0);
-  const wrong = await curl(['--socks5', `alice:nope@127.0.0.1:${authed.port()}`, `http://127.0.0.1:${origin.port}/`]);
+  const wrong = await curl([
+    '--socks5',
+    `alice:nope@127.0.0.1:${authed.port()}`,
+    `http://127.0.0.1:${origin.port}/`,
+  ]);
   assert.notEqual(wrong.code, 0);
   assert.equal(wrong.stdout, '');
 });
@@ -159,7 +177,9 @@ test('UDP ASSOCIATE drops fragments and ends with the control connection', async
   // Once the TCP connection is gone the association ends and its relay port is free again.
   await waitFor(() => counters.active === 0, { timeoutMs: 5000, what: 'the association to end' });
   const probe = createSocket('udp4');
-  await new Promise<void>((resolve, reject) => probe.once('error', reject).bind(reply.port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) =>
+    probe.once('error', reject).bind(reply.port, '127.0.0.1', resolve),
+  );
   probe.close();
   c.socket.close();
   await closeAll(echo.socket);

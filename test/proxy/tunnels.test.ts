@@ -40,7 +40,10 @@ test('TCPClientTunnel joins local connections to Target through the tunnel (IPv4
     assert.equal(await talk(p.port(0), '127.0.0.1', 'a', 6), 'four:a');
     assert.equal(await talk(p.port(1), '::1', 'b', 5), 'six:b');
     // Two connections at once stay separate.
-    const [x, y] = await Promise.all([talk(p.port(0), '127.0.0.1', 'x', 6), talk(p.port(0), '127.0.0.1', 'y', 6)]);
+    const [x, y] = await Promise.all([
+      talk(p.port(0), '127.0.0.1', 'x', 6),
+      talk(p.port(0), '127.0.0.1', 'y', 6),
+    ]);
     assert.deepEqual([x, y], ['four:x', 'four:y']);
   } finally {
     await p.close();
@@ -51,7 +54,9 @@ test('TCPClientTunnel joins local connections to Target through the tunnel (IPv4
 test('TCPServerTunnel joins tunnel connections at ListenPort to the local Target', async () => {
   const echo = await echoServer('srv:');
   const port = await freePort();
-  const p = await startInProcess(`[TCPServerTunnel]\nListenPort = ${port}\nTarget = 127.0.0.1:${echo.port}\n`);
+  const p = await startInProcess(
+    `[TCPServerTunnel]\nListenPort = ${port}\nTarget = 127.0.0.1:${echo.port}\n`,
+  );
   try {
     assert.equal(await talk(port, '127.0.0.1', 'hello', 9), 'srv:hello');
   } finally {
@@ -76,7 +81,9 @@ test('TCPServerTunnel closes the tunnel connection when the local Target refuses
 
 test('UDPClientTunnel gives each local source its own session and answers', async () => {
   const echo = await udpEcho('udp4');
-  const p = await startInProcess(`[UDPClientTunnel]\nBindAddress = 127.0.0.1:0\nTarget = 127.0.0.1:${echo.port}\n`);
+  const p = await startInProcess(
+    `[UDPClientTunnel]\nBindAddress = 127.0.0.1:0\nTarget = 127.0.0.1:${echo.port}\n`,
+  );
   const a = createSocket('udp4');
   const b = createSocket('udp4');
   const got: { a: string[]; b: string[] } = { a: [], b: [] };
@@ -103,7 +110,9 @@ test('UDPServerTunnel forwards tunnel datagrams at ListenPort to the local Targe
   await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve));
   const port = probe.address().port;
   probe.close();
-  const p = await startInProcess(`[UDPServerTunnel]\nListenPort = ${port}\nTarget = 127.0.0.1:${echo.port}\n`);
+  const p = await startInProcess(
+    `[UDPServerTunnel]\nListenPort = ${port}\nTarget = 127.0.0.1:${echo.port}\n`,
+  );
   const c = createSocket('udp4');
   const got: string[] = [];
   c.on('message', (m) => got.push(m.toString()));
