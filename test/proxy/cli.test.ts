@@ -9,11 +9,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitFor } from '../helpers/netns.js';
-import { closeAll, echoServer, WG_PART } from './helpers.js';
+import { waitFor, which } from '../helpers/netns.js';
+import { closeAll, echoServer, readBytes, WG_PART } from './helpers.js';
 
 const WGTS = 'dist/src/cli/main.js';
 const HOST_PROXY = 'dist/test/proxy/host-proxy-main.js';
@@ -159,4 +159,50 @@ test('a BindAddress already in use fails the start, naming the section line', as
   } finally {
     await closeAll(busy);
   }
+});
+
+test(
+  '-d detaches: the command returns once the proxy listens, and the proxy keeps running',
+  { skip: which('ss') === null ? 'ss is not installed' : false },
+  async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await closeAll(probe);
+    const path = file('daemon.conf', `${WG_PART}\n[Socks5]\nBindAddress = 127.0.0.1:${port}\n`);
+    const r = await run(HOST_PROXY, ['-d', '-c', path]);
+    assert.equal(r.code, 0, r.stderr);
+    // The detached child is found by the port it listens on, and stopped by its pid.
+    const ss = await new Promise<string>((resolve) =>
+      execFile('ss', ['-Htlnp', `sport = :${port}`], { timeout: 5000 }, (_e, out) => resolve(out)),
+    );
+    const pid = Number(/pid=(\d+)/.exec(ss)?.[1]);
+    assert.ok(pid > 0, `a process listens on ${port}: ${ss}`);
+    try {
+      const s = connect(port, '127.0.0.1');
+      s.write(Buffer.from([5, 1, 0]));
+      assert.deepEqual([...(await readBytes(s, 2))], [5, 0]);
+      s.destroy();
+    } finally {
+      process.kill(pid, 'SIGTERM');
+    }
+    await waitFor(
+      () => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      { timeoutMs: 10_000, what: 'the daemon to exit' },
+    );
+  },
+);
+
+test('-d refuses a [STDIOTunnel], which needs the terminal', async () => {
+  const path = file('dstdio.conf', `${WG_PART}\n[STDIOTunnel]\nTarget = 127.0.0.1:1\n`);
+  const r = await run(HOST_PROXY, ['-d', '-c', path]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /-d cannot be used with a \[STDIOTunnel\]/);
 });
