@@ -9,74 +9,16 @@
  * wireproxy versions or with wg-quick's PostUp etc. still load.
  */
 import { readFileSync } from 'node:fs';
-import type { IniEntry, IniSection } from './ini.js';
+import type { IniSection } from './ini.js';
 import { parseIni } from './ini.js';
 import { ProxyConfigError } from './config-error.js';
 import { ValueReader } from './config-values.js';
 import type { ProxyConfig, ProxyInterface, ProxyPeer, ProxyRoutine } from './config-types.js';
+import { parseRoutine } from './config-routines.js';
+import { SectionReader, type Keys } from './config-section.js';
 
 export type * from './config-types.js';
-
-/** Keys wg-quick knows that mean nothing to a proxy: silently ignored. */
-const WG_QUICK_ONLY = new Set(['table', 'preup', 'postup', 'predown', 'postdown', 'saveconfig', 'fwmark']);
-
-/** Default seconds a UDP tunnel session may be idle (RFC 4787 REQ-5 asks for at least 120 s). */
-export const UDP_SESSION_IDLE_SECONDS = 120;
-
-interface Keys {
-  readonly scalar: readonly string[];
-  readonly list?: readonly string[];
-}
-
-class SectionReader {
-  private readonly one = new Map<string, IniEntry>();
-  private readonly many = new Map<string, IniEntry[]>();
-
-  constructor(
-    private readonly v: ValueReader,
-    readonly section: IniSection,
-    keys: Keys,
-    warnings: string[],
-  ) {
-    const scalar = new Set(keys.scalar.map((k) => k.toLowerCase()));
-    const list = new Set((keys.list ?? []).map((k) => k.toLowerCase()));
-    for (const e of section.entries) {
-      if (list.has(e.name)) {
-        this.many.set(e.name, [...(this.many.get(e.name) ?? []), e]);
-      } else if (scalar.has(e.name)) {
-        const before = this.one.get(e.name);
-        if (before !== undefined) {
-          v.fail(e, `${e.key} given twice in [${section.title}] (first on line ${before.line})`, 'keep one');
-        }
-        this.one.set(e.name, e);
-      } else if (!WG_QUICK_ONLY.has(e.name)) {
-        warnings.push(`${v.file}:${e.line}: unknown key ${e.key} in [${section.title}] ignored`);
-      }
-    }
-  }
-
-  get(key: string): IniEntry | undefined {
-    return this.one.get(key.toLowerCase());
-  }
-
-  need(key: string): IniEntry {
-    const e = this.get(key);
-    if (e === undefined) {
-      this.v.fail(this.section, `[${this.section.title}] needs ${key}`, `add "${key} = ..." to the section`);
-    }
-    return e;
-  }
-
-  all(key: string): IniEntry[] {
-    return this.many.get(key.toLowerCase()) ?? [];
-  }
-
-  /** Username/Password, expanded, '' when absent. */
-  str(key: string): string {
-    const e = this.get(key);
-    return e === undefined ? '' : this.v.text(e);
-  }
-}
+export { UDP_SESSION_IDLE_SECONDS } from './config-routines.js';
 
 function parseInterface(v: ValueReader, s: SectionReader): ProxyInterface {
   const checkAlive = s.all('CheckAlive').flatMap((e) => v.ips(e));
@@ -143,72 +85,6 @@ function parseWireGuard(v: ValueReader, sections: IniSection[], warnings: string
     iface: parseInterface(v, new SectionReader(v, ifaces[0]!, INTERFACE_KEYS, warnings)),
     peers: peers.map((p) => parsePeer(v, new SectionReader(v, p, PEER_KEYS, warnings))),
   };
-}
-
-function parseRoutine(v: ValueReader, sec: IniSection, warnings: string[]): ProxyRoutine | null {
-  const at = (keys: Keys): SectionReader => new SectionReader(v, sec, keys, warnings);
-  const line = sec.line;
-  const idle = (s: SectionReader): number => {
-    const e = s.get('InactivityTimeout');
-    return e === undefined ? UDP_SESSION_IDLE_SECONDS : v.int(e, 1, 86400);
-  };
-  switch (sec.name) {
-    case 'socks5': {
-      const s = at({ scalar: ['BindAddress', 'Username', 'Password'] });
-      const bind = v.hostPort(s.need('BindAddress'), false);
-      return { kind: 'socks5', line, bind, username: s.str('Username'), password: s.str('Password') };
-    }
-    case 'http': {
-      const s = at({ scalar: ['BindAddress', 'Username', 'Password', 'CertFile', 'KeyFile'] });
-      const cert = s.get('CertFile');
-      const key = s.get('KeyFile');
-      if ((cert === undefined) !== (key === undefined)) {
-        v.fail(
-          cert ?? key ?? sec,
-          '[http] needs both CertFile and KeyFile for HTTPS',
-          'give both or neither',
-        );
-      }
-      return {
-        kind: 'http',
-        line,
-        bind: v.hostPort(s.need('BindAddress'), false),
-        username: s.str('Username'),
-        password: s.str('Password'),
-        certFile: cert === undefined ? null : v.text(cert),
-        keyFile: key === undefined ? null : v.text(key),
-      };
-    }
-    case 'tcpclienttunnel': {
-      const s = at({ scalar: ['BindAddress', 'Target'] });
-      const bind = v.hostPort(s.need('BindAddress'), false);
-      return { kind: 'tcp-client', line, bind, target: v.hostPort(s.need('Target'), true) };
-    }
-    case 'tcpservertunnel': {
-      const s = at({ scalar: ['ListenPort', 'Target'] });
-      const listenPort = v.port(s.need('ListenPort'));
-      return { kind: 'tcp-server', line, listenPort, target: v.hostPort(s.need('Target'), true) };
-    }
-    case 'stdiotunnel': {
-      const s = at({ scalar: ['Target'] });
-      return { kind: 'stdio', line, target: v.hostPort(s.need('Target'), true) };
-    }
-    case 'udpclienttunnel':
-    case 'udpproxytunnel': {
-      const s = at({ scalar: ['BindAddress', 'Target', 'InactivityTimeout'] });
-      const bind = v.hostPort(s.need('BindAddress'), false);
-      const target = v.hostPort(s.need('Target'), true);
-      return { kind: 'udp-client', line, bind, target, inactivityTimeout: idle(s) };
-    }
-    case 'udpservertunnel': {
-      const s = at({ scalar: ['ListenPort', 'Target', 'InactivityTimeout'] });
-      const listenPort = v.port(s.need('ListenPort'));
-      const target = v.hostPort(s.need('Target'), true);
-      return { kind: 'udp-server', line, listenPort, target, inactivityTimeout: idle(s) };
-    }
-    default:
-      return null;
-  }
 }
 
 export interface ParseOptions {

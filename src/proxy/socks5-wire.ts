@@ -4,6 +4,8 @@
  * request header (§7), and the mapping from Node's connect errors to reply codes.
  */
 import { isIP } from 'node:net';
+import { formatIP } from '../routing/ip-format.js';
+import { parseIPv4, parseIPv6 } from '../routing/ip.js';
 import type { ByteReader } from './byte-reader.js';
 
 export const SOCKS_VERSION = 0x05;
@@ -57,48 +59,13 @@ export function replyForError(err: unknown): number {
   }
 }
 
-function ipv6Bytes(ip: string): Buffer {
-  // Expand '::' and any embedded dotted quad into eight 16-bit groups.
-  let text = ip;
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4 !== null) {
-    const b = v4[1]!.split('.').map(Number);
-    text = `${text.slice(0, v4.index)}${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`;
-  }
-  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
-  const left = head === '' || head === undefined ? [] : head.split(':');
-  const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups =
-    tail === undefined
-      ? left
-      : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
-}
-
-function ipv6Text(b: Buffer): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
-  // RFC 5952 §4.2: compress the longest run of zero groups (two or more).
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j === i ? i + 1 : j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
-}
-
 /** ATYP, address and port as the wire carries them. */
 export function encodeAddress(host: string, port: number): Buffer {
-  const family = isIP(host);
+  const v4 = isIP(host) === 4 ? parseIPv4(host) : null;
+  const v6 = isIP(host) === 6 ? parseIPv6(host) : null;
   let head: Buffer;
-  if (family === 4) head = Buffer.from([ATYP_IPV4, ...host.split('.').map(Number)]);
-  else if (family === 6) head = Buffer.concat([Buffer.from([ATYP_IPV6]), ipv6Bytes(host)]);
+  if (v4 !== null) head = Buffer.from([ATYP_IPV4, ...v4]);
+  else if (v6 !== null) head = Buffer.from([ATYP_IPV6, ...v6]);
   else {
     const name = Buffer.from(host, 'utf8');
     head = Buffer.concat([Buffer.from([ATYP_DOMAINNAME, name.length]), name]);
@@ -113,7 +80,7 @@ export async function readAddress(r: ByteReader): Promise<SocksAddress | null> {
   const atyp = await r.readByte();
   let host: string;
   if (atyp === ATYP_IPV4) host = [...(await r.read(4))].join('.');
-  else if (atyp === ATYP_IPV6) host = ipv6Text(await r.read(16));
+  else if (atyp === ATYP_IPV6) host = formatIP(await r.read(16));
   else if (atyp === ATYP_DOMAINNAME) host = (await r.read(await r.readByte())).toString('utf8');
   else return null;
   return { host, port: (await r.read(2)).readUInt16BE(0), atyp };
@@ -128,7 +95,7 @@ export function decodeAddress(b: Buffer, offset: number): { addr: SocksAddress; 
     host = [...b.subarray(at, at + 4)].join('.');
     at += 4;
   } else if (atyp === ATYP_IPV6 && b.length >= at + 18) {
-    host = ipv6Text(b.subarray(at, at + 16));
+    host = formatIP(b.subarray(at, at + 16));
     at += 16;
   } else if (atyp === ATYP_DOMAINNAME && b.length >= at + 1 && b.length >= at + 1 + b[at]! + 2) {
     const len = b[at]!;
