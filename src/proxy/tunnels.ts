@@ -72,12 +72,15 @@ export async function startTcpServerTunnel(
     remote.on('error', () => remote.destroy());
     remote.pause();
     const local = connectLocal({ host: target.host, port: target.port });
-    local.once('connect', () => joinStreams(remote, local));
-    local.once('error', (err) => {
-      if (local.connecting || !local.readable) {
-        log.error(`TCP server tunnel to ${joinHostPort(target)}: ${err.message}`);
-      }
+    const onConnectError = (err: Error): void => {
+      log.error(`TCP server tunnel to ${joinHostPort(target)}: ${err.message}`);
       remote.destroy();
+    };
+    local.once('error', onConnectError);
+    local.once('connect', () => {
+      // From here on errors are the pair's business (joinStreams closes both).
+      local.off('error', onConnectError);
+      joinStreams(remote, local);
     });
   });
   await new Promise<void>((resolve, reject) => {
