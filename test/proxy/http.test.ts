@@ -144,6 +144,18 @@ test('with the right credentials: GET and CONNECT go through', { skip: noCurl },
   assert.equal(con.stdout, 'origin GET /ok2 ', con.stderr);
 });
 
+test('IPv6 origins: plain GET and CONNECT to [::1]', { skip: noCurl }, async () => {
+  const origin6 = await httpOrigin('::1');
+  try {
+    const get = await curl(['-x', `http://127.0.0.1:${open.port()}`, `http://[::1]:${origin6.port}/six`]);
+    assert.equal(get.stdout, 'origin GET /six ', get.stderr);
+    const con = await curl(['-p', '-x', `http://127.0.0.1:${open.port()}`, `http://[::1]:${origin6.port}/six-c`]);
+    assert.equal(con.stdout, 'origin GET /six-c ', con.stderr);
+  } finally {
+    await closeAll(origin6.server);
+  }
+});
+
 test('a refused upstream is 502, a non-absolute request 400', { skip: noCurl }, async () => {
   const closed = createServer();
   const port = await listenOn(closed);
