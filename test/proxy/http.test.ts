@@ -149,7 +149,12 @@ test('IPv6 origins: plain GET and CONNECT to [::1]', { skip: noCurl }, async () 
   try {
     const get = await curl(['-x', `http://127.0.0.1:${open.port()}`, `http://[::1]:${origin6.port}/six`]);
     assert.equal(get.stdout, 'origin GET /six ', get.stderr);
-    const con = await curl(['-p', '-x', `http://127.0.0.1:${open.port()}`, `http://[::1]:${origin6.port}/six-c`]);
+    const con = await curl([
+      '-p',
+      '-x',
+      `http://127.0.0.1:${open.port()}`,
+      `http://[::1]:${origin6.port}/six-c`,
+    ]);
     assert.equal(con.stdout, 'origin GET /six-c ', con.stderr);
   } finally {
     await closeAll(origin6.server);
