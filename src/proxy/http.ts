@@ -117,6 +117,8 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<RunningRoutin
           if (!res.headersSent) res.writeHead(gatewayStatus(err), { 'Content-Length': '0' }).end();
           else res.destroy();
         });
+        // A client that goes away mid-exchange takes its upstream request with it.
+        res.once('close', () => upstream.destroy());
         req.pipe(upstream);
       },
       (err: unknown) => void res.writeHead(gatewayStatus(err), { 'Content-Length': '0' }).end(),
@@ -166,6 +168,9 @@ export async function startHttpProxy(o: HttpProxyOptions): Promise<RunningRoutin
   server.on('connect', onConnect);
   server.on('clientError', (_err, socket: Duplex) => socket.destroy());
   server.maxConnections = o.maxConnections ?? 1024;
+  // Headers must arrive promptly (as SOCKS5's handshake); bodies may take as long as they take.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 0;
   await listenTcp(server, o.bind);
   return {
     name: `HTTP${tls ? 'S' : ''} proxy on ${joinHostPort(o.bind)}`,
