@@ -34,7 +34,9 @@ test('udp4 both ways with rinfo; send binds implicitly; close', () =>
     const client = stack.network.createSocket('udp4');
     const reply = once(client, 'message');
     const sent = new Promise<number>((resolve, reject) =>
-      client.send('question', 5353, '10.0.0.2', (err, bytes) => (err === null ? resolve(bytes) : reject(err))),
+      client.send('question', 5353, '10.0.0.2', (err, bytes) =>
+        err === null ? resolve(bytes) : reject(err),
+      ),
     );
     assert.equal(await sent, 8);
     const [msg, rinfo] = (await reply) as [Buffer, TunnelRemoteInfo];
@@ -64,7 +66,11 @@ test('udp6 through the tunnel: outbound datagrams and a reply from a peer', () =
     assert.deepEqual(out.to, { address: ip('fd00::53'), port: 53 });
     assert.equal(out.from.port, 4000);
     const arrived = once(socket, 'message');
-    stack.udp.inject({ address: ip('fd00::53'), port: 53 }, { address: ip('fd00::1'), port: 4000 }, Buffer.from('pong'));
+    stack.udp.inject(
+      { address: ip('fd00::53'), port: 53 },
+      { address: ip('fd00::1'), port: 4000 },
+      Buffer.from('pong'),
+    );
     await arrived;
     assert.deepEqual(messages, [['pong', { address: 'fd00::53', family: 'IPv6', port: 53, size: 4 }]]);
     socket.close();
@@ -96,7 +102,9 @@ test('ping: answered, by name, concurrent, and ETIMEDOUT for silence', () =>
     const rtt = await stack.network.ping('10.0.0.2', 1000);
     assert.ok(rtt >= 0 && rtt < 1000);
     assert.ok((await stack.network.ping('gw.tunnel')) >= 0);
-    const many = await Promise.all(['10.0.0.1', '10.0.0.2', 'fd00::1', '10.0.0.2'].map((a) => stack.network.ping(a)));
+    const many = await Promise.all(
+      ['10.0.0.1', '10.0.0.2', 'fd00::1', '10.0.0.2'].map((a) => stack.network.ping(a)),
+    );
     assert.equal(many.length, 4);
     stack.icmp.silent.push(ip('10.0.0.1'));
     const started = performance.now();

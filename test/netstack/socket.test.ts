@@ -67,7 +67,7 @@ test('allowHalfOpen false (the default): the server ends once it read our FIN', 
     server.close();
   }));
 
-test('allowHalfOpen true: the server may keep writing after the client\'s FIN', () =>
+test("allowHalfOpen true: the server may keep writing after the client's FIN", () =>
   withStack(async (stack) => {
     const server = new TcpServer({ tcp: stack.tcp, keeper: stack.driver, allowHalfOpen: true }, (socket) => {
       let bytes = 0;
@@ -228,15 +228,17 @@ test('setTimeout emits timeout when idle; setKeepAlive/setNoDelay reach the conn
     server.close();
   }));
 
-test('ref and unref: only ref\'d open sockets hold the driver', () =>
+test("ref and unref: only ref'd open sockets hold the driver", () =>
   withStack(async (stack) => {
-    const server = new TcpServer({ tcp: stack.tcp, keeper: stack.driver }, (s) => s.resume().on('error', () => undefined));
+    const server = new TcpServer({ tcp: stack.tcp, keeper: stack.driver }, (s) =>
+      s.resume().on('error', () => undefined),
+    );
     const port = await listening(server, 23);
     assert.equal(stack.driver.refs, 1, 'a listening server holds the loop');
     server.unref();
     assert.equal(stack.driver.refs, 0);
     const socket = await stack.network.connect({ host: '10.0.0.2', port });
-    assert.equal(stack.driver.refs, 2, 'both ends are open and ref\'d');
+    assert.equal(stack.driver.refs, 2, "both ends are open and ref'd");
     socket.unref().unref();
     assert.equal(stack.driver.refs, 1);
     socket.ref();
