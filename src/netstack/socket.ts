@@ -16,6 +16,7 @@ import type { TunnelSocket } from './network-types.js';
 import type { TcpConnection, TcpConnectionEvents, TcpErrorCode } from './types.js';
 import { familyName, formatIP } from './addresses.js';
 import { systemError } from './socket-errors.js';
+import { SocketKnobs } from './socket-knobs.js';
 
 export interface TcpSocketOptions {
   /** Counts this socket while it is open and ref'd (the StackDriver), so the program stays up. */
@@ -23,9 +24,6 @@ export interface TcpSocketOptions {
   /** net.Socket's allowHalfOpen: false (default) ends our side once the peer's FIN was read. */
   readonly allowHalfOpen?: boolean;
 }
-
-/** Linux's default keepalive idle time (tcp_keepalive_time), used when setKeepAlive gets 0. */
-const DEFAULT_KEEPALIVE_IDLE_MS = 7_200_000;
 
 interface PendingWrite {
   readonly chunk: Buffer;
@@ -40,8 +38,7 @@ export class TcpSocket extends Duplex implements TunnelSocket {
   #connecting = false;
   #remote: { address: string; port: number; family: 'IPv4' | 'IPv6' } | undefined;
   #local: { address: string; port: number } | undefined;
-  readonly #keeper: LoopKeeper | null;
-  #refd = false;
+  readonly #knobs: SocketKnobs;
   #pendingWrite: PendingWrite | null = null;
   #pendingFinal: ((error?: Error | null) => void) | null = null;
   /** Bytes the reader took, to be consume()d at the end of this microtask (one window update). */
@@ -57,11 +54,6 @@ export class TcpSocket extends Duplex implements TunnelSocket {
   #closed = false;
   #bytesRead = 0;
   #bytesWritten = 0;
-  #idleMs = 0;
-  #idleTimer: NodeJS.Timeout | null = null;
-  #connectTimer: NodeJS.Timeout | null = null;
-  #keepAlive: { enable: boolean; idleMs: number } | null = null;
-  #noDelay: boolean | null = null;
 
   readonly #events: TcpConnectionEvents = {
     onEstablished: () => this.#onEstablished(),
@@ -73,7 +65,7 @@ export class TcpSocket extends Duplex implements TunnelSocket {
 
   constructor(options: TcpSocketOptions = {}) {
     super({ allowHalfOpen: options.allowHalfOpen ?? false, emitClose: false, decodeStrings: true });
-    this.#keeper = options.keeper ?? null;
+    this.#knobs = new SocketKnobs(options.keeper ?? null, () => this.emit('timeout'));
     this.ref();
   }
 
@@ -87,10 +79,9 @@ export class TcpSocket extends Duplex implements TunnelSocket {
     this.#connecting = true;
     this.#remote = { address: host, port, family: host.includes(':') ? 'IPv6' : 'IPv4' };
     if (timeoutMs !== undefined && timeoutMs > 0) {
-      this.#connectTimer = setTimeout(() => {
+      this.#knobs.startConnectTimer(timeoutMs, () => {
         this.destroy(systemError('connect', 'ETIMEDOUT', this.#remote?.address, this.#remote?.port));
-      }, timeoutMs);
-      this.#connectTimer.unref();
+      });
     }
   }
 
@@ -128,11 +119,11 @@ export class TcpSocket extends Duplex implements TunnelSocket {
   #onEstablished(): void {
     if (this.#detached || this.#conn === null) return;
     this.#connecting = false;
-    this.#clearConnectTimer();
+    this.#knobs.clearConnectTimer();
     // The local end may only be final now (an ephemeral port chosen at SYN time).
     this.#local = { address: formatIP(this.#conn.local.address), port: this.#conn.local.port };
     this.#applyOptions();
-    this.#touch();
+    this.#knobs.touch();
     this.emit('connect');
     this.emit('ready');
     this.#continueWrite();
@@ -150,7 +141,7 @@ export class TcpSocket extends Duplex implements TunnelSocket {
     if (data.length === 0) return;
     const n = data.length;
     this.#bytesRead += n;
-    this.#touch();
+    this.#knobs.touch();
     // The view is only valid during the call: push a copy.
     if (this.push(Buffer.from(data))) this.#queueConsume(n);
     else this.#held += n;
@@ -165,7 +156,7 @@ export class TcpSocket extends Duplex implements TunnelSocket {
   #onClose(error: TcpErrorCode | null): void {
     if (this.#detached) return;
     this.#closed = true;
-    this.#clearConnectTimer();
+    this.#knobs.clearConnectTimer();
     if (error !== null) {
       this.destroy(this.#errorFor(error));
       return;
@@ -220,7 +211,7 @@ export class TcpSocket extends Duplex implements TunnelSocket {
         if (taken <= 0) return;
         pending.offset += taken;
         this.#bytesWritten += taken;
-        this.#touch();
+        this.#knobs.touch();
       }
       this.#pendingWrite = null;
       pending.callback();
@@ -258,10 +249,7 @@ export class TcpSocket extends Duplex implements TunnelSocket {
     const abortive = this.#reset || this.#connecting || unread;
     this.#detached = true;
     this.#connecting = false;
-    this.#clearConnectTimer();
-    if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
-    this.#idleTimer = null;
-    this.unref();
+    this.#knobs.close();
     const conn = this.#conn;
     if (conn !== null && !this.#closed) {
       if (abortive) {
@@ -316,7 +304,7 @@ export class TcpSocket extends Duplex implements TunnelSocket {
   }
   /** The idle timeout set by setTimeout (undefined when none), as net.Socket.timeout. */
   get timeout(): number | undefined {
-    return this.#idleMs > 0 ? this.#idleMs : undefined;
+    return this.#knobs.idleMs > 0 ? this.#knobs.idleMs : undefined;
   }
   get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {
     if (this.#connecting) return 'opening';
@@ -337,13 +325,13 @@ export class TcpSocket extends Duplex implements TunnelSocket {
   }
 
   setKeepAlive(enable = false, initialDelay = 0): this {
-    this.#keepAlive = { enable, idleMs: initialDelay > 0 ? initialDelay : DEFAULT_KEEPALIVE_IDLE_MS };
+    this.#knobs.setKeepAlive(enable, initialDelay);
     this.#applyOptions();
     return this;
   }
 
   setNoDelay(noDelay = true): this {
-    this.#noDelay = noDelay;
+    this.#knobs.setNoDelay(noDelay);
     this.#applyOptions();
     return this;
   }
@@ -352,21 +340,13 @@ export class TcpSocket extends Duplex implements TunnelSocket {
   #applyOptions(): void {
     const conn = this.#conn;
     if (conn === null || this.#connecting || this.#detached) return;
-    if (this.#keepAlive !== null) conn.setKeepAlive(this.#keepAlive.enable, this.#keepAlive.idleMs);
-    if (this.#noDelay !== null) conn.setNoDelay(this.#noDelay);
+    this.#knobs.apply(conn);
   }
 
   /** Emits 'timeout' after `timeout` ms without reads or writes (0 disables), as net.Socket. */
   setTimeout(timeout: number, callback?: () => void): this {
     if (!Number.isFinite(timeout) || timeout < 0) throw new RangeError(`invalid socket timeout ${timeout}`);
-    if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
-    this.#idleTimer = null;
-    this.#idleMs = timeout;
-    if (timeout > 0 && !this.destroyed) {
-      // Unref'd like Node's socket timers: the socket's own ref decides whether the loop waits.
-      this.#idleTimer = setTimeout(() => this.emit('timeout'), timeout);
-      this.#idleTimer.unref();
-    }
+    this.#knobs.setIdleTimeout(this.destroyed ? 0 : timeout);
     if (callback !== undefined) {
       if (timeout === 0) this.removeListener('timeout', callback);
       else this.once('timeout', callback);
@@ -374,28 +354,13 @@ export class TcpSocket extends Duplex implements TunnelSocket {
     return this;
   }
 
-  #touch(): void {
-    this.#idleTimer?.refresh();
-  }
-
-  #clearConnectTimer(): void {
-    if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
-    this.#connectTimer = null;
-  }
-
   ref(): this {
-    if (!this.#refd && !this.destroyed) {
-      this.#refd = true;
-      this.#keeper?.ref();
-    }
+    if (!this.destroyed) this.#knobs.ref();
     return this;
   }
 
   unref(): this {
-    if (this.#refd) {
-      this.#refd = false;
-      this.#keeper?.unref();
-    }
+    this.#knobs.unref();
     return this;
   }
 }

@@ -81,7 +81,8 @@ export class FakeConnection implements TcpConnection {
   }
 
   consume(n: number): void {
-    if (n < 0 || n > this.unconsumed) throw new RangeError(`consume(${n}) with ${this.unconsumed} unconsumed`);
+    if (n < 0 || n > this.unconsumed)
+      throw new RangeError(`consume(${n}) with ${this.unconsumed} unconsumed`);
     this.unconsumed -= n;
     this.fake.wake();
   }

@@ -33,6 +33,8 @@ export function drain(stream: Readable): Promise<{ bytes: number; hash: string }
     });
     stream.once('end', () => resolve({ bytes, hash: hash.digest('hex') }));
     stream.once('error', reject);
+    // A stream paused by pause() does not resume when a 'data' listener is added.
+    stream.resume();
   });
 }
 

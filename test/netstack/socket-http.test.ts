@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { TcpServer } from '../../src/netstack/socket-server.js';
 import type { TunnelNetwork } from '../../src/netstack/network-types.js';
 import { FakeStack } from '../helpers/fake-stack.js';
 import { waitFor } from '../helpers/netns.js';
@@ -106,6 +108,46 @@ test('several requests at once share the stack without mixing bytes', async () =
     const results = await Promise.all([1, 2, 3].map(() => request(stack.network, port, 'GET')));
     for (const r of results) assert.equal(sha256(r.body), sha256(BIG));
     close();
+  } finally {
+    stack.close();
+  }
+});
+
+test("http.Agent with keepAlive: one tunnel connection, unref'd while idle in the pool", async () => {
+  const stack = new FakeStack();
+  const network = stack.network;
+  class TunnelAgent extends http.Agent {
+    override createConnection(options: http.ClientRequestArgs): Duplex {
+      return network.createConnection({ host: String(options.host), port: Number(options.port) });
+    }
+  }
+  const agent = new TunnelAgent({ keepAlive: true });
+  try {
+    let connections = 0;
+    const httpServer = http.createServer((req, res) => res.end(`hello ${req.url}`));
+    const server = network.createServer((socket) => {
+      connections++;
+      httpServer.emit('connection', socket);
+    });
+    const port = await listening(server, 8088, '10.0.0.2');
+    (server as TcpServer).unref();
+    const get = (path: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        http
+          .get({ host: '10.0.0.2', port, path, agent }, (res) => {
+            const parts: Buffer[] = [];
+            res.on('data', (c: Buffer) => parts.push(c));
+            res.on('end', () => resolve(Buffer.concat(parts).toString()));
+          })
+          .on('error', reject);
+      });
+    assert.equal(await get('/a'), 'hello /a');
+    await waitFor(() => stack.driver.refs === 1, { timeoutMs: 5000, what: "the pooled socket unref'd" });
+    assert.equal(await get('/b'), 'hello /b');
+    assert.equal(connections, 1);
+    agent.destroy();
+    server.close();
+    httpServer.close();
   } finally {
     stack.close();
   }

@@ -48,49 +48,53 @@ function selfSigned(): { key: Buffer; cert: Buffer } {
   }
 }
 
-test('tls.connect({ socket }) through the tunnel, a MiB each way', { skip: which('openssl') === null && 'no openssl' }, async () => {
-  const { key, cert } = selfSigned();
-  const stack = new FakeStack();
-  try {
-    const upload = pattern(1024 * 1024, 11);
-    const download = pattern(1024 * 1024, 12);
-    const tlsServer = tls.createServer({ key, cert }, (secure) => {
-      // TLS has no half close in Node: answer once the whole upload is in, then close.
-      const hash = createHash('sha256');
-      let bytes = 0;
-      secure.on('data', (chunk: Buffer) => {
-        hash.update(chunk);
-        bytes += chunk.length;
-        if (bytes === upload.length) secure.end(JSON.stringify({ bytes, hash: hash.digest('hex') }));
+test(
+  'tls.connect({ socket }) through the tunnel, a MiB each way',
+  { skip: which('openssl') === null && 'no openssl' },
+  async () => {
+    const { key, cert } = selfSigned();
+    const stack = new FakeStack();
+    try {
+      const upload = pattern(1024 * 1024, 11);
+      const download = pattern(1024 * 1024, 12);
+      const tlsServer = tls.createServer({ key, cert }, (secure) => {
+        // TLS has no half close in Node: answer once the whole upload is in, then close.
+        const hash = createHash('sha256');
+        let bytes = 0;
+        secure.on('data', (chunk: Buffer) => {
+          hash.update(chunk);
+          bytes += chunk.length;
+          if (bytes === upload.length) secure.end(JSON.stringify({ bytes, hash: hash.digest('hex') }));
+        });
+        secure.write(download);
       });
-      secure.write(download);
-    });
-    const server = stack.network.createServer((socket) => tlsServer.emit('connection', socket));
-    const port = await listening(server, 443, '10.0.0.2');
+      const server = stack.network.createServer((socket) => tlsServer.emit('connection', socket));
+      const port = await listening(server, 443, '10.0.0.2');
 
-    const socket = await stack.network.connect({ host: '10.0.0.2', port });
-    const secure = tls.connect({ socket, servername: 'tunnel.test', ca: cert });
-    await once(secure, 'secureConnect');
-    assert.equal(secure.authorized, true);
-    const received: Buffer[] = [];
-    let total = 0;
-    const done = new Promise<string>((resolve, reject) => {
-      secure.on('data', (chunk: Buffer) => {
-        received.push(chunk);
-        total += chunk.length;
+      const socket = await stack.network.connect({ host: '10.0.0.2', port });
+      const secure = tls.connect({ socket, servername: 'tunnel.test', ca: cert });
+      await once(secure, 'secureConnect');
+      assert.equal(secure.authorized, true);
+      const received: Buffer[] = [];
+      let total = 0;
+      const done = new Promise<string>((resolve, reject) => {
+        secure.on('data', (chunk: Buffer) => {
+          received.push(chunk);
+          total += chunk.length;
+        });
+        secure.on('end', () => resolve(Buffer.concat(received).subarray(download.length).toString()));
+        secure.on('error', reject);
       });
-      secure.on('end', () => resolve(Buffer.concat(received).subarray(download.length).toString()));
-      secure.on('error', reject);
-    });
-    secure.write(upload);
-    const summary = JSON.parse(await done) as { bytes: number; hash: string };
-    assert.equal(total - Buffer.byteLength(JSON.stringify(summary)), download.length);
-    assert.equal(sha256(Buffer.concat(received).subarray(0, download.length)), sha256(download));
-    assert.equal(summary.bytes, upload.length);
-    assert.equal(summary.hash, sha256(upload));
-    server.close();
-    tlsServer.close();
-  } finally {
-    stack.close();
-  }
-});
+      secure.write(upload);
+      const summary = JSON.parse(await done) as { bytes: number; hash: string };
+      assert.equal(total - Buffer.byteLength(JSON.stringify(summary)), download.length);
+      assert.equal(sha256(Buffer.concat(received).subarray(0, download.length)), sha256(download));
+      assert.equal(summary.bytes, upload.length);
+      assert.equal(summary.hash, sha256(upload));
+      server.close();
+      tlsServer.close();
+    } finally {
+      stack.close();
+    }
+  },
+);

@@ -42,7 +42,9 @@ test('undici Agent({ connect }) requests through the tunnel', async () => {
     const bytes = Buffer.from(await big.body.arrayBuffer());
     assert.equal(sha256(bytes), sha256(body));
     assert.equal(connections, 1, 'the pooled connection was reused');
-    await assert.rejects(request(`http://10.0.0.2:${port + 1}/`, { dispatcher: agent }), { code: 'ECONNREFUSED' });
+    await assert.rejects(request(`http://10.0.0.2:${port + 1}/`, { dispatcher: agent }), {
+      code: 'ECONNREFUSED',
+    });
   } finally {
     await agent.close();
     server.close();

@@ -67,7 +67,7 @@ test('allowHalfOpen false (the default): the server ends once it read our FIN', 
     server.close();
   }));
 
-test('allowHalfOpen true: the server may keep writing after the client\'s FIN', () =>
+test("allowHalfOpen true: the server may keep writing after the client's FIN", () =>
   withStack(async (stack) => {
     const server = new TcpServer({ tcp: stack.tcp, keeper: stack.driver, allowHalfOpen: true }, (socket) => {
       let bytes = 0;
@@ -228,20 +228,55 @@ test('setTimeout emits timeout when idle; setKeepAlive/setNoDelay reach the conn
     server.close();
   }));
 
-test('ref and unref: only ref\'d open sockets hold the driver', () =>
+test("ref and unref: only ref'd open sockets hold the driver", () =>
   withStack(async (stack) => {
-    const server = new TcpServer({ tcp: stack.tcp, keeper: stack.driver }, (s) => s.resume().on('error', () => undefined));
+    const server = new TcpServer({ tcp: stack.tcp, keeper: stack.driver }, (s) =>
+      s.resume().on('error', () => undefined),
+    );
     const port = await listening(server, 23);
     assert.equal(stack.driver.refs, 1, 'a listening server holds the loop');
     server.unref();
     assert.equal(stack.driver.refs, 0);
     const socket = await stack.network.connect({ host: '10.0.0.2', port });
-    assert.equal(stack.driver.refs, 2, 'both ends are open and ref\'d');
+    assert.equal(stack.driver.refs, 2, "both ends are open and ref'd");
     socket.unref().unref();
     assert.equal(stack.driver.refs, 1);
     socket.ref();
     assert.equal(stack.driver.refs, 2);
     socket.destroy();
     await waitFor(() => stack.driver.refs === 0, { timeoutMs: 5000, what: 'all released' });
+    server.close();
+  }));
+
+test('destroy() is close(2): FIN when everything was read, RST with unread data', () =>
+  withStack(async (stack) => {
+    const serverSides: TunnelSocket[] = [];
+    const server = stack.network.createServer((s) => {
+      serverSides.push(s);
+      s.write('unsolicited');
+    });
+    const port = await listening(server, 4242);
+
+    // Written before the handshake completes: held until 'connect', then sent.
+    const clean = stack.network.createConnection({ host: '10.0.0.2', port });
+    clean.write('early bytes');
+    await once(clean, 'data');
+    const [far] = serverSides;
+    const [early] = (await once(far!, 'data')) as [Buffer];
+    assert.equal(early.toString(), 'early bytes');
+    const farEnded = once(far!, 'end');
+    far!.resume();
+    clean.destroy();
+    await farEnded;
+    assert.equal(stack.tcp.aborts, 0, 'nothing unread: an orderly FIN');
+
+    const unread = await stack.network.connect({ host: '10.0.0.2', port });
+    unread.pause();
+    await waitFor(() => unread.readableLength > 0, { timeoutMs: 5000, what: 'unread data' });
+    const reset = once(serverSides[1]!, 'error');
+    unread.destroy();
+    const [error] = (await reset) as [NodeSystemError];
+    assert.equal(error.code, 'ECONNRESET');
+    assert.equal(stack.tcp.aborts, 1);
     server.close();
   }));
