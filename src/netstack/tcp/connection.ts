@@ -16,6 +16,7 @@ import type {
 import { NewReno } from './congestion.js';
 import type { ResolvedTcpOptions } from './constants.js';
 import { Reassembly } from './reassembly.js';
+import { oooChunkLimit } from './constants.js';
 import { RtoEstimator } from './rto.js';
 import { Scoreboard } from './scoreboard.js';
 import { SendBuffer } from './send-buffer.js';
@@ -34,6 +35,8 @@ export interface TcbHost {
   remove(c: Tcb): void;
   /** The connection entered TIME-WAIT. */
   enteredTimeWait(c: Tcb): void;
+  /** Counts an event in the layer's counters (retransmissions, timeouts, recoveries). */
+  count(name: 'retransmits' | 'timeouts' | 'fastRecoveries'): void;
   /** A passive open reached ESTABLISHED: hand it to the listener. */
   accepted(c: Tcb): void;
   /** RFC 9293 section 3.10.7.1: <SEQ=seq><CTL=RST> to the connection's peer. */
@@ -87,7 +90,7 @@ export class Tcb implements TcpConnection {
   rcvAdv = 0;
   /** Delivered bytes not yet consumed by the user. */
   unconsumed = 0;
-  readonly ooo = new Reassembly();
+  readonly ooo: Reassembly;
   /** An out-of-order FIN's sequence number, or -1. */
   pendingFin = -1;
   readonly sackEdges = new Uint32Array(8);
@@ -108,12 +111,13 @@ export class Tcb implements TcpConnection {
   /** Retransmission walks [rxtNext, rxtLimit), skipping SACKed ranges. */
   rxtNext = 0;
   rxtLimit = 0;
+  /** scoreboard.sackedEver when SND.UNA was last retransmitted. */
+  unaRetransmittedAt = 0;
 
   // Timers (monotonic ms; Infinity when off).
   rtoAt = Infinity;
   persistAt = Infinity;
   persistBackoff = 0;
-  ackAt = Infinity;
   keepAt = Infinity;
   timeWaitAt = Infinity;
   ackPending = false;
@@ -133,6 +137,7 @@ export class Tcb implements TcpConnection {
     this.mss = ourMss;
     this.buffer = new SendBuffer(host.options.sendBufferSize);
     this.cc = new NewReno(ourMss);
+    this.ooo = new Reassembly(oooChunkLimit(host.options.receiveBufferSize));
   }
 
   /** Moves along the state diagram (states.ts); a missing edge is a bug in this code. */
@@ -238,7 +243,7 @@ export class Tcb implements TcpConnection {
 
   /** The earliest timer. */
   deadline(): number {
-    return Math.min(this.rtoAt, this.persistAt, this.ackAt, this.keepAt, this.timeWaitAt);
+    return Math.min(this.rtoAt, this.persistAt, this.keepAt, this.timeWaitAt);
   }
 
   /** Any segment from the peer restarts the keepalive idle time. */

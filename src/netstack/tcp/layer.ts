@@ -38,6 +38,8 @@ export class TcpLayer implements TransportProtocol, TcpApi, TcbHost {
   readonly options: ResolvedTcpOptions;
   /** Dropped segments by reason. */
   readonly drops: Record<string, number> = Object.create(null) as Record<string, number>;
+  /** Segments retransmitted, retransmission timeouts, fast recoveries entered. */
+  readonly counters = { retransmits: 0, timeouts: 0, fastRecoveries: 0 };
   readonly connections = new Map<string, Tcb>();
   /** TIME-WAIT entries in the order they entered (oldest first). */
   private readonly timeWait = new Map<string, Tcb>();
@@ -68,6 +70,10 @@ export class TcpLayer implements TransportProtocol, TcpApi, TcbHost {
 
   now(): number {
     return this.host.now();
+  }
+
+  count(name: 'retransmits' | 'timeouts' | 'fastRecoveries'): void {
+    this.counters[name]++;
   }
 
   drop(reason: string): void {

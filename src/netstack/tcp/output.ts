@@ -44,10 +44,7 @@ export function sendSegment(c: Tcb, seq: number, flags: number, dataLen: number)
   );
   if (blocks > 0) writeSackOption(out, c.sackEdges, blocks);
   if (dataLen > 0) c.buffer.copyOut(seqDiff(seq, c.sndUna), dataLen, out, offset);
-  if (flags & ACK) {
-    c.ackPending = false;
-    c.ackAt = Infinity;
-  }
+  if (flags & ACK) c.ackPending = false;
   c.host.transmit(c, out);
 }
 
@@ -144,8 +141,11 @@ function retransmitOne(c: Tcb): boolean {
     return seqLt(c.rxtNext, c.rxtLimit);
   }
   sendSegment(c, c.rxtNext, ACK | (fin ? FIN : 0), Math.max(0, dataLen));
+  if (c.rxtNext === c.sndUna) c.unaRetransmittedAt = c.scoreboard.sackedEver;
+  // Karn: the timed segment, once retransmitted, gives no sample.
+  if (c.rttTiming && seqGe(c.rttSeq, c.rxtNext) && seqLt(c.rttSeq, end)) c.rttTiming = false;
   c.rxtNext = end;
-  c.rttTiming = false; // Karn: no sample from a retransmission.
+  c.host.count('retransmits');
   armRto(c);
   return true;
 }

@@ -14,7 +14,7 @@ import { seqAdd } from './seq.js';
 
 /** Enters (or restarts) TIME-WAIT: the user hears an orderly close now; the entry stays 2*MSL. */
 export function enterTimeWait(c: Tcb): void {
-  c.rtoAt = c.persistAt = c.keepAt = c.ackAt = Infinity;
+  c.rtoAt = c.persistAt = c.keepAt = Infinity;
   c.timeWaitAt = c.host.now() + TIME_WAIT_MS;
   c.ooo.clear();
   c.host.enteredTimeWait(c);
@@ -34,8 +34,6 @@ export function onTimers(c: Tcb, now: number): void {
   if (c.gone) return;
   if (c.persistAt <= now) windowProbe(c, now);
   if (c.keepAt <= now) keepAliveProbe(c, now);
-  if (c.gone) return;
-  if (c.ackAt <= now) output(c);
 }
 
 /** RFC 6298 section 5.4 to 5.7, and RFC 5681 section 3.1's loss window. */
@@ -57,6 +55,7 @@ function retransmissionTimeout(c: Tcb, now: number): void {
     c.finish('ETIMEDOUT');
     return;
   }
+  c.host.count('timeouts');
   c.cc.onTimeout(c.flight, c.mss);
   c.rto.expired();
   // After a second expiry in a row the receiver may have dropped what it SACKed (RFC 2018 8).
