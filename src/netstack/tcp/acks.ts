@@ -9,7 +9,7 @@
  */
 import type { Tcb } from './connection.js';
 import { DUPACK_THRESHOLD } from './constants.js';
-import { sendAck } from './output.js';
+import { armTimer, sendAck } from './output.js';
 import { SYN, FIN, type Segment } from './segment.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLt, seqMax } from './seq.js';
 import { enterTimeWait } from './timers.js';
@@ -132,7 +132,8 @@ function newlyAcked(c: Tcb, ack: number): void {
     c.cc.onAck(Math.max(0, acked - (sackedBefore - c.scoreboard.sacked)), c.mss);
   }
   c.dupAcks = 0;
-  c.rtoAt = c.flight > 0 ? now + c.rto.rto : Infinity;
+  c.tlpSent = false;
+  armTimer(c, true);
   if (acked > (finCovered ? 1 : 0) && !c.finQueued) c.events.onDrain();
 }
 
@@ -144,7 +145,9 @@ function duplicateAck(c: Tcb): void {
 
 /** RFC 6675 section 5's trigger: DupThresh segments' worth of SACKed data above SND.UNA. */
 function maybeRecover(c: Tcb): void {
-  if (!c.cc.inRecovery && c.sackOk && c.scoreboard.sacked >= DUPACK_THRESHOLD * c.mss) enterRecovery(c);
+  if (c.cc.inRecovery || !c.sackOk || c.scoreboard.empty) return;
+  // After a tail loss probe any SACK shows the hole (RFC 8985 section 7.4's recovery).
+  if (c.scoreboard.sacked >= DUPACK_THRESHOLD * c.mss || c.tlpSent) enterRecovery(c);
 }
 
 /** Fast retransmit and the start of recovery (RFC 5681 section 3.2, RFC 6582 section 3.2). */

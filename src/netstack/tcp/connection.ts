@@ -36,7 +36,7 @@ export interface TcbHost {
   /** The connection entered TIME-WAIT. */
   enteredTimeWait(c: Tcb): void;
   /** Counts an event in the layer's counters (retransmissions, timeouts, recoveries). */
-  count(name: 'retransmits' | 'timeouts' | 'fastRecoveries'): void;
+  count(name: 'retransmits' | 'timeouts' | 'fastRecoveries' | 'probes'): void;
   /** A passive open reached ESTABLISHED: hand it to the listener. */
   accepted(c: Tcb): void;
   /** RFC 9293 section 3.10.7.1: <SEQ=seq><CTL=RST> to the connection's peer. */
@@ -111,6 +111,10 @@ export class Tcb implements TcpConnection {
   /** Retransmission walks [rxtNext, rxtLimit), skipping SACKed ranges. */
   rxtNext = 0;
   rxtLimit = 0;
+  /** The timer at rtoAt is a tail loss probe (RFC 8985 section 7), not the RTO. */
+  tlpArmed = false;
+  /** A probe went out and no new data was acknowledged since. */
+  tlpSent = false;
   /** scoreboard.sackedEver when SND.UNA was last retransmitted. */
   unaRetransmittedAt = 0;
 

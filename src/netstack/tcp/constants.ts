@@ -55,6 +55,8 @@ export function oooChunkLimit(receiveBufferSize: number): number {
 }
 /** Ranges kept in the sender's SACK scoreboard. */
 export const SCOREBOARD_MAX_RANGES = 256;
+/** RFC 8985 section 7.2: the probe timeout is 2*SRTT; Linux's floor is 10 ms. */
+export const TLP_MIN_MS = 10;
 /** Initial send-buffer allocation (it doubles up to sendBufferSize). */
 export const SEND_BUFFER_INITIAL = 16 * 1024;
 
@@ -73,6 +75,8 @@ export interface TcpOptions {
   keepAliveProbes?: number;
   /** Offer and use SACK (RFC 2018), default true. */
   sack?: boolean;
+  /** Tail loss probes (RFC 8985 section 7), default true. */
+  tailLossProbe?: boolean;
 }
 
 export interface ResolvedTcpOptions {
@@ -83,6 +87,7 @@ export interface ResolvedTcpOptions {
   readonly keepAliveIntervalMs: number;
   readonly keepAliveProbes: number;
   readonly sack: boolean;
+  readonly tailLossProbe: boolean;
 }
 
 function positive(name: string, value: number | undefined, fallback: number, max: number): number {
@@ -102,5 +107,6 @@ export function resolveTcpOptions(o: TcpOptions = {}): ResolvedTcpOptions {
     keepAliveIntervalMs: positive('keepAliveIntervalMs', o.keepAliveIntervalMs, 75_000, 1 << 30),
     keepAliveProbes: positive('keepAliveProbes', o.keepAliveProbes, 9, 1000),
     sack: o.sack ?? true,
+    tailLossProbe: o.tailLossProbe ?? true,
   };
 }

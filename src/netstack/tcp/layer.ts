@@ -38,8 +38,8 @@ export class TcpLayer implements TransportProtocol, TcpApi, TcbHost {
   readonly options: ResolvedTcpOptions;
   /** Dropped segments by reason. */
   readonly drops: Record<string, number> = Object.create(null) as Record<string, number>;
-  /** Segments retransmitted, retransmission timeouts, fast recoveries entered. */
-  readonly counters = { retransmits: 0, timeouts: 0, fastRecoveries: 0 };
+  /** Segments retransmitted, retransmission timeouts, fast recoveries entered, tail loss probes. */
+  readonly counters = { retransmits: 0, timeouts: 0, fastRecoveries: 0, probes: 0 };
   readonly connections = new Map<string, Tcb>();
   /** TIME-WAIT entries in the order they entered (oldest first). */
   private readonly timeWait = new Map<string, Tcb>();
@@ -72,7 +72,7 @@ export class TcpLayer implements TransportProtocol, TcpApi, TcbHost {
     return this.host.now();
   }
 
-  count(name: 'retransmits' | 'timeouts' | 'fastRecoveries'): void {
+  count(name: 'retransmits' | 'timeouts' | 'fastRecoveries' | 'probes'): void {
     this.counters[name]++;
   }
 

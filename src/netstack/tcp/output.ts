@@ -10,6 +10,11 @@ import type { Tcb } from './connection.js';
 import { ACK, FIN, PSH, RST, SYN, sackOptionLength, synOptionsLength, TCP_HEADER_LENGTH } from './segment.js';
 import { writeHeader, writeSackOption, writeSynOptions } from './segment.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLt, seqMin } from './seq.js';
+import { TLP_MIN_MS } from './constants.js';
+
+function seqSub(a: number, n: number): number {
+  return (a - n) >>> 0;
+}
 
 /** The window field to send, moving the advertised right edge (never left: RFC 9293 3.8.6.2.2). */
 export function windowField(c: Tcb): number {
@@ -101,9 +106,51 @@ function canSendData(c: Tcb): boolean {
   );
 }
 
-/** Arms the retransmission timer if data is outstanding and it is off (RFC 6298 section 5.1). */
+/**
+ * Arms the retransmission timer when data is outstanding (RFC 6298 section 5.1; `restart` for
+ * 5.3). Outside recovery, with an RTT sample, the first expiry is a tail loss probe after
+ * max(2*SRTT, 10 ms) (RFC 8985 section 7.2) when that comes before the RTO.
+ */
+export function armTimer(c: Tcb, restart: boolean): void {
+  if (c.flight === 0) {
+    c.rtoAt = Infinity;
+    c.tlpArmed = false;
+    return;
+  }
+  if (!restart && c.rtoAt !== Infinity) return;
+  const now = c.host.now();
+  if (
+    c.host.options.tailLossProbe &&
+    c.rto.hasSample &&
+    !c.tlpSent &&
+    (c.state === 'ESTABLISHED' || c.state === 'CLOSE-WAIT') &&
+    !seqLt(c.sndUna, c.recover)
+  ) {
+    const pto = Math.max(2 * c.rto.srtt, TLP_MIN_MS);
+    if (pto < c.rto.rto) {
+      c.rtoAt = now + pto;
+      c.tlpArmed = true;
+      return;
+    }
+  }
+  c.rtoAt = now + c.rto.rto;
+  c.tlpArmed = false;
+}
+
 function armRto(c: Tcb): void {
-  if (c.rtoAt === Infinity) c.rtoAt = c.host.now() + c.rto.rto;
+  armTimer(c, false);
+}
+
+/** RFC 8985 section 7.3: the probe resends the last segment, whatever cwnd says. */
+export function tailLossProbe(c: Tcb): void {
+  c.tlpSent = true;
+  c.tlpArmed = false;
+  c.host.count('probes');
+  const last = seqSub(c.sndNxt, c.mss);
+  c.rxtNext = seqLt(last, c.sndUna) ? c.sndUna : last;
+  c.rxtLimit = c.sndNxt;
+  retransmitOne(c, true);
+  c.rtoAt = c.host.now() + c.rto.rto;
 }
 
 /** Sends whatever the windows allow; ends with a pure ACK if one is owed. */
@@ -120,7 +167,7 @@ export function output(c: Tcb): void {
 }
 
 /** One retransmission from [rxtNext, rxtLimit); false when there is none to send now. */
-function retransmitOne(c: Tcb): boolean {
+function retransmitOne(c: Tcb, force = false): boolean {
   if (seqLt(c.rxtNext, c.sndUna)) c.rxtNext = c.sndUna;
   for (;;) {
     if (!seqLt(c.rxtNext, c.rxtLimit) || !seqLt(c.rxtNext, c.sndNxt)) return false;
@@ -129,7 +176,7 @@ function retransmitOne(c: Tcb): boolean {
     c.rxtNext = e;
   }
   const p = pipe(c);
-  if (p > 0 && p + c.mss > c.cc.cwnd) return false;
+  if (!force && p > 0 && p + c.mss > c.cc.cwnd) return false;
   let end = seqMin(seqMin(c.rxtLimit, c.sndNxt), seqAdd(c.rxtNext, c.mss));
   const nextSack = c.scoreboard.nextSacked(c.rxtNext);
   if (nextSack >= 0) end = seqMin(end, nextSack);

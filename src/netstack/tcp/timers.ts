@@ -8,7 +8,7 @@
  */
 import type { Tcb } from './connection.js';
 import { DATA_RETRIES, RTO_MAX_MS, SYN_RETRIES, TIME_WAIT_MS } from './constants.js';
-import { output, sendSegment, sendSyn } from './output.js';
+import { output, sendSegment, sendSyn, tailLossProbe } from './output.js';
 import { ACK } from './segment.js';
 import { seqAdd } from './seq.js';
 
@@ -51,6 +51,10 @@ function retransmissionTimeout(c: Tcb, now: number): void {
     return;
   }
   if (c.flight === 0) return;
+  if (c.tlpArmed) {
+    tailLossProbe(c);
+    return;
+  }
   if (++c.retries > DATA_RETRIES) {
     c.finish('ETIMEDOUT');
     return;

@@ -31,7 +31,7 @@ test('SYN-SENT: SYN retransmitted at 1, 2, 4 ... s, then ETIMEDOUT', () => {
 });
 
 test('RFC 6298: RTO from the handshake sample, doubling on each expiry, ETIMEDOUT after 15', () => {
-  const b = new Bench();
+  const b = new Bench({ tailLossProbe: false });
   const e = b.passive({ window: 65535 });
   b.take();
   const t0 = b.clock.t;
@@ -56,7 +56,7 @@ test('RFC 6298: RTO from the handshake sample, doubling on each expiry, ETIMEDOU
 });
 
 test('an ACK ends the backoff and the timer restarts from the new RTO', () => {
-  const b = new Bench();
+  const b = new Bench({ tailLossProbe: false });
   const e = b.passive({ window: 65535 });
   b.take();
   e.conn.write(new Uint8Array(100));
@@ -73,6 +73,30 @@ test('an ACK ends the backoff and the timer restarts from the new RTO', () => {
   e.conn.write(new Uint8Array(10));
   b.take();
   assert.equal(b.layer.nextDeadline() - b.clock.t, 200, 'a fresh 10 ms sample: back to the 200 ms floor');
+});
+
+test('tail loss probe (RFC 8985): the last segment again after max(2*SRTT, 10 ms), then the RTO', () => {
+  const b = new Bench();
+  const e = b.passive({ window: 65535 });
+  b.take();
+  e.conn.setNoDelay(true);
+  e.conn.write(new Uint8Array(3000));
+  const sent = b.take();
+  assert.equal(sent.length, 3);
+  const t0 = b.clock.t;
+  b.advanceTo(b.layer.nextDeadline());
+  assert.equal(b.clock.t - t0, 10, 'SRTT 0: the 10 ms floor');
+  const [probe] = b.take();
+  assert.equal(probe!.seq + probe!.data.length, sent[2]!.seq + sent[2]!.data.length, 'the last MSS of data');
+  assert.equal(probe!.data.length, 1460);
+  assert.equal(b.layer.counters.probes, 1);
+  // The peer SACKs the probe: the hole before it is retransmitted at once (fast recovery).
+  const base = e.iss + 1;
+  b.send({ flags: F.ACK, seq: 1001, ack: base, window: 65535, sack: [[probe!.seq, base + 3000]] });
+  const rexmit = b.take();
+  assert.equal(rexmit[0]!.seq, base);
+  assert.equal(b.layer.counters.fastRecoveries, 1);
+  assert.equal(b.layer.counters.timeouts, 0);
 });
 
 test('zero window: probes with backoff, data flows when the window opens', () => {
