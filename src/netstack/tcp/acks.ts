@@ -35,7 +35,9 @@ export function processAck(c: Tcb, seg: Segment): boolean {
     c.recover = c.sndUna;
     c.rxtNext = c.rxtLimit = c.sndUna;
     c.applyQueuedClose();
-    c.host.accepted(c);
+    // A passive open goes to its listener; an active one came through a simultaneous open.
+    if (c.passive) c.host.accepted(c);
+    else c.events.onEstablished();
     if (c.gone) return false;
   }
   if (c.state === 'TIME-WAIT') return true;

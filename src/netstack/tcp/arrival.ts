@@ -157,7 +157,7 @@ function second(c: Tcb, seq: number): void {
   switch (c.state) {
     case 'SYN-RECEIVED':
       // A passive open goes back to LISTEN (the listener still listens); an active one refused.
-      c.finish(c.passiveOf !== null ? 'ECONNRESET' : 'ECONNREFUSED');
+      c.finish(c.passive ? 'ECONNRESET' : 'ECONNREFUSED');
       return;
     case 'CLOSING':
     case 'LAST-ACK':

@@ -61,6 +61,8 @@ export class Tcb implements TcpConnection {
   notified = false;
   /** The listener's half-open count to release on ESTABLISHED or failure (passive opens). */
   passiveOf: { halfOpen: number } | null = null;
+  /** Opened by a listener (else by connect(), simultaneous open included). */
+  passive = false;
 
   // Send sequence variables (RFC 9293 section 3.3.1).
   iss = 0;
