@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Bench, F } from './craft.js';
+import { Bench, build, F } from './craft.js';
+import { datagram } from './wire.js';
 
 test('SYN-SENT: SYN retransmitted at 1, 2, 4 ... s, then ETIMEDOUT', () => {
   const b = new Bench();
@@ -153,6 +154,24 @@ test('our window closes when the user does not consume, and a window update foll
   const update = b.take();
   assert.equal(update.length, 1, 'one window update');
   assert.ok(update[0]!.window > 200);
+});
+
+test('ACKs are held to the end of the input batch: one ACK for ten in-order segments', () => {
+  const b = new Bench();
+  const e = b.passive();
+  b.take();
+  let seq = 1001;
+  for (let i = 0; i < 10; i++) {
+    const payload = build({ flags: F.ACK, seq, ack: e.iss + 1, data: new Uint8Array(1000) }, [40000, 80]);
+    b.layer.receive(datagram({ source: b.peerAddress, destination: b.ip.address, payload }));
+    seq += 1000;
+  }
+  assert.equal(b.take().length, 0, 'nothing before flush');
+  b.layer.flush();
+  const acks = b.take();
+  assert.equal(acks.length, 1);
+  assert.equal(acks[0]!.ack, seq);
+  assert.equal(e.rec.bytes, 10_000);
 });
 
 test('out-of-order data: SACK blocks in the ACKs, delivery in order when the hole fills', () => {
