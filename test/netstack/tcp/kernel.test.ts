@@ -10,7 +10,8 @@ import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import type { Tcb } from '../../../src/netstack/tcp/connection.js';
 import { TcpLayer } from '../../../src/netstack/tcp/index.js';
-import type { TcpConnection, TcpErrorCode } from '../../../src/netstack/types.js';
+import type { IpSender, TcpConnection, TcpErrorCode } from '../../../src/netstack/types.js';
+import { parseSegment, Segment } from '../../../src/netstack/tcp/segment.js';
 import {
   cleanup,
   exec,
@@ -20,6 +21,7 @@ import {
   waitFor,
   type TrackedProcess,
 } from '../../helpers/netns.js';
+import { Prng } from '../../helpers/fuzz.js';
 import { createTunStack, type TunStack } from '../../helpers/tun-stack.js';
 
 const skip = !isRoot() ? 'needs root' : prerequisitesMissing(['ip']);
@@ -56,6 +58,15 @@ s.on('end', () => console.log(JSON.stringify({
 s.on('error', (e) => { console.error(e.message); process.exit(1); });
 s.end(data);
 `;
+
+const impair = { on: false, loss: 0.03, sacksSent: 0, sacksReceived: 0 };
+const lossRng = new Prng(1303);
+
+/** SACK blocks in a TCP segment (0 when none or malformed). */
+function sackCount(segment: Uint8Array): number {
+  const seg = new Segment();
+  return parseSegment(segment, seg) === null ? seg.sackCount : 0;
+}
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -134,12 +145,34 @@ describe('userspace TCP against the kernel', { skip }, () => {
   before(async () => {
     t = await createTunStack({
       configure: (stack) => {
-        tcp = new TcpLayer(stack.ip, {
+        // Optional loss in both directions, between the IP layer and TCP, with SACK counting.
+        const lossyIp: IpSender = {
+          send: (src, dst, proto, payload, off) => {
+            if (impair.on && sackCount(payload) > 0) impair.sacksSent++;
+            if (impair.on && lossRng.chance(impair.loss)) return true;
+            return stack.ip.send(src, dst, proto, payload, off);
+          },
+          get mtu() {
+            return stack.ip.mtu;
+          },
+          sourceFor: (d) => stack.ip.sourceFor(d),
+        };
+        tcp = new TcpLayer(lossyIp, {
           now: () => performance.now(),
           random: (n) => new Uint8Array(randomBytes(n)),
           wake: () => queueMicrotask(arm),
         });
-        stack.register(tcp);
+        stack.register({
+          protocol: tcp.protocol,
+          receive: (d) => {
+            if (impair.on && sackCount(d.payload) > 0) impair.sacksReceived++;
+            if (impair.on && lossRng.chance(impair.loss)) return;
+            tcp.receive(d);
+          },
+          nextDeadline: () => tcp.nextDeadline(),
+          poll: () => tcp.poll(),
+          flush: () => tcp.flush(),
+        });
       },
     });
     server = spawn(t.ns, process.execPath, ['-e', SERVER, t.kernelV4, t.kernelV6]);
@@ -205,6 +238,28 @@ describe('userspace TCP against the kernel', { skip }, () => {
       }
     });
   }
+
+  it('3% loss each way (IPv4): both transfers intact, SACK blocks flow both ways', async () => {
+    impair.on = true;
+    try {
+      const ep = new Endpoint();
+      ep.conn = tcp.connect({ address: t.kernelV4Bytes, port: 7100 }, ep.events);
+      const up = randomBytes(4 << 20);
+      ep.send(up);
+      await waitFor(() => ep.closed !== undefined, { timeoutMs: 45_000, what: 'the lossy transfer' });
+      assert.equal(ep.closed, null);
+      const got = ep.received();
+      const nl = got.indexOf(10);
+      const head = JSON.parse(got.subarray(0, nl).toString()) as { sha: string; n: number; sha2: string };
+      assert.equal(head.sha, sha(up));
+      assert.equal(sha(got.subarray(nl + 1)), head.sha2);
+      assert.ok(impair.sacksReceived > 0, 'the kernel SACKed our data');
+      assert.ok(impair.sacksSent > 0, 'we SACKed the kernel data');
+      assert.ok(tcp.counters.retransmits > 0);
+    } finally {
+      impair.on = false;
+    }
+  });
 
   it('a connection to a closed kernel port is refused (ECONNREFUSED)', async () => {
     const ep = new Endpoint();
