@@ -142,6 +142,7 @@ function first(c: Tcb, seg: Segment): boolean {
   if (seg.payload.length > room) {
     seg.payload = seg.payload.subarray(0, room);
     seg.flags &= ~FIN;
+    c.ackPending = true; // The sender (a window probe, perhaps) learns our window from the ACK.
     c.host.drop('beyond-window');
   }
   return true;

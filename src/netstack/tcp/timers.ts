@@ -94,6 +94,11 @@ function keepAliveProbe(c: Tcb, now: number): void {
     c.keepAt = c.keepAlive ? now + c.keepIdle : Infinity;
     return;
   }
+  if (c.flight > 0) {
+    // Unacknowledged data: the retransmission timer watches the peer (as Linux does).
+    c.keepAt = now + c.keepIdle;
+    return;
+  }
   if (c.keepProbes >= c.host.options.keepAliveProbes) {
     c.finish('ETIMEDOUT');
     return;

@@ -129,6 +129,19 @@ test('zero window: probes with backoff, data flows when the window opens', () =>
   );
 });
 
+test('a 1-byte probe into our zero window draws an ACK with the window', () => {
+  const b = new Bench({ receiveBufferSize: 4096 });
+  const e = b.passive();
+  e.rec.autoConsume = false;
+  b.take();
+  b.send({ flags: F.ACK, seq: 1001, ack: e.iss + 1, data: new Uint8Array(4096) });
+  assert.equal(b.take().at(-1)!.window, 0);
+  b.send({ flags: F.ACK, seq: 1001 + 4096, ack: e.iss + 1, data: new Uint8Array(1) });
+  const [ack] = b.take();
+  assert.deepEqual([ack!.ack, ack!.window], [1001 + 4096, 0]);
+  assert.equal(e.rec.bytes, 4096);
+});
+
 test('our window closes when the user does not consume, and a window update follows consume', () => {
   const b = new Bench({ receiveBufferSize: 64 * 1024 });
   const e = b.passive();
