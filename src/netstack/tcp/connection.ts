@@ -2,9 +2,12 @@
  * One connection's transmission control block (RFC 9293 section 3.3.1: the SND.* and RCV.*
  * variables) and the user calls on it (section 3.10.1 to 3.10.6: SEND, RECEIVE's flow control,
  * CLOSE, ABORT). Segment arrival lives in arrival.ts, sending in output.ts, timers in timers.ts;
- * the layer (layer.ts) demultiplexes and owns the tables. Deviation, documented: CLOSE (shutdown)
+ * the layer (layer.ts) demultiplexes and owns the tables. Deviations, documented: CLOSE (shutdown)
  * before the handshake completes queues the FIN until ESTABLISHED instead of deleting the TCB
- * (Node's socket.end() semantics).
+ * (Node's socket.end() semantics); SEND after CLOSE takes nothing (write returns 0) rather than
+ * failing; FIN-WAIT-2 has no timeout (the user still owns the connection and may read; Linux's
+ * tcp_fin_timeout applies to orphaned sockets only). An orderly close is reported (onClose(null))
+ * when TIME-WAIT begins; the TIME-WAIT entry itself stays in the layer for 2*MSL.
  */
 import type {
   SocketAddress,
