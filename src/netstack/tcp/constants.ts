@@ -57,6 +57,8 @@ export function oooChunkLimit(receiveBufferSize: number): number {
 export const SCOREBOARD_MAX_RANGES = 256;
 /** RFC 8985 section 7.2: the probe timeout is 2*SRTT; Linux's floor is 10 ms. */
 export const TLP_MIN_MS = 10;
+/** RFC 8985 section 7.2's WCDelAckT: the peer's worst-case delayed ACK, added for one segment. */
+export const TLP_DELAYED_ACK_MS = 200;
 /** Initial send-buffer allocation (it doubles up to sendBufferSize). */
 export const SEND_BUFFER_INITIAL = 16 * 1024;
 

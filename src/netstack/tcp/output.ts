@@ -10,7 +10,7 @@ import type { Tcb } from './connection.js';
 import { ACK, FIN, PSH, RST, SYN, sackOptionLength, synOptionsLength, TCP_HEADER_LENGTH } from './segment.js';
 import { writeHeader, writeSackOption, writeSynOptions } from './segment.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLt, seqMin } from './seq.js';
-import { TLP_MIN_MS } from './constants.js';
+import { TLP_DELAYED_ACK_MS, TLP_MIN_MS } from './constants.js';
 
 function seqSub(a: number, n: number): number {
   return (a - n) >>> 0;
@@ -119,22 +119,40 @@ export function armTimer(c: Tcb, restart: boolean): void {
   }
   if (!restart && c.rtoAt !== Infinity) return;
   const now = c.host.now();
-  if (
-    c.host.options.tailLossProbe &&
-    c.rto.hasSample &&
-    !c.tlpSent &&
-    (c.state === 'ESTABLISHED' || c.state === 'CLOSE-WAIT') &&
-    !seqLt(c.sndUna, c.recover)
-  ) {
-    const pto = Math.max(2 * c.rto.srtt, TLP_MIN_MS);
-    if (pto < c.rto.rto) {
-      c.rtoAt = now + pto;
-      c.tlpArmed = true;
-      return;
-    }
+  const pto = probeTimeout(c);
+  if (pto < c.rto.rto) {
+    c.rtoAt = now + pto;
+    c.tlpArmed = true;
+    return;
   }
   c.rtoAt = now + c.rto.rto;
   c.tlpArmed = false;
+}
+
+/** RFC 8985 section 7.2's PTO, or Infinity when no probe may be scheduled now. */
+function probeTimeout(c: Tcb): number {
+  if (
+    !c.host.options.tailLossProbe ||
+    !c.rto.hasSample ||
+    c.tlpSent ||
+    (c.state !== 'ESTABLISHED' && c.state !== 'CLOSE-WAIT') ||
+    seqLt(c.sndUna, c.recover)
+  ) {
+    return Infinity;
+  }
+  // With one segment in flight, allow for the peer's delayed ACK.
+  return Math.max(2 * c.rto.srtt, TLP_MIN_MS) + (c.flight <= c.mss ? TLP_DELAYED_ACK_MS : 0);
+}
+
+/** RFC 8985 section 7.2: the probe is rescheduled after each transmission of new data. */
+function rescheduleProbe(c: Tcb): void {
+  const pto = probeTimeout(c);
+  if (pto >= c.rto.rto) return;
+  const at = c.host.now() + pto;
+  if (c.tlpArmed || at < c.rtoAt) {
+    c.rtoAt = at;
+    c.tlpArmed = true;
+  }
 }
 
 function armRto(c: Tcb): void {
@@ -157,7 +175,9 @@ export function tailLossProbe(c: Tcb): void {
 export function output(c: Tcb): void {
   if (c.gone) return;
   if (canSendData(c)) {
+    const before = c.sndNxt;
     while (retransmitOne(c) || sendNewOne(c));
+    if (c.sndNxt !== before) rescheduleProbe(c);
     // Zero window with data waiting and nothing in flight: probe (RFC 9293 section 3.8.6.1).
     if (c.sndWnd === 0 && seqLt(c.sndNxt, c.dataEnd) && c.flight === 0 && c.persistAt === Infinity) {
       c.persistAt = c.host.now() + c.rto.rto;
