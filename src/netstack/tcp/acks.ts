@@ -2,11 +2,14 @@
  * The fifth step of RFC 9293 section 3.10.7.4 (the ACK field), with RFC 5961 section 5's ACK
  * acceptance range, RFC 6298 RTT sampling, RFC 5681 / RFC 6582 duplicate ACKs and NewReno
  * recovery, RFC 6675-style loss marking from SACK blocks (RFC 2018), the send window update and
- * the FIN-acknowledged transitions.
+ * the FIN-acknowledged transitions. Two additions in the spirit of Linux: an RTT sample when a
+ * SACK block first covers the timed segment (so samples keep coming while a hole waits), and a
+ * lost retransmission is detected when DupThresh segments' worth of data sent after it was
+ * SACKed: the retransmission walk starts again from SND.UNA (instead of waiting for the RTO).
  */
 import type { Tcb } from './connection.js';
 import { DUPACK_THRESHOLD } from './constants.js';
-import { sendAck } from './output.js';
+import { armTimer, sendAck } from './output.js';
 import { SYN, FIN, type Segment } from './segment.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLt, seqMax } from './seq.js';
 import { enterTimeWait } from './timers.js';
@@ -32,7 +35,9 @@ export function processAck(c: Tcb, seg: Segment): boolean {
     c.recover = c.sndUna;
     c.rxtNext = c.rxtLimit = c.sndUna;
     c.applyQueuedClose();
-    c.host.accepted(c);
+    // A passive open goes to its listener; an active one came through a simultaneous open.
+    if (c.passive) c.host.accepted(c);
+    else c.events.onEstablished();
     if (c.gone) return false;
   }
   if (c.state === 'TIME-WAIT') return true;
@@ -61,7 +66,17 @@ export function processAck(c: Tcb, seg: Segment): boolean {
   ) {
     duplicateAck(c);
   }
-  if (c.cc.inRecovery && c.sackOk) c.rxtLimit = seqMax(c.rxtLimit, c.scoreboard.highest);
+  if (c.sackOk && seqLt(c.sndUna, c.recover) && !c.scoreboard.empty) {
+    // In recovery or after a timeout: holes below the highest SACK are lost.
+    c.rxtLimit = seqMax(c.rxtLimit, c.scoreboard.highest);
+    if (
+      seqGt(c.rxtNext, c.sndUna) &&
+      c.scoreboard.sackedEver - c.unaRetransmittedAt >= DUPACK_THRESHOLD * c.mss
+    ) {
+      c.rxtNext = c.sndUna;
+      c.unaRetransmittedAt = c.scoreboard.sackedEver;
+    }
+  }
   maybeRecover(c);
   // Send window update (RFC 9293 section 3.10.7.4): only from a newer segment.
   if (seqLt(c.sndWl1, seg.seq) || (c.sndWl1 === seg.seq && seqGe(ack, c.sndWl2))) {
@@ -83,10 +98,15 @@ function readSack(c: Tcb, seg: Segment): void {
       c.host.drop('sack-ignored');
     }
   }
+  if (c.rttTiming && c.scoreboard.sackedEnd(c.rttSeq) >= 0) {
+    c.rto.sample(c.host.now() - c.rttStart);
+    c.rttTiming = false;
+  }
 }
 
 function newlyAcked(c: Tcb, ack: number): void {
   const acked = seqDiff(ack, c.sndUna);
+  const sackedBefore = c.scoreboard.sacked;
   const finCovered = c.finSent && seqGt(ack, c.finSeq);
   c.buffer.release(acked - (finCovered ? 1 : 0));
   c.sndUna = ack;
@@ -110,10 +130,12 @@ function newlyAcked(c: Tcb, ack: number): void {
       c.rxtLimit = seqAdd(ack, c.mss);
     }
   } else {
-    c.cc.onAck(acked, c.mss);
+    // Bytes SACKed earlier were already counted as delivered: grow by the new ones only.
+    c.cc.onAck(Math.max(0, acked - (sackedBefore - c.scoreboard.sacked)), c.mss);
   }
   c.dupAcks = 0;
-  c.rtoAt = c.flight > 0 ? now + c.rto.rto : Infinity;
+  c.tlpSent = false;
+  armTimer(c, true);
   if (acked > (finCovered ? 1 : 0) && !c.finQueued) c.events.onDrain();
 }
 
@@ -125,13 +147,16 @@ function duplicateAck(c: Tcb): void {
 
 /** RFC 6675 section 5's trigger: DupThresh segments' worth of SACKed data above SND.UNA. */
 function maybeRecover(c: Tcb): void {
-  if (!c.cc.inRecovery && c.sackOk && c.scoreboard.sacked >= DUPACK_THRESHOLD * c.mss) enterRecovery(c);
+  if (c.cc.inRecovery || !c.sackOk || c.scoreboard.empty) return;
+  // After a tail loss probe any SACK shows the hole (RFC 8985 section 7.4's recovery).
+  if (c.scoreboard.sacked >= DUPACK_THRESHOLD * c.mss || c.tlpSent) enterRecovery(c);
 }
 
 /** Fast retransmit and the start of recovery (RFC 5681 section 3.2, RFC 6582 section 3.2). */
 function enterRecovery(c: Tcb): void {
   // RFC 6582 section 3.2 step 2: not again for losses from the same window.
   if (seqLt(c.sndUna, c.recover)) return;
+  c.host.count('fastRecoveries');
   c.cc.enterRecovery(c.flight, c.mss);
   c.recover = c.sndNxt;
   c.rxtNext = c.sndUna;

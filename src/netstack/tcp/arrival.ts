@@ -142,6 +142,7 @@ function first(c: Tcb, seg: Segment): boolean {
   if (seg.payload.length > room) {
     seg.payload = seg.payload.subarray(0, room);
     seg.flags &= ~FIN;
+    c.ackPending = true; // The sender (a window probe, perhaps) learns our window from the ACK.
     c.host.drop('beyond-window');
   }
   return true;
@@ -157,7 +158,7 @@ function second(c: Tcb, seq: number): void {
   switch (c.state) {
     case 'SYN-RECEIVED':
       // A passive open goes back to LISTEN (the listener still listens); an active one refused.
-      c.finish(c.passiveOf !== null ? 'ECONNRESET' : 'ECONNREFUSED');
+      c.finish(c.passive ? 'ECONNRESET' : 'ECONNREFUSED');
       return;
     case 'CLOSING':
     case 'LAST-ACK':

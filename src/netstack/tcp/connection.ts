@@ -2,9 +2,12 @@
  * One connection's transmission control block (RFC 9293 section 3.3.1: the SND.* and RCV.*
  * variables) and the user calls on it (section 3.10.1 to 3.10.6: SEND, RECEIVE's flow control,
  * CLOSE, ABORT). Segment arrival lives in arrival.ts, sending in output.ts, timers in timers.ts;
- * the layer (layer.ts) demultiplexes and owns the tables. Deviation, documented: CLOSE (shutdown)
+ * the layer (layer.ts) demultiplexes and owns the tables. Deviations, documented: CLOSE (shutdown)
  * before the handshake completes queues the FIN until ESTABLISHED instead of deleting the TCB
- * (Node's socket.end() semantics).
+ * (Node's socket.end() semantics); SEND after CLOSE takes nothing (write returns 0) rather than
+ * failing; FIN-WAIT-2 has no timeout (the user still owns the connection and may read; Linux's
+ * tcp_fin_timeout applies to orphaned sockets only). An orderly close is reported (onClose(null))
+ * when TIME-WAIT begins; the TIME-WAIT entry itself stays in the layer for 2*MSL.
  */
 import type {
   SocketAddress,
@@ -16,6 +19,7 @@ import type {
 import { NewReno } from './congestion.js';
 import type { ResolvedTcpOptions } from './constants.js';
 import { Reassembly } from './reassembly.js';
+import { oooChunkLimit } from './constants.js';
 import { RtoEstimator } from './rto.js';
 import { Scoreboard } from './scoreboard.js';
 import { SendBuffer } from './send-buffer.js';
@@ -34,6 +38,8 @@ export interface TcbHost {
   remove(c: Tcb): void;
   /** The connection entered TIME-WAIT. */
   enteredTimeWait(c: Tcb): void;
+  /** Counts an event in the layer's counters (retransmissions, timeouts, recoveries). */
+  count(name: 'retransmits' | 'timeouts' | 'fastRecoveries' | 'probes'): void;
   /** A passive open reached ESTABLISHED: hand it to the listener. */
   accepted(c: Tcb): void;
   /** RFC 9293 section 3.10.7.1: <SEQ=seq><CTL=RST> to the connection's peer. */
@@ -58,6 +64,8 @@ export class Tcb implements TcpConnection {
   notified = false;
   /** The listener's half-open count to release on ESTABLISHED or failure (passive opens). */
   passiveOf: { halfOpen: number } | null = null;
+  /** Opened by a listener (else by connect(), simultaneous open included). */
+  passive = false;
 
   // Send sequence variables (RFC 9293 section 3.3.1).
   iss = 0;
@@ -87,7 +95,7 @@ export class Tcb implements TcpConnection {
   rcvAdv = 0;
   /** Delivered bytes not yet consumed by the user. */
   unconsumed = 0;
-  readonly ooo = new Reassembly();
+  readonly ooo: Reassembly;
   /** An out-of-order FIN's sequence number, or -1. */
   pendingFin = -1;
   readonly sackEdges = new Uint32Array(8);
@@ -108,12 +116,17 @@ export class Tcb implements TcpConnection {
   /** Retransmission walks [rxtNext, rxtLimit), skipping SACKed ranges. */
   rxtNext = 0;
   rxtLimit = 0;
+  /** The timer at rtoAt is a tail loss probe (RFC 8985 section 7), not the RTO. */
+  tlpArmed = false;
+  /** A probe went out and no new data was acknowledged since. */
+  tlpSent = false;
+  /** scoreboard.sackedEver when SND.UNA was last retransmitted. */
+  unaRetransmittedAt = 0;
 
   // Timers (monotonic ms; Infinity when off).
   rtoAt = Infinity;
   persistAt = Infinity;
   persistBackoff = 0;
-  ackAt = Infinity;
   keepAt = Infinity;
   timeWaitAt = Infinity;
   ackPending = false;
@@ -133,6 +146,7 @@ export class Tcb implements TcpConnection {
     this.mss = ourMss;
     this.buffer = new SendBuffer(host.options.sendBufferSize);
     this.cc = new NewReno(ourMss);
+    this.ooo = new Reassembly(oooChunkLimit(host.options.receiveBufferSize));
   }
 
   /** Moves along the state diagram (states.ts); a missing edge is a bug in this code. */
@@ -238,7 +252,7 @@ export class Tcb implements TcpConnection {
 
   /** The earliest timer. */
   deadline(): number {
-    return Math.min(this.rtoAt, this.persistAt, this.ackAt, this.keepAt, this.timeWaitAt);
+    return Math.min(this.rtoAt, this.persistAt, this.keepAt, this.timeWaitAt);
   }
 
   /** Any segment from the peer restarts the keepalive idle time. */

@@ -6,7 +6,7 @@
  * - send buffer per connection: `sendBufferSize` (default 1 MiB), grown on demand from 16 KiB;
  * - receive window per connection: `receiveBufferSize` (default 4 MiB). Delivered bytes that the
  *   user has not consumed, plus out-of-order bytes, never exceed it: out-of-order segments are
- *   only stored inside the advertised window, in at most OOO_MAX_SEGMENTS pieces;
+ *   only stored inside the advertised window, in at most oooChunkLimit() chunks;
  * - connections in total: `maxConnections` (default 10,000), TIME-WAIT entries excluded;
  * - TIME-WAIT entries: `maxTimeWait` (default 4096); beyond it the oldest is forgotten early
  *   (as Linux does on "time wait bucket table overflow");
@@ -46,12 +46,19 @@ export const TIME_WAIT_MS = 60_000;
 export const SYN_RETRIES = 6;
 /** Data retransmissions before ETIMEDOUT (Linux tcp_retries2 = 15). */
 export const DATA_RETRIES = 15;
-/** Fallback delayed-ACK time when no batch end (flush) comes (RFC 1122 4.2.3.2: under 500 ms). */
-export const DELAYED_ACK_MS = 40;
-/** Out-of-order pieces kept per connection. */
-export const OOO_MAX_SEGMENTS = 512;
+/**
+ * Out-of-order chunks kept per connection: one per 256 window bytes (at least 64), so full-sized
+ * segments always fit the window while a flood of tiny ones stays bounded.
+ */
+export function oooChunkLimit(receiveBufferSize: number): number {
+  return Math.max(64, Math.floor(receiveBufferSize / 256));
+}
 /** Ranges kept in the sender's SACK scoreboard. */
-export const SCOREBOARD_MAX_RANGES = 64;
+export const SCOREBOARD_MAX_RANGES = 256;
+/** RFC 8985 section 7.2: the probe timeout is 2*SRTT; Linux's floor is 10 ms. */
+export const TLP_MIN_MS = 10;
+/** RFC 8985 section 7.2's WCDelAckT: the peer's worst-case delayed ACK, added for one segment. */
+export const TLP_DELAYED_ACK_MS = 200;
 /** Initial send-buffer allocation (it doubles up to sendBufferSize). */
 export const SEND_BUFFER_INITIAL = 16 * 1024;
 
@@ -70,6 +77,8 @@ export interface TcpOptions {
   keepAliveProbes?: number;
   /** Offer and use SACK (RFC 2018), default true. */
   sack?: boolean;
+  /** Tail loss probes (RFC 8985 section 7), default true. */
+  tailLossProbe?: boolean;
 }
 
 export interface ResolvedTcpOptions {
@@ -80,6 +89,7 @@ export interface ResolvedTcpOptions {
   readonly keepAliveIntervalMs: number;
   readonly keepAliveProbes: number;
   readonly sack: boolean;
+  readonly tailLossProbe: boolean;
 }
 
 function positive(name: string, value: number | undefined, fallback: number, max: number): number {
@@ -99,5 +109,6 @@ export function resolveTcpOptions(o: TcpOptions = {}): ResolvedTcpOptions {
     keepAliveIntervalMs: positive('keepAliveIntervalMs', o.keepAliveIntervalMs, 75_000, 1 << 30),
     keepAliveProbes: positive('keepAliveProbes', o.keepAliveProbes, 9, 1000),
     sack: o.sack ?? true,
+    tailLossProbe: o.tailLossProbe ?? true,
   };
 }

@@ -3,8 +3,7 @@
  * segments for no connection (section 3.10.7.1: RST, never in answer to a RST), runs LISTEN
  * (section 3.10.7.2, listen.ts), holds ACKs until the end of an input batch, and owns the tables
  * and their bounds (constants.ts): connections, TIME-WAIT entries, half-open connections per
- * listener. Initial sequence numbers and ephemeral ports (49152-65535, RFC 6335 / RFC 6056's
- * random selection) come from host.random. Timers: nextDeadline() is the minimum over the
+ * listener; opening connections is in open.ts. Timers: nextDeadline() is the minimum over the
  * connections (a linear scan, fine for the connection counts of an embedded stack).
  */
 import type {
@@ -21,29 +20,29 @@ import type {
 import { IPPROTO_TCP } from '../types.js';
 import { segmentArrives } from './arrival.js';
 import { Tcb, type TcbHost } from './connection.js';
-import { HEADER_OVERHEAD_V4, HEADER_OVERHEAD_V6, resolveTcpOptions } from './constants.js';
+import { resolveTcpOptions } from './constants.js';
 import type { ResolvedTcpOptions, TcpOptions } from './constants.js';
-import { connectionKey, usageError } from './keys.js';
+import { connectionKey } from './keys.js';
 import { listenArrives, type Listener, replyReset } from './listen.js';
-import { output, sendSyn } from './output.js';
+import { activeOpen, newTcb, passiveOpen } from './open.js';
+import { output } from './output.js';
 import { ACK, CHECKSUM_OFFSET, parseSegment, RST, Segment, SYN } from './segment.js';
 import { seqGt } from './seq.js';
 import { onTimers } from './timers.js';
-
-const EPHEMERAL_LOW = 49152;
-const EPHEMERAL_COUNT = 65536 - EPHEMERAL_LOW;
 
 export class TcpLayer implements TransportProtocol, TcpApi, TcbHost {
   readonly protocol = IPPROTO_TCP;
   readonly options: ResolvedTcpOptions;
   /** Dropped segments by reason. */
   readonly drops: Record<string, number> = Object.create(null) as Record<string, number>;
+  /** Segments retransmitted, retransmission timeouts, fast recoveries entered, tail loss probes. */
+  readonly counters = { retransmits: 0, timeouts: 0, fastRecoveries: 0, probes: 0 };
   readonly connections = new Map<string, Tcb>();
   /** TIME-WAIT entries in the order they entered (oldest first). */
   private readonly timeWait = new Map<string, Tcb>();
   readonly listeners = new Map<number, Listener[]>();
   /** Local ports in use by connections (count) for ephemeral selection. */
-  private readonly portUse = new Map<number, number>();
+  readonly portUse = new Map<number, number>();
   private readonly dirty = new Set<Tcb>();
   private inBatch = false;
   private readonly seg = new Segment();
@@ -68,6 +67,10 @@ export class TcpLayer implements TransportProtocol, TcpApi, TcbHost {
 
   now(): number {
     return this.host.now();
+  }
+
+  count(name: 'retransmits' | 'timeouts' | 'fastRecoveries' | 'probes'): void {
+    this.counters[name]++;
   }
 
   drop(reason: string): void {
@@ -204,6 +207,23 @@ export class TcpLayer implements TransportProtocol, TcpApi, TcbHost {
     return any;
   }
 
+  connect(remote: SocketAddress, events: TcpConnectionEvents, local?: Partial<SocketAddress>): TcpConnection {
+    return activeOpen(this, remote, events, local);
+  }
+
+  listen(
+    address: Uint8Array | null,
+    port: number,
+    backlog: number,
+    onAccept: (connection: TcpConnection) => void,
+  ): TcpListener {
+    return passiveOpen(this, address, port, backlog, onAccept);
+  }
+
+  newTcb(local: SocketAddress, remote: SocketAddress, key: string): Tcb {
+    return newTcb(this, local, remote, key);
+  }
+
   flush(): void {
     this.inBatch = false;
     if (this.dirty.size === 0) return;
@@ -229,92 +249,9 @@ export class TcpLayer implements TransportProtocol, TcpApi, TcbHost {
     }
     this.flush();
   }
-
-  connect(remote: SocketAddress, events: TcpConnectionEvents, local?: Partial<SocketAddress>): TcpConnection {
-    const address = local?.address ?? this.ip.sourceFor(remote.address);
-    if (address === null || address === undefined || address.length !== remote.address.length) {
-      throw usageError('EADDRNOTAVAIL', 'no local address of that family');
-    }
-    if (!(remote.port > 0 && remote.port < 65536)) throw new RangeError('connect: remote port 1-65535');
-    if (this.activeCount >= this.options.maxConnections) throw usageError('ENOBUFS', 'too many connections');
-    const port = local?.port !== undefined && local.port !== 0 ? local.port : this.ephemeralPort();
-    const key = connectionKey(address, port, remote.address, remote.port);
-    if (this.connections.has(key)) throw usageError('EADDRINUSE', `local port ${port} in use`);
-    const c = this.newTcb(
-      { address: address.slice(), port },
-      { address: remote.address.slice(), port: remote.port },
-      key,
-    );
-    c.setEvents(events);
-    c.transition('active-open');
-    this.register(c);
-    sendSyn(c, false);
-    c.rttStart = this.host.now();
-    c.rtoAt = c.rttStart + c.rto.rto;
-    this.host.wake();
-    return c;
-  }
-
-  listen(
-    address: Uint8Array | null,
-    port: number,
-    backlog: number,
-    onAccept: (connection: TcpConnection) => void,
-  ): TcpListener {
-    if (!(port > 0 && port < 65536)) throw new RangeError('listen: port 1-65535');
-    const list = this.listeners.get(port) ?? [];
-    for (const l of list) {
-      if (l.address === null || address === null || sameBytes(l.address, address)) {
-        throw usageError('EADDRINUSE', `port ${port} is already listening`);
-      }
-    }
-    const listener: Listener = {
-      local: { address: address ?? new Uint8Array(0), port },
-      address: address === null ? null : address.slice(),
-      backlog: Math.max(1, backlog | 0),
-      halfOpen: 0,
-      closed: false,
-      onAccept,
-      close: () => {
-        if (listener.closed) return;
-        listener.closed = true;
-        const rest = (this.listeners.get(port) ?? []).filter((x) => x !== listener);
-        if (rest.length > 0) this.listeners.set(port, rest);
-        else this.listeners.delete(port);
-      },
-    };
-    list.push(listener);
-    this.listeners.set(port, list);
-    return listener;
-  }
-
-  newTcb(local: SocketAddress, remote: SocketAddress, key: string): Tcb {
-    const overhead = local.address.length === 4 ? HEADER_OVERHEAD_V4 : HEADER_OVERHEAD_V6;
-    const c = new Tcb(this, local, remote, key, Math.max(64, this.ip.mtu - overhead));
-    const r = this.host.random(4);
-    c.iss = ((r[0]! << 24) | (r[1]! << 16) | (r[2]! << 8) | r[3]!) >>> 0;
-    c.sndUna = c.iss;
-    c.sndNxt = (c.iss + 1) >>> 0;
-    c.recover = c.rxtNext = c.rxtLimit = c.iss;
-    // RFC 7323 section 2.3: the smallest shift that lets the window field cover the buffer.
-    let shift = 0;
-    while (shift < 14 && this.options.receiveBufferSize >> shift > 0xffff) shift++;
-    c.rcvShift = shift;
-    return c;
-  }
-
-  private ephemeralPort(): number {
-    const r = this.host.random(2);
-    const start = ((r[0]! << 8) | r[1]!) % EPHEMERAL_COUNT;
-    for (let i = 0; i < EPHEMERAL_COUNT; i++) {
-      const port = EPHEMERAL_LOW + ((start + i) % EPHEMERAL_COUNT);
-      if (!this.portUse.has(port) && !this.listeners.has(port)) return port;
-    }
-    throw usageError('EADDRINUSE', 'no free ephemeral port');
-  }
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

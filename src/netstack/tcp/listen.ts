@@ -84,6 +84,7 @@ export function listenArrives(layer: TcpLayer, l: Listener, d: IpDatagram, seg: 
   c.state = 'LISTEN';
   c.transition('rcv-syn');
   c.passiveOf = l;
+  c.passive = true;
   l.halfOpen++;
   layer.register(c);
   sendSyn(c, true);

@@ -10,6 +10,11 @@ import type { Tcb } from './connection.js';
 import { ACK, FIN, PSH, RST, SYN, sackOptionLength, synOptionsLength, TCP_HEADER_LENGTH } from './segment.js';
 import { writeHeader, writeSackOption, writeSynOptions } from './segment.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLt, seqMin } from './seq.js';
+import { TLP_DELAYED_ACK_MS, TLP_MIN_MS } from './constants.js';
+
+function seqSub(a: number, n: number): number {
+  return (a - n) >>> 0;
+}
 
 /** The window field to send, moving the advertised right edge (never left: RFC 9293 3.8.6.2.2). */
 export function windowField(c: Tcb): number {
@@ -44,10 +49,7 @@ export function sendSegment(c: Tcb, seq: number, flags: number, dataLen: number)
   );
   if (blocks > 0) writeSackOption(out, c.sackEdges, blocks);
   if (dataLen > 0) c.buffer.copyOut(seqDiff(seq, c.sndUna), dataLen, out, offset);
-  if (flags & ACK) {
-    c.ackPending = false;
-    c.ackAt = Infinity;
-  }
+  if (flags & ACK) c.ackPending = false;
   c.host.transmit(c, out);
 }
 
@@ -104,16 +106,78 @@ function canSendData(c: Tcb): boolean {
   );
 }
 
-/** Arms the retransmission timer if data is outstanding and it is off (RFC 6298 section 5.1). */
+/**
+ * Arms the retransmission timer when data is outstanding (RFC 6298 section 5.1; `restart` for
+ * 5.3). Outside recovery, with an RTT sample, the first expiry is a tail loss probe after
+ * max(2*SRTT, 10 ms) (RFC 8985 section 7.2) when that comes before the RTO.
+ */
+export function armTimer(c: Tcb, restart: boolean): void {
+  if (c.flight === 0) {
+    c.rtoAt = Infinity;
+    c.tlpArmed = false;
+    return;
+  }
+  if (!restart && c.rtoAt !== Infinity) return;
+  const now = c.host.now();
+  const pto = probeTimeout(c);
+  if (pto < c.rto.rto) {
+    c.rtoAt = now + pto;
+    c.tlpArmed = true;
+    return;
+  }
+  c.rtoAt = now + c.rto.rto;
+  c.tlpArmed = false;
+}
+
+/** RFC 8985 section 7.2's PTO, or Infinity when no probe may be scheduled now. */
+function probeTimeout(c: Tcb): number {
+  if (
+    !c.host.options.tailLossProbe ||
+    !c.rto.hasSample ||
+    c.tlpSent ||
+    (c.state !== 'ESTABLISHED' && c.state !== 'CLOSE-WAIT') ||
+    seqLt(c.sndUna, c.recover)
+  ) {
+    return Infinity;
+  }
+  // With one segment in flight, allow for the peer's delayed ACK.
+  return Math.max(2 * c.rto.srtt, TLP_MIN_MS) + (c.flight <= c.mss ? TLP_DELAYED_ACK_MS : 0);
+}
+
+/** RFC 8985 section 7.2: the probe is rescheduled after each transmission of new data. */
+function rescheduleProbe(c: Tcb): void {
+  const pto = probeTimeout(c);
+  if (pto >= c.rto.rto) return;
+  const at = c.host.now() + pto;
+  if (c.tlpArmed || at < c.rtoAt) {
+    c.rtoAt = at;
+    c.tlpArmed = true;
+  }
+}
+
 function armRto(c: Tcb): void {
-  if (c.rtoAt === Infinity) c.rtoAt = c.host.now() + c.rto.rto;
+  armTimer(c, false);
+}
+
+/** RFC 8985 section 7.3: the probe resends the last segment, whatever cwnd says. */
+export function tailLossProbe(c: Tcb): void {
+  c.tlpSent = true;
+  c.tlpArmed = false;
+  c.host.count('probes');
+  const last = seqSub(c.sndNxt, c.mss);
+  c.rxtNext = seqLt(last, c.sndUna) ? c.sndUna : last;
+  c.rxtLimit = c.sndNxt;
+  retransmitOne(c, true);
+  c.rtoAt = c.host.now() + c.rto.rto;
 }
 
 /** Sends whatever the windows allow; ends with a pure ACK if one is owed. */
 export function output(c: Tcb): void {
   if (c.gone) return;
   if (canSendData(c)) {
+    const before = c.sndNxt;
     while (retransmitOne(c) || sendNewOne(c));
+    if (c.sndNxt !== before) rescheduleProbe(c);
     // Zero window with data waiting and nothing in flight: probe (RFC 9293 section 3.8.6.1).
     if (c.sndWnd === 0 && seqLt(c.sndNxt, c.dataEnd) && c.flight === 0 && c.persistAt === Infinity) {
       c.persistAt = c.host.now() + c.rto.rto;
@@ -123,7 +187,7 @@ export function output(c: Tcb): void {
 }
 
 /** One retransmission from [rxtNext, rxtLimit); false when there is none to send now. */
-function retransmitOne(c: Tcb): boolean {
+function retransmitOne(c: Tcb, force = false): boolean {
   if (seqLt(c.rxtNext, c.sndUna)) c.rxtNext = c.sndUna;
   for (;;) {
     if (!seqLt(c.rxtNext, c.rxtLimit) || !seqLt(c.rxtNext, c.sndNxt)) return false;
@@ -132,7 +196,7 @@ function retransmitOne(c: Tcb): boolean {
     c.rxtNext = e;
   }
   const p = pipe(c);
-  if (p > 0 && p + c.mss > c.cc.cwnd) return false;
+  if (!force && p > 0 && p + c.mss > c.cc.cwnd) return false;
   let end = seqMin(seqMin(c.rxtLimit, c.sndNxt), seqAdd(c.rxtNext, c.mss));
   const nextSack = c.scoreboard.nextSacked(c.rxtNext);
   if (nextSack >= 0) end = seqMin(end, nextSack);
@@ -144,8 +208,11 @@ function retransmitOne(c: Tcb): boolean {
     return seqLt(c.rxtNext, c.rxtLimit);
   }
   sendSegment(c, c.rxtNext, ACK | (fin ? FIN : 0), Math.max(0, dataLen));
+  if (c.rxtNext === c.sndUna) c.unaRetransmittedAt = c.scoreboard.sackedEver;
+  // Karn: the timed segment, once retransmitted, gives no sample.
+  if (c.rttTiming && seqGe(c.rttSeq, c.rxtNext) && seqLt(c.rttSeq, end)) c.rttTiming = false;
   c.rxtNext = end;
-  c.rttTiming = false; // Karn: no sample from a retransmission.
+  c.host.count('retransmits');
   armRto(c);
   return true;
 }

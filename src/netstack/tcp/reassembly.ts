@@ -1,116 +1,142 @@
 /**
  * The receiver's out-of-order store (RFC 9293 section 3.10.7.4, seventh step: segments beyond
  * RCV.NXT but inside the window are kept) and the SACK blocks that describe it (RFC 2018 section
- * 4: the first block holds the most recently received segment). Segments are copied in, trimmed
- * against what is already held so nothing overlaps; the caller only offers bytes inside the
- * advertised window, and the number of pieces is bounded, so a hostile peer cannot grow it.
+ * 4: the first block holds the most recently received segment). Held data is kept as runs of
+ * contiguous bytes, each a list of copied chunks, so a long run behind one hole is one run (cheap
+ * SACK blocks, no re-copying when runs join). New data is trimmed against what is held, so nothing
+ * overlaps. Bounds: the caller offers only bytes inside the advertised window, and the number of
+ * chunks is capped (a flood of tiny segments cannot cost more than `maxChunks` small objects).
  */
-import { OOO_MAX_SEGMENTS } from './constants.js';
-import { seqAdd, seqDiff, seqGe, seqLe, seqLt } from './seq.js';
+import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from './seq.js';
 
-interface Piece {
+interface Run {
   seq: number;
-  data: Uint8Array;
+  end: number;
+  chunks: Uint8Array[];
 }
 
 export class Reassembly {
-  /** Sorted by seq, non-overlapping. */
-  private pieces: Piece[] = [];
+  /** Sorted, non-overlapping, non-adjacent. */
+  private runs: Run[] = [];
   bytes = 0;
+  private chunkCount = 0;
   private lastSeq = 0;
 
+  constructor(readonly maxChunks: number) {}
+
   get empty(): boolean {
-    return this.pieces.length === 0;
+    return this.runs.length === 0;
+  }
+
+  /** Index of the first run ending after `seq`. */
+  private firstEndingAfter(seq: number): number {
+    let lo = 0;
+    let hi = this.runs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (seqGt(this.runs[mid]!.end, seq)) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
   }
 
   /**
    * Stores `data` starting at `seq` (strictly after RCV.NXT, inside the window). Returns false
-   * when the piece limit refused it.
+   * when the chunk limit refused (part of) it.
    */
   insert(seq: number, data: Uint8Array): boolean {
-    let start = seq;
     const end = seqAdd(seq, data.length);
     this.lastSeq = seq;
-    let i = 0;
-    const list = this.pieces;
-    while (i < list.length && seqLe(seqAdd(list[i]!.seq, list[i]!.data.length), start)) i++;
-    // Walk the pieces that may overlap [start, end), filling the gaps between them.
+    const runs = this.runs;
+    let start = seq;
+    let i = this.firstEndingAfter(start);
     while (seqLt(start, end)) {
-      const p = list[i];
-      const gapEnd = p === undefined || seqLt(end, p.seq) ? end : p.seq;
-      if (seqLt(start, gapEnd)) {
-        if (list.length >= OOO_MAX_SEGMENTS) return false;
-        const from = seqDiff(start, seq);
-        const copy = data.slice(from, from + seqDiff(gapEnd, start));
-        list.splice(i, 0, { seq: start, data: copy });
-        this.bytes += copy.length;
+      const r = runs[i];
+      if (r !== undefined && seqLe(r.seq, start)) {
+        start = r.end;
+        i++;
+        continue;
+      }
+      const gapEnd = r === undefined || seqLt(end, r.seq) ? end : r.seq;
+      if (this.chunkCount >= this.maxChunks) return false;
+      const piece = data.slice(seqDiff(start, seq), seqDiff(gapEnd, seq));
+      this.bytes += piece.length;
+      this.chunkCount++;
+      const left = i > 0 ? runs[i - 1] : undefined;
+      if (left !== undefined && left.end === start) {
+        left.chunks.push(piece);
+        left.end = gapEnd;
+        if (r !== undefined && r.seq === gapEnd) {
+          for (const c of r.chunks) left.chunks.push(c);
+          left.end = r.end;
+          runs.splice(i, 1);
+        }
+        start = left.end;
+      } else if (r !== undefined && r.seq === gapEnd) {
+        r.chunks.unshift(piece);
+        r.seq = start;
+        start = r.end;
+        i++;
+      } else {
+        runs.splice(i, 0, { seq: start, end: gapEnd, chunks: [piece] });
+        start = gapEnd;
         i++;
       }
-      if (p === undefined) break;
-      start = seqAdd(p.seq, p.data.length);
-      if (seqGe(gapEnd, end)) break;
-      i++;
     }
     return true;
   }
 
   /**
-   * Hands over every piece that now starts at or before `rcvNxt`, in order (the part before
-   * `rcvNxt` cut off); returns the new RCV.NXT.
+   * Hands over every run that now starts at or before `rcvNxt`, in order (bytes before `rcvNxt`
+   * cut off); returns the new RCV.NXT.
    */
   drain(rcvNxt: number, deliver: (data: Uint8Array) => void): number {
     let next = rcvNxt;
-    const list = this.pieces;
-    let k = 0;
-    while (k < list.length && seqLe(list[k]!.seq, next)) {
-      const p = list[k]!;
-      const end = seqAdd(p.seq, p.data.length);
-      this.bytes -= p.data.length;
-      k++;
-      if (seqLe(end, next)) continue;
-      const view = p.data.subarray(seqDiff(next, p.seq));
-      next = end;
-      deliver(view);
+    const runs = this.runs;
+    while (runs.length > 0 && seqLe(runs[0]!.seq, next)) {
+      const r = runs.shift()!;
+      let at = r.seq;
+      for (const c of r.chunks) {
+        this.bytes -= c.length;
+        this.chunkCount--;
+        const cEnd = seqAdd(at, c.length);
+        if (seqGt(cEnd, next)) {
+          const view = seqLt(at, next) ? c.subarray(seqDiff(next, at)) : c;
+          next = cEnd;
+          deliver(view);
+        }
+        at = cEnd;
+      }
     }
-    if (k > 0) list.splice(0, k);
     return next;
   }
 
   /**
-   * Writes up to `max` SACK blocks (edge pairs) into `out`: merged runs of held data, the run
-   * with the latest arrival first. Returns the block count.
+   * Writes up to `max` SACK blocks (edge pairs) into `out`: the run with the latest arrival
+   * first, then the highest others. Returns the block count.
    */
   sackBlocks(out: Uint32Array, max: number): number {
-    const list = this.pieces;
+    const runs = this.runs;
     let n = 0;
-    let first = -1;
-    const runs: number[] = [];
-    for (let i = 0; i < list.length;) {
-      const left = list[i]!.seq;
-      let right = seqAdd(left, list[i]!.data.length);
-      let latest = left === this.lastSeq;
-      i++;
-      while (i < list.length && list[i]!.seq === right) {
-        if (list[i]!.seq === this.lastSeq) latest = true;
-        right = seqAdd(list[i]!.seq, list[i]!.data.length);
-        i++;
-      }
-      if (latest && first < 0) first = runs.length;
-      runs.push(left, right);
+    const first = this.firstEndingAfter(this.lastSeq);
+    const hasFirst = first < runs.length && seqLe(runs[first]!.seq, this.lastSeq);
+    if (hasFirst) {
+      out[0] = runs[first]!.seq;
+      out[1] = runs[first]!.end;
+      n = 1;
     }
-    const order: number[] = [];
-    if (first >= 0) order.push(first);
-    for (let r = runs.length - 2; r >= 0 && order.length < max; r -= 2) if (r !== first) order.push(r);
-    for (const r of order.slice(0, max)) {
-      out[n * 2] = runs[r]!;
-      out[n * 2 + 1] = runs[r + 1]!;
+    for (let r = runs.length - 1; r >= 0 && n < max; r--) {
+      if (hasFirst && r === first) continue;
+      out[n * 2] = runs[r]!.seq;
+      out[n * 2 + 1] = runs[r]!.end;
       n++;
     }
     return n;
   }
 
   clear(): void {
-    this.pieces = [];
+    this.runs = [];
     this.bytes = 0;
+    this.chunkCount = 0;
   }
 }

@@ -14,7 +14,7 @@ export class RtoEstimator {
   rto = RTO_INITIAL_MS;
   /** Expiries since the last new acknowledgement. */
   backoff = 0;
-  private hasSample = false;
+  hasSample = false;
 
   /** RFC 6298 sections 2.2 and 2.3. */
   sample(rttMs: number): void {

@@ -12,6 +12,8 @@ export class Scoreboard {
   private edges: number[] = [];
   /** Bytes covered. */
   sacked = 0;
+  /** Bytes ever newly covered (a counter: loss detection compares its growth). */
+  sackedEver = 0;
   /** The highest right edge (valid when ranges exist). */
   highest = 0;
 
@@ -34,7 +36,9 @@ export class Scoreboard {
     }
     if (j === i && e.length >= SCOREBOARD_MAX_RANGES * 2) return false;
     e.splice(i, j - i, left, right);
+    const before = this.sacked;
     this.recount();
+    this.sackedEver += this.sacked - before;
     return true;
   }
 

@@ -2,7 +2,8 @@
  * The send buffer (RFC 9293 section 3.8.6's "send queue"): bytes the user wrote that are not yet
  * acknowledged, from SND.UNA onwards. A ring, grown by doubling from SEND_BUFFER_INITIAL up to
  * its bound, so an idle connection costs little and a busy one copies each byte once in (write)
- * and once out (into the segment being built), with no per-segment allocation here.
+ * and once out (into the segment being built), with no per-segment allocation here. Nothing is
+ * allocated until the first write, so idle and passive-only connections cost no buffer.
  */
 import { SEND_BUFFER_INITIAL } from './constants.js';
 
@@ -14,7 +15,7 @@ export class SendBuffer {
   length = 0;
 
   constructor(readonly limit: number) {
-    this.ring = new Uint8Array(Math.min(limit, SEND_BUFFER_INITIAL));
+    this.ring = new Uint8Array(0);
   }
 
   get free(): number {
@@ -38,6 +39,7 @@ export class SendBuffer {
   /** Drops `n` acknowledged bytes from the front. */
   release(n: number): void {
     const k = Math.min(n, this.length);
+    if (k === 0) return;
     this.head = (this.head + k) % this.ring.length;
     this.length -= k;
     if (this.length === 0) this.head = 0;
@@ -53,7 +55,7 @@ export class SendBuffer {
   }
 
   private grow(need: number): void {
-    let cap = this.ring.length;
+    let cap = Math.max(this.ring.length, SEND_BUFFER_INITIAL);
     while (cap < need) cap *= 2;
     cap = Math.min(cap, this.limit);
     const next = new Uint8Array(cap);

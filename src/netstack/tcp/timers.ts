@@ -8,13 +8,13 @@
  */
 import type { Tcb } from './connection.js';
 import { DATA_RETRIES, RTO_MAX_MS, SYN_RETRIES, TIME_WAIT_MS } from './constants.js';
-import { output, sendSegment, sendSyn } from './output.js';
+import { output, sendSegment, sendSyn, tailLossProbe } from './output.js';
 import { ACK } from './segment.js';
 import { seqAdd } from './seq.js';
 
 /** Enters (or restarts) TIME-WAIT: the user hears an orderly close now; the entry stays 2*MSL. */
 export function enterTimeWait(c: Tcb): void {
-  c.rtoAt = c.persistAt = c.keepAt = c.ackAt = Infinity;
+  c.rtoAt = c.persistAt = c.keepAt = Infinity;
   c.timeWaitAt = c.host.now() + TIME_WAIT_MS;
   c.ooo.clear();
   c.host.enteredTimeWait(c);
@@ -34,8 +34,6 @@ export function onTimers(c: Tcb, now: number): void {
   if (c.gone) return;
   if (c.persistAt <= now) windowProbe(c, now);
   if (c.keepAt <= now) keepAliveProbe(c, now);
-  if (c.gone) return;
-  if (c.ackAt <= now) output(c);
 }
 
 /** RFC 6298 section 5.4 to 5.7, and RFC 5681 section 3.1's loss window. */
@@ -53,10 +51,15 @@ function retransmissionTimeout(c: Tcb, now: number): void {
     return;
   }
   if (c.flight === 0) return;
+  if (c.tlpArmed) {
+    tailLossProbe(c);
+    return;
+  }
   if (++c.retries > DATA_RETRIES) {
     c.finish('ETIMEDOUT');
     return;
   }
+  c.host.count('timeouts');
   c.cc.onTimeout(c.flight, c.mss);
   c.rto.expired();
   // After a second expiry in a row the receiver may have dropped what it SACKed (RFC 2018 8).
@@ -89,6 +92,11 @@ function keepAliveProbe(c: Tcb, now: number): void {
   const s = c.state;
   if (!c.keepAlive || (s !== 'ESTABLISHED' && s !== 'CLOSE-WAIT' && s !== 'FIN-WAIT-2')) {
     c.keepAt = c.keepAlive ? now + c.keepIdle : Infinity;
+    return;
+  }
+  if (c.flight > 0) {
+    // Unacknowledged data: the retransmission timer watches the peer (as Linux does).
+    c.keepAt = now + c.keepIdle;
     return;
   }
   if (c.keepProbes >= c.host.options.keepAliveProbes) {

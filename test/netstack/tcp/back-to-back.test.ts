@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Prng } from '../../helpers/fuzz.js';
-import { openPair, pumpWrite, Wire } from './wire.js';
+import { openPair, pumpWrite, Recorder, Wire } from './wire.js';
 
 function payload(seed: number, n: number): Uint8Array {
   return new Prng(seed).bytes(n);
@@ -46,6 +46,68 @@ for (const [name, impair] of [
     assert.equal(sr.closed, null);
   });
 }
+
+test('SACK pays under 5% loss: fewer timeouts and less time than without', () => {
+  const result = (sack: boolean): { ms: number; timeouts: number } => {
+    const w = new Wire(21, { loss: 0.05, reorder: 0.02 }, { sack });
+    const { client, sr } = openPair(w);
+    const data = payload(6, 4 << 20);
+    const t0 = w.clock.t;
+    assert.ok(pumpWrite(w, client, data, () => sr.bytes === data.length));
+    assert.deepEqual(sr.data(), data);
+    return { ms: w.clock.t - t0, timeouts: w.a.counters.timeouts };
+  };
+  const withSack = result(true);
+  const without = result(false);
+  assert.ok(withSack.timeouts < without.timeouts, JSON.stringify({ withSack, without }));
+  assert.ok(withSack.ms < without.ms, JSON.stringify({ withSack, without }));
+});
+
+test('window scaling (RFC 7323): a 4 MiB window, over 2 MiB in flight', () => {
+  const w = new Wire(22, {}, { sendBufferSize: 8 << 20 });
+  const { client, server, sr } = openPair(w);
+  const c = client as unknown as { sndWnd: number; rcvShift: number; sndShift: number };
+  assert.equal((server as unknown as { sndWnd: number }).sndWnd, 4 << 20);
+  assert.deepEqual([c.rcvShift, c.sndShift], [7, 7]);
+  let peak = 0;
+  const data = payload(7, 8 << 20);
+  assert.ok(
+    pumpWrite(w, client, data, () => {
+      peak = Math.max(peak, (client as unknown as { flight: number }).flight);
+      return sr.bytes === data.length;
+    }),
+  );
+  assert.equal(c.sndWnd, 4 << 20);
+  assert.ok(peak > 2 << 20, `peak flight ${peak}`);
+});
+
+test('write and shutdown before the handshake completes: data then FIN follow it', () => {
+  const w = new Wire(23);
+  const sr = new Recorder();
+  w.b.listen(null, 80, 4, (c) => {
+    sr.conn = c;
+    c.setEvents(sr);
+  });
+  const cr = new Recorder();
+  const client = w.a.connect({ address: w.ipB.address, port: 80 }, cr);
+  cr.conn = client;
+  assert.equal(client.state, 'SYN-SENT');
+  assert.equal(client.write(new Uint8Array(5000).fill(9)), 5000);
+  client.shutdown();
+  assert.ok(w.run(() => sr.ended));
+  assert.equal(sr.bytes, 5000);
+  assert.ok(sr.data().every((x) => x === 9));
+});
+
+test('a closed listener takes no new connections: the SYN draws a RST', () => {
+  const w = new Wire(24);
+  const l = w.b.listen(null, 80, 4, () => assert.fail('closed'));
+  l.close();
+  const cr = new Recorder();
+  w.a.connect({ address: w.ipB.address, port: 80 }, cr);
+  assert.ok(w.run(() => cr.closed !== undefined));
+  assert.equal(cr.closed, 'ECONNREFUSED');
+});
 
 test('client closes first: client ends in TIME-WAIT, server in CLOSED', () => {
   const w = new Wire(11);

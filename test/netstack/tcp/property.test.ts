@@ -11,7 +11,12 @@ import { Prng } from '../../helpers/fuzz.js';
 import { Bench, build, F } from './craft.js';
 import { datagram } from './wire.js';
 
-const OPTIONS = { receiveBufferSize: 256 * 1024, sendBufferSize: 128 * 1024, maxConnections: 50, maxTimeWait: 10 };
+const OPTIONS = {
+  receiveBufferSize: 256 * 1024,
+  sendBufferSize: 128 * 1024,
+  maxConnections: 50,
+  maxTimeWait: 10,
+};
 
 function near(p: Prng, base: number): number {
   switch (p.below(4)) {
@@ -33,7 +38,9 @@ function randomOptions(p: Prng): number[] {
     const kind = p.pick([0, 1, 2, 3, 4, 5, 8, 99]);
     if (kind <= 1) o.push(kind);
     else {
-      const len = p.chance(0.2) ? p.below(12) : { 2: 4, 3: 3, 4: 2, 5: 10 + 8 * p.below(4), 8: 10, 99: 6 }[kind]!;
+      const len = p.chance(0.2)
+        ? p.below(12)
+        : { 2: 4, 3: 3, 4: 2, 5: 10 + 8 * p.below(4), 8: 10, 99: 6 }[kind]!;
       o.push(kind, len);
       for (let k = 2; k < len; k++) o.push(p.below(256));
     }
@@ -54,7 +61,16 @@ function hostile(p: Prng, b: Bench, c: Tcb | undefined): Uint8Array {
     }
   }
   const seg = build(
-    { flags, seq, ack, window: p.below(65536), data: p.bytes(dataLen), sack, sport: b.peerPort, dport: b.localPort },
+    {
+      flags,
+      seq,
+      ack,
+      window: p.below(65536),
+      data: p.bytes(dataLen),
+      sack,
+      sport: b.peerPort,
+      dport: b.localPort,
+    },
     [b.peerPort, b.localPort],
   );
   if (p.chance(0.15)) {
@@ -105,7 +121,13 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
       } else if (r < 80 && conns.length < 4 && p.chance(0.1)) {
         b.peerPort = 41000 + p.below(1000);
         b.localPort = 80;
-        b.send({ flags: F.SYN, seq: p.u32(), mss: p.below(2000), wscale: p.below(20), sackPermitted: p.chance(0.5) });
+        b.send({
+          flags: F.SYN,
+          seq: p.u32(),
+          mss: p.below(2000),
+          wscale: p.below(20),
+          sackPermitted: p.chance(0.5),
+        });
       } else if (r < 80) {
         const payload = hostile(p, b, c);
         b.layer.receive(datagram({ source: b.peerAddress, destination: b.ip.address, payload }));

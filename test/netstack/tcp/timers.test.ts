@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Bench, F } from './craft.js';
+import { Bench, build, F } from './craft.js';
+import { datagram } from './wire.js';
 
 test('SYN-SENT: SYN retransmitted at 1, 2, 4 ... s, then ETIMEDOUT', () => {
   const b = new Bench();
@@ -31,7 +32,7 @@ test('SYN-SENT: SYN retransmitted at 1, 2, 4 ... s, then ETIMEDOUT', () => {
 });
 
 test('RFC 6298: RTO from the handshake sample, doubling on each expiry, ETIMEDOUT after 15', () => {
-  const b = new Bench();
+  const b = new Bench({ tailLossProbe: false });
   const e = b.passive({ window: 65535 });
   b.take();
   const t0 = b.clock.t;
@@ -56,7 +57,7 @@ test('RFC 6298: RTO from the handshake sample, doubling on each expiry, ETIMEDOU
 });
 
 test('an ACK ends the backoff and the timer restarts from the new RTO', () => {
-  const b = new Bench();
+  const b = new Bench({ tailLossProbe: false });
   const e = b.passive({ window: 65535 });
   b.take();
   e.conn.write(new Uint8Array(100));
@@ -73,6 +74,30 @@ test('an ACK ends the backoff and the timer restarts from the new RTO', () => {
   e.conn.write(new Uint8Array(10));
   b.take();
   assert.equal(b.layer.nextDeadline() - b.clock.t, 200, 'a fresh 10 ms sample: back to the 200 ms floor');
+});
+
+test('tail loss probe (RFC 8985): the last segment again after max(2*SRTT, 10 ms), then the RTO', () => {
+  const b = new Bench();
+  const e = b.passive({ window: 65535 });
+  b.take();
+  e.conn.setNoDelay(true);
+  e.conn.write(new Uint8Array(3000));
+  const sent = b.take();
+  assert.equal(sent.length, 3);
+  const t0 = b.clock.t;
+  b.advanceTo(b.layer.nextDeadline());
+  assert.equal(b.clock.t - t0, 10, 'SRTT 0: the 10 ms floor');
+  const [probe] = b.take();
+  assert.equal(probe!.seq + probe!.data.length, sent[2]!.seq + sent[2]!.data.length, 'the last MSS of data');
+  assert.equal(probe!.data.length, 1460);
+  assert.equal(b.layer.counters.probes, 1);
+  // The peer SACKs the probe: the hole before it is retransmitted at once (fast recovery).
+  const base = e.iss + 1;
+  b.send({ flags: F.ACK, seq: 1001, ack: base, window: 65535, sack: [[probe!.seq, base + 3000]] });
+  const rexmit = b.take();
+  assert.equal(rexmit[0]!.seq, base);
+  assert.equal(b.layer.counters.fastRecoveries, 1);
+  assert.equal(b.layer.counters.timeouts, 0);
 });
 
 test('zero window: probes with backoff, data flows when the window opens', () => {
@@ -104,6 +129,19 @@ test('zero window: probes with backoff, data flows when the window opens', () =>
   );
 });
 
+test('a 1-byte probe into our zero window draws an ACK with the window', () => {
+  const b = new Bench({ receiveBufferSize: 4096 });
+  const e = b.passive();
+  e.rec.autoConsume = false;
+  b.take();
+  b.send({ flags: F.ACK, seq: 1001, ack: e.iss + 1, data: new Uint8Array(4096) });
+  assert.equal(b.take().at(-1)!.window, 0);
+  b.send({ flags: F.ACK, seq: 1001 + 4096, ack: e.iss + 1, data: new Uint8Array(1) });
+  const [ack] = b.take();
+  assert.deepEqual([ack!.ack, ack!.window], [1001 + 4096, 0]);
+  assert.equal(e.rec.bytes, 4096);
+});
+
 test('our window closes when the user does not consume, and a window update follows consume', () => {
   const b = new Bench({ receiveBufferSize: 64 * 1024 });
   const e = b.passive();
@@ -129,6 +167,24 @@ test('our window closes when the user does not consume, and a window update foll
   const update = b.take();
   assert.equal(update.length, 1, 'one window update');
   assert.ok(update[0]!.window > 200);
+});
+
+test('ACKs are held to the end of the input batch: one ACK for ten in-order segments', () => {
+  const b = new Bench();
+  const e = b.passive();
+  b.take();
+  let seq = 1001;
+  for (let i = 0; i < 10; i++) {
+    const payload = build({ flags: F.ACK, seq, ack: e.iss + 1, data: new Uint8Array(1000) }, [40000, 80]);
+    b.layer.receive(datagram({ source: b.peerAddress, destination: b.ip.address, payload }));
+    seq += 1000;
+  }
+  assert.equal(b.take().length, 0, 'nothing before flush');
+  b.layer.flush();
+  const acks = b.take();
+  assert.equal(acks.length, 1);
+  assert.equal(acks[0]!.ack, seq);
+  assert.equal(e.rec.bytes, 10_000);
 });
 
 test('out-of-order data: SACK blocks in the ACKs, delivery in order when the hole fills', () => {

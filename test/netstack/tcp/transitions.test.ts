@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TcpStateName } from '../../../src/netstack/types.js';
 import { Bench, F, type Established } from './craft.js';
+import { datagram } from './wire.js';
 
 interface Row {
   name: string;
@@ -343,6 +344,70 @@ test('CLOSED: RST in answer to a segment for no connection, never to a RST', () 
   assert.deepEqual([sent[0]!.flags, sent[0]!.seq], [F.RST, 12345]);
   assert.deepEqual([sent[1]!.flags, sent[1]!.seq, sent[1]!.ack], [F.RST | F.ACK, 0, 99 + 11]);
   assert.equal(b.layer.drops['no-connection'], 4);
+});
+
+test('simultaneous open completes: SYN-RECEIVED → ESTABLISHED with onEstablished (no listener)', () => {
+  const b = new Bench();
+  let established = 0;
+  const conn = b.layer.connect(
+    { address: b.peerAddress, port: b.peerPort },
+    { onEstablished: () => established++, onData() {}, onEnd() {}, onDrain() {}, onClose() {} },
+  );
+  b.localPort = conn.local.port;
+  const [syn] = b.take();
+  b.send({ flags: F.SYN, seq: 5000, mss: 1000, wscale: 2, sackPermitted: true });
+  assert.equal(conn.state, 'SYN-RECEIVED');
+  // The peer's SYN-ACK repeats its SYN (below RCV.NXT): answered with an ACK, then its ACK completes.
+  b.send({ flags: F.SYN | F.ACK, seq: 5000, ack: syn!.seq + 1, mss: 1000 });
+  assert.equal(conn.state, 'SYN-RECEIVED');
+  assert.equal(b.take().at(-1)!.flags, F.ACK);
+  b.send({ flags: F.ACK, seq: 5001, ack: syn!.seq + 1 });
+  assert.equal(conn.state, 'ESTABLISHED');
+  assert.equal(established, 1);
+  conn.write(new Uint8Array(10));
+  assert.equal(b.take().at(-1)!.data.length, 10);
+});
+
+test('a new SYN above the old sequence space reopens a TIME-WAIT pair (RFC 9293 3.6.1)', () => {
+  const b = new Bench();
+  const e = b.passive();
+  e.conn.shutdown();
+  b.send({ flags: F.FIN | F.ACK, seq: 1001, ack: e.iss + 2 });
+  assert.equal(e.conn.state, 'TIME-WAIT');
+  b.take();
+  // An old duplicate SYN is answered as in TIME-WAIT (an ACK), not reopened.
+  b.send({ flags: F.SYN, seq: 500 });
+  assert.equal(b.layer.timeWaitCount, 1);
+  assert.equal(b.take()[0]!.flags, F.ACK);
+  b.send({ flags: F.SYN, seq: 900_000, mss: 1460 });
+  assert.equal(b.layer.timeWaitCount, 0);
+  const [synAck] = b.take();
+  assert.equal(synAck!.flags, F.SYN | F.ACK);
+  assert.equal(synAck!.ack, 900_001);
+});
+
+test('truncated and malformed headers are counted drops, with no reply', () => {
+  const b = new Bench();
+  b.layer.listen(null, 80, 8, () => {});
+  const good = [0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, F.SYN, 0xff, 0xff, 0, 0, 0, 0];
+  const cases: [number[], string][] = [
+    [[], 'truncated'],
+    [good.slice(0, 19), 'truncated'],
+    [[...good.slice(0, 12), 0x40, ...good.slice(13)], 'bad-offset'],
+    [[...good.slice(0, 12), 0x60, ...good.slice(13)], 'bad-offset'],
+    [[...good.slice(0, 12), 0x60, ...good.slice(13), 2, 9, 0, 0], 'bad-option'],
+    [[...good.slice(0, 12), 0x60, ...good.slice(13), 3, 0, 0, 0], 'bad-option'],
+  ];
+  for (const [bytes, reason] of cases) {
+    const before = b.layer.drops[reason] ?? 0;
+    b.layer.receive(
+      datagram({ source: b.peerAddress, destination: b.ip.address, payload: new Uint8Array(bytes) }),
+    );
+    assert.equal(b.layer.drops[reason], before + 1, reason);
+  }
+  b.layer.flush();
+  assert.equal(b.take().length, 0);
+  assert.equal(b.layer.connections.size, 0);
 });
 
 test('LISTEN: an ACK draws a RST, a RST is ignored', () => {
