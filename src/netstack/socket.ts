@@ -257,8 +257,9 @@ export class TcpSocket extends Duplex implements TunnelSocket {
         conn.abort();
       } else if (!this.#shutdownSent) {
         this.#shutdownSent = true;
-        conn.shutdown();
-      }
+        if (conn.release !== undefined) conn.release();
+        else conn.shutdown();
+      } else conn.release?.();
     }
     callback(error);
     const hadError = error !== null && error !== undefined;

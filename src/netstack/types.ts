@@ -140,6 +140,11 @@ export interface TcpConnection {
   consume(n: number): void;
   /** Sends FIN after the buffered data (half close; data may still arrive). Idempotent. */
   shutdown(): void;
+  /**
+   * The user is gone but the close is orderly (close(2) with nothing unread): FIN after the
+   * buffered data, no more events, arriving data discarded, FIN-WAIT-2 bounded in time.
+   */
+  release?(): void;
   /** Sends RST and forgets the connection; onClose(null) is not called after abort. */
   abort(): void;
   /** TCP keepalive (RFC 9293 section 3.8.4): probes after `idleMs` without traffic. */

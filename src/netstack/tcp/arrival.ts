@@ -203,12 +203,14 @@ function seventh(c: Tcb, seg: Segment): void {
 
 function deliver(c: Tcb, data: Uint8Array): void {
   c.rcvNxt = seqAdd(c.rcvNxt, data.length);
+  if (c.orphaned) return;
   c.unconsumed += data.length;
   c.ackPending = true;
   c.events.onData(data);
 }
 
 function deliverHeld(c: Tcb, data: Uint8Array): void {
+  if (c.orphaned) return;
   c.unconsumed += data.length;
   if (!c.gone) c.events.onData(data);
 }

@@ -19,7 +19,7 @@ import type {
 import { NewReno } from './congestion.js';
 import type { ResolvedTcpOptions } from './constants.js';
 import { Reassembly } from './reassembly.js';
-import { oooChunkLimit } from './constants.js';
+import { oooChunkLimit, FIN_WAIT_2_TIMEOUT_MS } from './constants.js';
 import { RtoEstimator } from './rto.js';
 import { Scoreboard } from './scoreboard.js';
 import { SendBuffer } from './send-buffer.js';
@@ -129,6 +129,10 @@ export class Tcb implements TcpConnection {
   persistBackoff = 0;
   keepAt = Infinity;
   timeWaitAt = Infinity;
+  /** release() was called: nobody reads, data is discarded, FIN-WAIT-2 is bounded. */
+  orphaned = false;
+  /** When an orphaned connection stuck in FIN-WAIT-2 is reaped (FIN_WAIT_2_TIMEOUT_MS). */
+  finWait2At = Infinity;
   ackPending = false;
   keepAlive = false;
   keepIdle = 7_200_000;
@@ -154,6 +158,8 @@ export class Tcb implements TcpConnection {
     const next = nextState(this.state, event);
     if (next === null) throw new Error(`TCP: no transition from ${this.state} on ${event}`);
     this.state = next;
+    if (next === 'FIN-WAIT-2' && this.orphaned) this.finWait2At = this.host.now() + FIN_WAIT_2_TIMEOUT_MS;
+    else if (next !== 'FIN-WAIT-2') this.finWait2At = Infinity;
   }
 
   get flight(): number {
@@ -217,6 +223,22 @@ export class Tcb implements TcpConnection {
     }
   }
 
+  /**
+   * The user closed its socket without resetting (close(2) on a socket with nothing unread): the
+   * FIN goes after the buffered data as with shutdown(), no more events are delivered, arriving
+   * data is acknowledged and discarded, and a connection whose peer never sends its FIN leaves
+   * FIN-WAIT-2 after FIN_WAIT_2_TIMEOUT_MS (Linux's tcp_fin_timeout for orphaned sockets; RFC
+   * 9293 sets no bound, but without one a silent peer would hold the entry forever).
+   */
+  release(): void {
+    if (this.gone) return;
+    this.orphaned = true;
+    this.events = NO_EVENTS;
+    this.unconsumed = 0;
+    if (this.state === 'FIN-WAIT-2') this.finWait2At = this.host.now() + FIN_WAIT_2_TIMEOUT_MS;
+    this.shutdown();
+  }
+
   abort(): void {
     if (this.gone) return;
     // RFC 9293 section 3.10.5: a RST in the synchronized states, then forget everything.
@@ -252,7 +274,7 @@ export class Tcb implements TcpConnection {
 
   /** The earliest timer. */
   deadline(): number {
-    return Math.min(this.rtoAt, this.persistAt, this.keepAt, this.timeWaitAt);
+    return Math.min(this.rtoAt, this.persistAt, this.keepAt, this.timeWaitAt, this.finWait2At);
   }
 
   /** Any segment from the peer restarts the keepalive idle time. */

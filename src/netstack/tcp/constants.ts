@@ -42,6 +42,8 @@ export const INITIAL_WINDOW_SEGMENTS = 10;
 
 /** Maximum segment lifetime: Linux's TIME-WAIT is 60 s, so 2*MSL = 60 s here (MSL 30 s). */
 export const TIME_WAIT_MS = 60_000;
+/** How long an orphaned connection (Tcb.release) may wait in FIN-WAIT-2 for the peer's FIN. */
+export const FIN_WAIT_2_TIMEOUT_MS = 60_000;
 /** SYN retransmissions before ETIMEDOUT (Linux tcp_syn_retries = 6: about 127 s). */
 export const SYN_RETRIES = 6;
 /** Data retransmissions before ETIMEDOUT (Linux tcp_retries2 = 15). */

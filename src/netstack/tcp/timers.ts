@@ -30,6 +30,11 @@ export function onTimers(c: Tcb, now: number): void {
     c.finish(null);
     return;
   }
+  if (c.finWait2At <= now) {
+    c.host.drop('fin-wait-2-timeout');
+    c.finish(null);
+    return;
+  }
   if (c.rtoAt <= now) retransmissionTimeout(c, now);
   if (c.gone) return;
   if (c.persistAt <= now) windowProbe(c, now);

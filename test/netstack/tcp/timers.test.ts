@@ -300,3 +300,31 @@ test('connection limit: SYNs beyond maxConnections are dropped', () => {
   assert.equal(b.layer.connections.size, 3);
   assert.equal(b.layer.drops['too-many-connections'], 7);
 });
+
+test('FIN-WAIT-2: an orphaned connection (release) is reaped after 60 s; a half-closed one is kept', () => {
+  for (const orphan of [true, false]) {
+    const b = new Bench();
+    const e = b.passive({ window: 65535 });
+    b.take();
+    if (orphan) e.conn.release!();
+    else e.conn.shutdown();
+    const [fin] = b.take();
+    assert.equal(fin!.flags & F.FIN, F.FIN);
+    // The peer acknowledges our FIN but never sends its own: FIN-WAIT-2.
+    b.send({ flags: F.ACK, seq: 1001, ack: e.iss + 2, window: 65535 });
+    assert.equal(e.conn.state, 'FIN-WAIT-2');
+    // Data after release is acknowledged and discarded; the user hears nothing.
+    const heard = e.rec.bytes;
+    b.send({ flags: F.ACK | F.PSH, seq: 1001, ack: e.iss + 2, window: 65535, data: new Uint8Array(10) });
+    assert.equal(e.rec.bytes > heard, !orphan);
+    const t0 = b.clock.t;
+    b.advanceTo(t0 + 120_000);
+    if (orphan) {
+      assert.equal(e.conn.state, 'CLOSED');
+      assert.equal(b.layer.connections.size, 0);
+      assert.equal(b.layer.drops['fin-wait-2-timeout'], 1);
+    } else {
+      assert.equal(e.conn.state, 'FIN-WAIT-2', 'a half-closed connection the user still reads is kept');
+    }
+  }
+});
