@@ -7,7 +7,7 @@
 export * as constants from './constants.js';
 export * from './crypto/index.js';
 export * from './protocol/index.js';
-export { AllowedIPs, type AllowedIPEntry } from './routing/allowed-ips.js';
+export { AllowedIPs, type AllowedIPEntry, type PrefixVisitor } from './routing/allowed-ips.js';
 export {
   parseIP,
   parseIPv4,
@@ -16,6 +16,10 @@ export {
   formatIP,
   formatPrefix,
   maskPrefix,
+  type IPFamily,
+  type IPAddress,
+  type IPPrefix,
+  type ParsePrefixOptions,
 } from './routing/ip.js';
 
 // The embeddable interface (docs/embedding.md): WireGuard.open, its configuration and events,
@@ -39,7 +43,8 @@ export {
   type UserspaceStackOptions,
 } from './embed/userspace-stack.js';
 export { ConfigError } from './config/errors.js';
-export { createLogger, type Logger, type LogLevel } from './device/logger.js';
+export { createLogger, type Logger, type LogLevel, type LogSink, type LogPriority } from './device/logger.js';
+export type { TunDevice } from './io/tun.js';
 export type {
   TunnelNetwork,
   TunnelSocket,

@@ -30,7 +30,7 @@ export function keyToBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
 }
 
-abstract class Key {
+export abstract class Key {
   readonly #bytes: Uint8Array;
 
   protected constructor(bytes: Uint8Array) {
