@@ -118,10 +118,17 @@ export class BatchPath {
     const tx = this.#tx;
     let i = 0;
     while (i < packets.length) {
+      // Pad each packet into the arena while it fits (an empty arena holds any IP packet).
       tx.reset();
       let j = i;
-      // An empty arena holds any IP packet (at most 65,535 bytes), so j > i.
-      while (j < packets.length && tx.fits(packets[j]!.length)) j++;
+      for (; j < packets.length && tx.fits(packets[j]!.length); j++) {
+        const p = packets[j]!;
+        const padded = paddedLength(p.length, device.paddingMtu(p, 0, p.length, now));
+        const slot = tx.take(padded, TRANSPORT_HEADER_SIZE + padded + 16);
+        const at = tx.offsets[slot]! + TRANSPORT_HEADER_SIZE;
+        tx.bytes.set(p, at);
+        if (padded > p.length) tx.bytes.fill(0, at + p.length, at + padded); // the arena is reused
+      }
       const r = peer.tunnel.reserveSend(j - i, now);
       if (r === null) {
         // No session, staged packets ahead, or the counter limit: the core stages and handshakes.
@@ -131,14 +138,6 @@ export class BatchPath {
           device.transmit(peer, peer.tunnel.encapsulate(p.slice(), now, mtu));
         }
         return;
-      }
-      for (let k = i; k < j; k++) {
-        const p = packets[k]!;
-        const padded = paddedLength(p.length, device.paddingMtu(p, 0, p.length, now));
-        const slot = tx.take(padded, TRANSPORT_HEADER_SIZE + padded + 16);
-        const at = tx.offsets[slot]! + TRANSPORT_HEADER_SIZE;
-        tx.bytes.set(p, at);
-        if (padded > p.length) tx.bytes.fill(0, at + p.length, at + padded); // the arena is reused
       }
       const n = j - i;
       const kp = r.keypair;
