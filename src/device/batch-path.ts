@@ -18,6 +18,7 @@
  * copy what they keep, so the arena is reused for the next batch.
  */
 import { TRANSPORT_HEADER_SIZE } from '../constants.js';
+import type { Bind } from '../io/bind.js';
 import type { NativeAddon } from '../io/native.js';
 import type { Keypair } from '../protocol/keypairs.js';
 import { toNetwork } from '../protocol/results.js';
@@ -142,16 +143,42 @@ export class BatchPath {
       const n = j - i;
       const kp = r.keypair;
       this.#native.sealBatch(kp.sendKey, kp.remoteIndex, r.first, tx.bytes, tx.offsets, tx.lengths, 0, n);
-      const datagrams = new Array<Uint8Array>(n);
-      for (let k = 0; k < n; k++) {
-        const length = tx.lengths[k]!;
-        peer.tunnel.txBytes += length;
-        datagrams[k] = tx.bytes.subarray(tx.offsets[k]!, tx.offsets[k]! + length);
-      }
-      device.transmit(peer, toNetwork(datagrams));
+      let bytes = 0;
+      for (let k = 0; k < n; k++) bytes += tx.lengths[k]!;
+      peer.tunnel.txBytes += bytes;
+      this.#send(peer, n, bytes);
       if (r.extra !== null) device.transmit(peer, toNetwork([r.extra]));
       i = j;
     }
+  }
+
+  /**
+   * Sends the arena's n sealed datagrams to the peer's endpoint: with UDP GSO when the bind can
+   * (LinuxBind.sendSegments: one sendmsg per run of equal sizes), else as one Bind.send; counts
+   * what the kernel took, as Device.transmit does.
+   */
+  #send(peer: Peer, n: number, bytes: number): void {
+    const device = this.#device;
+    if (!device.up) return;
+    const endpoint = device.sendEndpoint(peer);
+    if (endpoint === null) {
+      device.peerLog?.unsent(peer, n);
+      return;
+    }
+    const tx = this.#tx;
+    const bind = device.bind;
+    let sent: number;
+    if (hasSegments(bind)) {
+      sent = bind.sendSegments(tx.bytes, tx.offsets, tx.lengths, 0, n, endpoint);
+    } else {
+      const datagrams = new Array<Uint8Array>(n);
+      for (let k = 0; k < n; k++)
+        datagrams[k] = tx.bytes.subarray(tx.offsets[k]!, tx.offsets[k]! + tx.lengths[k]!);
+      sent = bind.send(datagrams, endpoint);
+    }
+    if (endpoint.source != null && bind.sourceRefused === true) device.sourceRefused(peer, endpoint);
+    if (sent === n) peer.txBytes += bytes;
+    else for (let k = 0; k < sent; k++) peer.txBytes += tx.lengths[k]!;
   }
 
   // ---- inbound ----------------------------------------------------------------------------------
@@ -264,6 +291,22 @@ export class BatchPath {
     this.flushReceive(now, toTun);
     this.#writeTun(toTun);
   }
+}
+
+/** A bind that sends runs of one buffer with UDP GSO (LinuxBind). */
+interface SegmentBind extends Bind {
+  sendSegments(
+    buffer: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    first: number,
+    count: number,
+    to: Endpoint,
+  ): number;
+}
+
+function hasSegments(bind: Bind): bind is SegmentBind {
+  return typeof (bind as Partial<SegmentBind>).sendSegments === 'function';
 }
 
 /** Whether two sources are the same endpoint, sticky source included (a run has one). */
