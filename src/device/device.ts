@@ -26,7 +26,8 @@ import { AllowedIPs } from '../routing/allowed-ips.js';
 import type { DeviceSet, DeviceSnapshot, UapiTarget } from '../uapi/types.js';
 import { loadNative } from '../io/native.js';
 import { applyDeviceSet } from './apply.js';
-import { BatchPath, copyEndpoint } from './batch-path.js';
+import { BatchReceive, copyEndpoint } from './batch-receive.js';
+import { BatchSend } from './batch-send.js';
 import { EndpointResolver, type HostLookup } from './endpoint-resolver.js';
 import { lookupFirstAddress } from '../io/host-lookup.js';
 import { RESOLVE_INTERVAL_DEFAULT_S } from '../constants.js';
@@ -79,7 +80,7 @@ export interface DeviceOptions {
   readonly lookupHost?: HostLookup;
   /**
    * Seal and open transport data in batches with the native AEAD on the ordinary path
-   * (batch-path.ts); default: whenever the native addon loads. False keeps the per-packet path.
+   * (batch-send.ts, batch-receive.ts); default: whenever the native addon loads. False keeps the per-packet path.
    */
   readonly batched?: boolean;
 }
@@ -180,8 +181,9 @@ export class Device implements UapiTarget {
   #lastGc = 0;
   /** The MTU follows the TUN's (wg-quick sets it after the daemon starts) unless given. */
   readonly #mtuFollowsTun: boolean;
-  /** The batched transport data path, made on first use of `batched` (null: per packet). */
-  #batch: BatchPath | null = null;
+  /** The batched transport data path (batch-send.ts, batch-receive.ts), made on first use. */
+  #batchSend: BatchSend | null = null;
+  #batchReceive: BatchReceive | null = null;
   #batched: boolean;
 
   constructor(o: DeviceOptions) {
@@ -214,7 +216,7 @@ export class Device implements UapiTarget {
 
   /**
    * Whether the ordinary data path seals and opens transport data in native batches
-   * (batch-path.ts) rather than packet by packet; both apply the same core rules. Turning it on
+   * (batch-send.ts, batch-receive.ts) rather than packet by packet; both apply the same core rules. Turning it on
    * without the native addon throws.
    */
   get batched(): boolean {
@@ -226,9 +228,14 @@ export class Device implements UapiTarget {
     this.#batched = on;
   }
 
-  #batchPath(): BatchPath | null {
+  #sendBatched(): BatchSend | null {
     if (!this.#batched) return null;
-    return (this.#batch ??= new BatchPath(this, loadNative()));
+    return (this.#batchSend ??= new BatchSend(this, loadNative()));
+  }
+
+  #receiveBatched(): BatchReceive | null {
+    if (!this.#batched) return null;
+    return (this.#batchReceive ??= new BatchReceive(this, loadNative()));
   }
   readonly #fastPath: ((device: Device) => { start(): void }) | null;
 
@@ -336,7 +343,7 @@ export class Device implements UapiTarget {
     if (!this.#up) this.syncLinkState();
     const now = this.now();
     this.routeMtus?.refresh(now);
-    const batch = this.#batchPath();
+    const batch = this.#sendBatched();
     if (batch !== null) {
       batch.sendPackets(packets, now);
       return;
@@ -484,7 +491,7 @@ export class Device implements UapiTarget {
     if (!this.#up) return;
     const now = this.now();
     const toTun: Uint8Array[] = [];
-    const batch = this.#batchPath();
+    const batch = this.#receiveBatched();
     for (let i = 0; i < datagrams.length; i++) {
       const d = datagrams[i]!;
       const src = sources[i]!;

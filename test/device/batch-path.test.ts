@@ -1,5 +1,5 @@
 /**
- * The device's batched transport data path (src/device/batch-path.ts) against its per-packet path
+ * The device's batched transport data path (src/device/batch-send.ts, batch-receive.ts) against its per-packet path
  * (Tunnel.consumeTransport / Tunnel.encapsulate): the same crafted and mutated transport messages
  * (whitepaper section 5.4.6) — valid v4 and v6 packets, keepalives, duplicates, counters behind
  * the replay window, bad tags, disallowed inner sources, bad inner lengths, non-IP plaintext,
