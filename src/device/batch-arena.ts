@@ -26,6 +26,7 @@ export class Arena {
   fits(length: number): boolean {
     return this.count < ARENA_SLOTS && this.cursor + length + OVERHEAD <= ARENA_BYTES;
   }
+
   /** Takes the next slot at the cursor, 16-aligned; the caller fills it. */
   take(length: number, room: number): number {
     const at = this.cursor;
