@@ -16,15 +16,18 @@ import type { Bind } from '../io/bind.js';
 import type { TunDevice } from '../io/tun.js';
 import { IndexTable } from '../protocol/indices.js';
 import { LocalIdentity } from '../protocol/identity.js';
-import { parseMessage } from '../protocol/messages.js';
-import { INITIATION_SIZE, RESPONSE_SIZE } from '../constants.js';
+import { parseMessage, type TransportMessage } from '../protocol/messages.js';
+import { INITIATION_SIZE, RESPONSE_SIZE, TRANSPORT_MIN_SIZE } from '../constants.js';
 import { Responder } from '../protocol/responder.js';
 import type { DropReason, TunnelResult } from '../protocol/results.js';
 import { Tunnel, type Endpoint } from '../protocol/tunnel.js';
 import { IP_DESTINATION_OFFSET, IP_SOURCE_OFFSET } from '../protocol/transport.js';
 import { AllowedIPs } from '../routing/allowed-ips.js';
 import type { DeviceSet, DeviceSnapshot, UapiTarget } from '../uapi/types.js';
+import { loadNative } from '../io/native.js';
 import { applyDeviceSet } from './apply.js';
+import { BatchReceive, copyEndpoint } from './batch-receive.js';
+import { BatchSend } from './batch-send.js';
 import { EndpointResolver, type HostLookup } from './endpoint-resolver.js';
 import { lookupFirstAddress } from '../io/host-lookup.js';
 import { RESOLVE_INTERVAL_DEFAULT_S } from '../constants.js';
@@ -75,6 +78,11 @@ export interface DeviceOptions {
   readonly resolveIntervalMs?: number;
   /** Resolves endpoint hostnames (default getaddrinfo, io/host-lookup.ts); fakes in tests. */
   readonly lookupHost?: HostLookup;
+  /**
+   * Seal and open transport data in batches with the native AEAD on the ordinary path
+   * (batch-send.ts, batch-receive.ts); default: whenever the native addon loads. False keeps the per-packet path.
+   */
+  readonly batched?: boolean;
 }
 
 /**
@@ -173,6 +181,10 @@ export class Device implements UapiTarget {
   #lastGc = 0;
   /** The MTU follows the TUN's (wg-quick sets it after the daemon starts) unless given. */
   readonly #mtuFollowsTun: boolean;
+  /** The batched transport data path (batch-send.ts, batch-receive.ts), made on first use. */
+  #batchSend: BatchSend | null = null;
+  #batchReceive: BatchReceive | null = null;
+  #batched: boolean;
 
   constructor(o: DeviceOptions) {
     this.tun = o.tun;
@@ -192,6 +204,7 @@ export class Device implements UapiTarget {
     this.#tickMs = o.tickMs ?? DEFAULT_TICK_MS;
     this.#fastPath = o.fastPath ?? null;
     this.routeMtus = o.routeMtus ?? null;
+    this.#batched = o.batched ?? nativeLoads();
     this.endpointNames = new EndpointResolver({
       lookup: o.lookupHost ?? lookupFirstAddress,
       intervalMs: o.resolveIntervalMs ?? RESOLVE_INTERVAL_DEFAULT_S * 1000,
@@ -200,6 +213,30 @@ export class Device implements UapiTarget {
     });
   }
   readonly #tickMs: number;
+
+  /**
+   * Whether the ordinary data path seals and opens transport data in native batches
+   * (batch-send.ts, batch-receive.ts) rather than packet by packet; both apply the same core rules. Turning it on
+   * without the native addon throws.
+   */
+  get batched(): boolean {
+    return this.#batched;
+  }
+
+  set batched(on: boolean) {
+    if (on && !nativeLoads()) throw new Error('the batched data path needs the native addon');
+    this.#batched = on;
+  }
+
+  #sendBatched(): BatchSend | null {
+    if (!this.#batched) return null;
+    return (this.#batchSend ??= new BatchSend(this, loadNative()));
+  }
+
+  #receiveBatched(): BatchReceive | null {
+    if (!this.#batched) return null;
+    return (this.#batchReceive ??= new BatchReceive(this, loadNative()));
+  }
   readonly #fastPath: ((device: Device) => { start(): void }) | null;
 
   /** Binds the UDP port (0 = random), starts reading both sides and the scheduler. */
@@ -306,6 +343,11 @@ export class Device implements UapiTarget {
     if (!this.#up) this.syncLinkState();
     const now = this.now();
     this.routeMtus?.refresh(now);
+    const batch = this.#sendBatched();
+    if (batch !== null) {
+      batch.sendPackets(packets, now);
+      return;
+    }
     for (const packet of packets) {
       const peer = this.routeOutbound(packet, 0, packet.length, now);
       if (peer === undefined) continue;
@@ -449,6 +491,7 @@ export class Device implements UapiTarget {
     if (!this.#up) return;
     const now = this.now();
     const toTun: Uint8Array[] = [];
+    const batch = this.#receiveBatched();
     for (let i = 0; i < datagrams.length; i++) {
       const d = datagrams[i]!;
       const src = sources[i]!;
@@ -468,21 +511,16 @@ export class Device implements UapiTarget {
         );
         continue;
       }
-      const msg = parseMessage(d);
-      if (msg.type === 'transport') {
-        const tunnel = this.indices.get(msg.receiver);
-        if (tunnel === undefined) {
-          this.drops.count('unknown-index');
+      if (batch !== null) {
+        if (type === 4 && d.length >= TRANSPORT_MIN_SIZE) {
+          batch.receiveTransport(d, src, now, toTun);
           continue;
         }
-        const r = tunnel.consumeTransport(msg, copyEndpoint(src), now);
-        const peer = this.#peerOfTunnel.get(tunnel)!;
-        if (r.kind === 'toTunnel') toTun.push(r.packet);
-        else if (r.kind === 'drop') {
-          this.drops.count(r.reason);
-          if (this.peerLog !== null) this.#logRefused(peer, r.reason);
-        }
-        this.transmit(peer, r);
+        batch.flushReceive(now, toTun); // what came before it first
+      }
+      const msg = parseMessage(d);
+      if (msg.type === 'transport') {
+        this.consumeTransportDatagram(d, src, now, toTun, msg);
       } else if (msg.type === 'cookieReply') {
         this.stats.cookieRepliesReceived++;
         const tunnel = this.indices.get(msg.receiver);
@@ -493,8 +531,41 @@ export class Device implements UapiTarget {
         this.drops.count(msg.reason);
       }
     }
-    if (toTun.length > 0) this.tun?.write(toTun);
+    if (batch !== null) batch.endReceive(now, toTun);
+    else if (toTun.length > 0) this.tun?.write(toTun);
     if (this.queue.length > 0) this.#scheduleDrain();
+  }
+
+  /**
+   * One transport datagram, packet by packet (Tunnel.consumeTransport): its decrypted packet is
+   * appended to `toTun`. The per-packet path, and the batched path's way for the datagrams it
+   * does not take (an expired keypair, an index that is not a keypair's).
+   */
+  consumeTransportDatagram(
+    d: Uint8Array,
+    src: Endpoint,
+    now: number,
+    toTun: Uint8Array[],
+    parsed?: TransportMessage,
+  ): void {
+    const msg = parsed ?? parseMessage(d);
+    if (msg.type !== 'transport') {
+      if (msg.type === 'invalid') this.drops.count(msg.reason);
+      return;
+    }
+    const tunnel = this.indices.get(msg.receiver);
+    if (tunnel === undefined) {
+      this.drops.count('unknown-index');
+      return;
+    }
+    const r = tunnel.consumeTransport(msg, copyEndpoint(src), now);
+    const peer = this.#peerOfTunnel.get(tunnel)!;
+    if (r.kind === 'toTunnel') toTun.push(r.packet);
+    else if (r.kind === 'drop') {
+      this.drops.count(r.reason);
+      if (this.peerLog !== null) this.#logRefused(peer, r.reason);
+    }
+    this.transmit(peer, r);
   }
 
   /** A transport packet's content refused (wireguard-go logs these; replays and bad tags it does not). */
@@ -689,12 +760,12 @@ export class Device implements UapiTarget {
   }
 }
 
-function copyEndpoint(e: Endpoint): Endpoint {
-  const source = e.source;
-  return {
-    address: Uint8Array.from(e.address),
-    port: e.port,
-    source: source == null ? null : source.slice(),
-    sourceIfindex: e.sourceIfindex ?? 0,
-  };
+/** Whether the native addon loads (the batched data path needs it). */
+function nativeLoads(): boolean {
+  try {
+    loadNative();
+    return true;
+  } catch {
+    return false;
+  }
 }

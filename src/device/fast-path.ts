@@ -396,7 +396,7 @@ export class FastPath {
  * IPv6 packet cut short or with a bad length, -1 when it is neither (transport.ts's innerPacket,
  * whose reasons these are, without a view per packet).
  */
-function innerLength(b: Uint8Array, p: number, plain: number): number {
+export function innerLength(b: Uint8Array, p: number, plain: number): number {
   const version = b[p]! >> 4;
   if (version === 4) {
     if (plain < 20) return 0;
