@@ -295,9 +295,16 @@ test('open refuses a bad configuration and an unavailable stack, and the tun-onl
     }),
     /PostUp.*not run by an embedded interface/,
   );
-  await assert.rejects(WireGuard.open({ config: `[Interface]\nPrivateKey = ${a.priv}\n` }), {
-    code: 'ERR_WGTS_NO_USERSPACE_STACK',
-  });
+  // A stack that cannot start fails the open with its own error (and nothing stays open).
+  await assert.rejects(
+    WireGuard.open({
+      config: `[Interface]\nPrivateKey = ${a.priv}\n`,
+      stack: () => {
+        throw Object.assign(new Error('no stack here'), { code: 'ETESTSTACK' });
+      },
+    }),
+    { code: 'ETESTSTACK' },
+  );
   await assert.rejects(
     WireGuard.open({
       config: `[Interface]\nPrivateKey = ${a.priv}\n`,
