@@ -25,6 +25,7 @@ need qemu-aarch64-static qemu-user-static
 need groff groff-base                # man page check (test/deploy/man)
 need systemd-analyze systemd         # unit check (test/deploy/systemd); does not become PID 1
 need setpriv util-linux              # non-root runs (test/cli/errors-netns)
+need curl curl                      # real clients of wgts proxy (test/proxy)
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "ensure-deps: missing$missing (run as root on Debian to install); interop tests will skip" >&2

@@ -28,6 +28,10 @@ export const CLI_ENVIRONMENT = {
     value: 'DIR',
     help: "The directory of the daemons' UAPI sockets (default /var/run/wireguard), for tests.",
   },
+  HOME: {
+    value: 'DIR',
+    help: 'proxy reads $HOME/.config/wireproxy.conf when no -c is given and /etc/wireproxy/wireproxy.conf does not exist.',
+  },
 } as const;
 
 export type CliEnvName = keyof typeof CLI_ENVIRONMENT;
@@ -69,6 +73,10 @@ const COMMANDS: Readonly<Record<string, CommandHelp>> = {
   down: { text: `${PRIVILEGED} Runs the hooks, undoes what up did and stops the daemon.`, env: [] },
   save: { text: 'Writes the running configuration back into the file.', env: [] },
   strip: { text: 'Prints the file without its wg-quick keys, as wg-quick strip does.', env: [] },
+  proxy: {
+    text: 'Reads a wireproxy configuration file and serves its routines over a userspace WireGuard device, without root. Flags: -c/--config FILE (default /etc/wireproxy/wireproxy.conf, then $HOME/.config/wireproxy.conf); -s/--silent (no log but errors); -d/--daemon (detach; returns once running); -i/--info ADDR (health endpoint: GET /metrics is the UAPI dump with keys redacted, GET /readyz is the last echo reply per CheckAlive address, 503 when one is older than CheckAliveInterval + 2 s); -n/--configtest (check the file and exit); -v/--version. Sections: [Interface] and [Peer] as in wg-quick (plus CheckAlive, CheckAliveInterval), or a top-level WGConfig = PATH; [Socks5] BindAddress, Username, Password (CONNECT and UDP ASSOCIATE); [http] BindAddress, Username, Password, CertFile, KeyFile; [TCPClientTunnel] BindAddress, Target; [TCPServerTunnel] ListenPort, Target; [STDIOTunnel] Target; [UDPClientTunnel] BindAddress, Target; [UDPServerTunnel] ListenPort, Target. Values may be $NAME to read the environment. Errors name FILE:LINE. See docs/proxy.md.',
+    env: ['HOME'],
+  },
 };
 
 /** The full help of `command`, after its usage line `usage` (ending in a newline). */

@@ -10,6 +10,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { processContext, type CliContext, type Command } from './context.js';
 import { genkeyMain } from './genkey.js';
+import { proxyCommand } from './proxy.js';
 import { pubkeyMain } from './pubkey.js';
 import { setMain } from './set.js';
 import { setconfMain } from './setconf.js';
@@ -63,6 +64,12 @@ export const COMMANDS: readonly {
   { name: 'down', run: quick('down'), description: "Takes down an interface brought up with `up'" },
   { name: 'save', run: quick('save'), description: "Saves an interface's running configuration to its file" },
   { name: 'strip', run: quick('strip'), description: 'Prints a wg-quick(8) file without its wg-quick keys' },
+  {
+    name: 'proxy',
+    run: (argv, ctx) => proxyCommand(version())(argv, ctx),
+    description:
+      'Runs a wireproxy-compatible SOCKS5/HTTP proxy and tunnels over a userspace WireGuard device',
+  },
 ];
 
 export function mainUsage(prog: string): string {

@@ -122,6 +122,7 @@ test('dispatch: help, version, invalid subcommand, the wg-quick entries', async 
       'down',
       'save',
       'strip',
+      'proxy',
     ],
   );
   for (const c of [
