@@ -89,7 +89,13 @@ describe('userspace WireGuard library against wireguard-go', { skip, timeout: 12
     test(`${fam}: UDP echo through createSocket`, async () => {
       for (let i = 0; i < 5; i++) {
         const payload = randomBytes(100 + i * 250); // within the MTU: the stack does not fragment
-        const back = await udpEcho(side.net, fam === 'v4' ? 'udp4' : 'udp6', addr(), side.peer.ports.udpEcho, payload);
+        const back = await udpEcho(
+          side.net,
+          fam === 'v4' ? 'udp4' : 'udp6',
+          addr(),
+          side.peer.ports.udpEcho,
+          payload,
+        );
         assert.ok(back.equals(payload));
       }
     });
