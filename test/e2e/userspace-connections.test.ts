@@ -68,7 +68,13 @@ describe('userspace connection churn against wireguard-go', { skip, timeout: 120
     const results = await Promise.all(
       Array.from({ length: 500 }, async (_, i) => {
         const msg = Buffer.from(`p${i}-${'x'.repeat(i % 50)}`);
-        const back = await tcpEcho(side.net, i % 2 === 0 ? side.peer.innerV4 : side.peer.innerV6, 7, msg, 40_000);
+        const back = await tcpEcho(
+          side.net,
+          i % 2 === 0 ? side.peer.innerV4 : side.peer.innerV6,
+          7,
+          msg,
+          40_000,
+        );
         return back.equals(msg);
       }),
     );
