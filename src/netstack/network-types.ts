@@ -78,7 +78,14 @@ export interface TunnelNetwork {
   connect(options: TunnelConnectOptions): Promise<TunnelSocket>;
   /** net.createConnection's shape, for http.request({ createConnection }) and friends. */
   createConnection(options: TunnelConnectOptions, onConnect?: () => void): TunnelSocket;
-  createServer(onConnection?: (socket: TunnelSocket) => void): TunnelServer;
+  /**
+   * `options.allowHalfOpen` (net.Server's, default false): keep our side writable after the peer's
+   * FIN, as a proxy forwarding a half-close needs. Optional second argument (a compatible extension).
+   */
+  createServer(
+    onConnection?: (socket: TunnelSocket) => void,
+    options?: { readonly allowHalfOpen?: boolean },
+  ): TunnelServer;
   createSocket(
     type: 'udp4' | 'udp6',
     onMessage?: (msg: Buffer, rinfo: TunnelRemoteInfo) => void,

@@ -118,9 +118,17 @@ export class UserspaceNetwork implements TunnelNetwork {
     });
   }
 
-  createServer(onConnection?: (socket: TunnelSocket) => void): TunnelServer {
+  createServer(
+    onConnection?: (socket: TunnelSocket) => void,
+    options?: { readonly allowHalfOpen?: boolean },
+  ): TunnelServer {
     return new TcpServer(
-      { tcp: this.#options.tcp, addresses: this.#options.addresses, ...this.#keeper },
+      {
+        tcp: this.#options.tcp,
+        addresses: this.#options.addresses,
+        ...this.#keeper,
+        ...(options?.allowHalfOpen === undefined ? {} : { allowHalfOpen: options.allowHalfOpen }),
+      },
       onConnection,
     );
   }

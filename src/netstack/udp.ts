@@ -71,6 +71,13 @@ export class Udp implements UdpApi {
   /** Bindings by family * 65536 + port; a handful per port at most (one per local address). */
   readonly #bindings = new Map<number, Binding[]>();
 
+  /** Live bindings (sockets bound), for leak checks. */
+  get bindingCount(): number {
+    let n = 0;
+    for (const list of this.#bindings.values()) n += list.length;
+    return n;
+  }
+
   constructor(
     ip: IpSender,
     host: StackHost,

@@ -31,7 +31,8 @@ export async function startTcpClientTunnel(
   log: ProxyLogger,
 ): Promise<RunningRoutine> {
   const open = new Set<Socket>();
-  const server = createServer((local) => {
+  // Half-open: the client's FIN must not stop what the far side still sends back (pipe.ts).
+  const server = createServer({ allowHalfOpen: true }, (local) => {
     open.add(local);
     local.once('close', () => open.delete(local));
     local.on('error', () => local.destroy());
@@ -66,23 +67,26 @@ export async function startTcpServerTunnel(
   log: ProxyLogger,
 ): Promise<RunningRoutine> {
   const open = new Set<TunnelSocket>();
-  const server = network.createServer((remote) => {
-    open.add(remote);
-    remote.once('close', () => open.delete(remote));
-    remote.on('error', () => remote.destroy());
-    remote.pause();
-    const local = connectLocal({ host: target.host, port: target.port });
-    const onConnectError = (err: Error): void => {
-      log.error(`TCP server tunnel to ${joinHostPort(target)}: ${err.message}`);
-      remote.destroy();
-    };
-    local.once('error', onConnectError);
-    local.once('connect', () => {
-      // From here on errors are the pair's business (joinStreams closes both).
-      local.off('error', onConnectError);
-      joinStreams(remote, local);
-    });
-  });
+  const server = network.createServer(
+    (remote) => {
+      open.add(remote);
+      remote.once('close', () => open.delete(remote));
+      remote.on('error', () => remote.destroy());
+      remote.pause();
+      const local = connectLocal({ host: target.host, port: target.port });
+      const onConnectError = (err: Error): void => {
+        log.error(`TCP server tunnel to ${joinHostPort(target)}: ${err.message}`);
+        remote.destroy();
+      };
+      local.once('error', onConnectError);
+      local.once('connect', () => {
+        // From here on errors are the pair's business (joinStreams closes both).
+        local.off('error', onConnectError);
+        joinStreams(remote, local);
+      });
+    },
+    { allowHalfOpen: true },
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listenPort, () => {

@@ -100,11 +100,19 @@ test('wgts help proxy documents the flags and sections; -v prints the version', 
   assert.match(v.stdout, /^wgts proxy v\d+\.\d+\.\d+/);
 });
 
-test('wgts proxy without the device built in says so and exits 1', async () => {
-  const path = file('nodev.conf', `${WG_PART}\n[Socks5]\nBindAddress = 127.0.0.1:0\n`);
-  const r = await run(WGTS, ['proxy', '-c', path]);
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /cannot open the WireGuard device/);
+test('wgts proxy with the real device: a section that cannot bind is an error naming its line, exit 1', async () => {
+  // The userspace device opens (src/proxy/open-device.ts); the taken port then fails the start.
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as AddressInfo).port;
+  try {
+    const path = file('taken.conf', `${WG_PART}\n[Socks5]\nBindAddress = 127.0.0.1:${port}\n`);
+    const r = await run(WGTS, ['proxy', '-c', path]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /EADDRINUSE|in use/);
+  } finally {
+    taken.close();
+  }
 });
 
 test('[STDIOTunnel] talks over stdin/stdout and exits when the connection ends', async () => {
