@@ -10,6 +10,7 @@
  * errors (`connect ECONNREFUSED 10.0.0.2:80` with errno/code/syscall/address/port) and the
  * allowHalfOpen rule follow net.Socket.
  */
+import { ReceiveCoalescer } from './receive-coalescer.js';
 import { Duplex } from 'node:stream';
 import type { LoopKeeper } from './driver.js';
 import type { TunnelSocket } from './network-types.js';
@@ -46,6 +47,8 @@ export class TcpSocket extends Duplex implements TunnelSocket {
   #consumeQueued = false;
   /** Bytes pushed while the readable buffer was full: consume()d when the reader asks (_read). */
   #held = 0;
+  readonly #received = new ReceiveCoalescer();
+  #pushQueued = false;
   #peerEnded = false;
   #shutdownSent = false;
   /** resetAndDestroy() was called: destroy aborts whatever the state. */
@@ -142,13 +145,26 @@ export class TcpSocket extends Duplex implements TunnelSocket {
     const n = data.length;
     this.#bytesRead += n;
     this.#knobs.touch();
-    // The view is only valid during the call: push a copy.
-    if (this.push(Buffer.from(data))) this.#queueConsume(n);
-    else this.#held += n;
+    // The view is only valid during the call: copied, and pushed with the rest of the turn's.
+    this.#received.add(data);
+    if (this.#pushQueued) return;
+    this.#pushQueued = true;
+    queueMicrotask(() => this.#pushReceived());
+  }
+
+  /** Pushes what arrived this turn (ReceiveCoalescer), before an end or an error is delivered. */
+  #pushReceived(): void {
+    this.#pushQueued = false;
+    if (this.#detached) return;
+    for (const chunk of this.#received.take()) {
+      if (this.push(chunk)) this.#queueConsume(chunk.length);
+      else this.#held += chunk.length;
+    }
   }
 
   #onEnd(): void {
     if (this.#detached) return;
+    this.#pushReceived();
     this.#peerEnded = true;
     this.push(null);
   }
@@ -157,6 +173,7 @@ export class TcpSocket extends Duplex implements TunnelSocket {
     if (this.#detached) return;
     this.#closed = true;
     this.#knobs.clearConnectTimer();
+    this.#pushReceived();
     if (error !== null) {
       this.destroy(this.#errorFor(error));
       return;
