@@ -10,7 +10,7 @@ import { unlinkSync } from 'node:fs';
 import type { Device } from '../device/device.js';
 import { createLogger, parseLogLevel, type Logger } from '../device/logger.js';
 import type { LinuxTun } from '../io/tun.js';
-import { openKernelTun, startKernelDevice } from '../embed/kernel-device.js';
+import { linkFollower, openKernelTun, startKernelDevice } from '../embed/kernel-device.js';
 import { warmUpEnabled } from './warm-up.js';
 import { UapiServer } from '../uapi/server.js';
 import { signalFailure, signalReady, takeDetached } from './daemonize.js';
@@ -213,28 +213,8 @@ export async function runDaemon(requested: string, options: DaemonOptions = {}):
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
     linkGone = stop;
-    // The device follows the link's up/down state (a new TUN starts down), as wireguard-go does,
-    // asked through the TUN's fd wherever the link is now: `ip link set IFNAME netns X` moves it
-    // while the daemon and its UDP sockets stay here (src/io/tun.ts link()).
-    let netns: number | null = null;
-    let linkUnknown: string | null = null;
-    const followLink = (): void => {
-      const state = tun.link();
-      if (state === 'deleted') return stop(`link ${ifname} deleted`);
-      if (state === undefined) {
-        // Between namespaces, say: ask again on the next poll. Said once per kind of failure.
-        const why = tun.linkError?.message ?? 'unknown';
-        if (why !== linkUnknown)
-          log.verbose(`link state unknown, kept as ${device.up ? 'up' : 'down'}: ${why}`);
-        linkUnknown = why;
-        return;
-      }
-      linkUnknown = null;
-      if (netns !== null && state.netns !== netns)
-        log.verbose(`link ${state.name} moved to another network namespace`);
-      netns = state.netns;
-      device.setUp(state.up);
-    };
+    // The device follows the link's up/down state wherever the link is now (kernel-device.ts).
+    const followLink = linkFollower(tun, device, log, () => stop(`link ${ifname} deleted`));
     const watcher = setInterval(() => {
       if (socketInode !== null && inodeOf(path) !== socketInode) stop(`socket ${path} removed`);
       else followLink();

@@ -3,9 +3,10 @@
  * the one place both the embed API's `tun` backend (wireguard.ts) and wgtsd (src/daemon/run.ts)
  * build it, so the two run the same device. On a TUN opened with offloads (IFF_VNET_HDR), the
  * bind gets UDP GRO/GSO and the device the batched FastPath; an inherited WG_TUN_FD, or offloads
- * turned off, gives the per-packet path. Padding is capped by route MTUs (route-mtu.ts), and the
- * device asks the link's up/down state through the TUN's fd. What a daemon adds (UAPI server,
- * socket file, link and socket watch, metrics, logs) stays with the daemon.
+ * turned off, gives the per-packet path. Padding is capped by route MTUs (route-mtu.ts); the
+ * device asks the link's up/down state through the TUN's fd, and linkFollower makes it follow
+ * that state. What a daemon adds (UAPI server, socket file, the watch timer, metrics, logs) stays
+ * with the daemon.
  */
 import { Device, type DeviceOptions } from '../device/device.js';
 import { FastPath } from '../device/fast-path.js';
@@ -108,4 +109,32 @@ export async function startKernelDevice<D extends Device = Device>(
       : 'data path: per packet (WGTS_OFFLOAD=0 or an inherited TUN)',
   );
   return { device, bind, fast };
+}
+
+/**
+ * A poll that makes `device` follow its link's up/down state (a new TUN starts down), as
+ * wireguard-go does, asked through the TUN's fd wherever the link is now: `ip link set IFNAME
+ * netns X` moves it while the device and its UDP sockets stay here (src/io/tun.ts link()).
+ * `onDeleted` is told when the link is gone.
+ */
+export function linkFollower(tun: LinuxTun, device: Device, log: Logger, onDeleted: () => void): () => void {
+  let netns: number | null = null;
+  let linkUnknown: string | null = null;
+  return () => {
+    const state = tun.link();
+    if (state === 'deleted') return onDeleted();
+    if (state === undefined) {
+      // Between namespaces, say: ask again on the next poll. Said once per kind of failure.
+      const why = tun.linkError?.message ?? 'unknown';
+      if (why !== linkUnknown)
+        log.verbose(`link state unknown, kept as ${device.up ? 'up' : 'down'}: ${why}`);
+      linkUnknown = why;
+      return;
+    }
+    linkUnknown = null;
+    if (netns !== null && state.netns !== netns)
+      log.verbose(`link ${state.name} moved to another network namespace`);
+    netns = state.netns;
+    device.setUp(state.up);
+  };
 }
