@@ -1,18 +1,17 @@
 /**
- * The foreground daemon: TUN + Device + UAPI server + the three ways to stop (signal, link
- * deleted, socket removed). WG_TUN_FD and WG_UAPI_FD hand in already-open descriptors, as
+ * The foreground daemon: the embed API's device on a kernel TUN (src/embed/kernel-device.ts, as
+ * the `tun` backend builds it) + UAPI server + socket file + metrics + logs + the three ways to
+ * stop (signal, link deleted, socket removed). WG_TUN_FD and WG_UAPI_FD hand in already-open descriptors, as
  * wireguard-go accepts them. A name the kernel completes (`wg%d`) is resolved by opening the TUN
  * first; the socket, the logs and the link watch then use the real name (wireguard-go does the
  * same). Startup failures are logged (LOG_LEVEL) and reported to a daemonising parent.
  */
 import { unlinkSync } from 'node:fs';
-import { Device } from '../device/device.js';
+import type { Device } from '../device/device.js';
 import { createLogger, parseLogLevel, type Logger } from '../device/logger.js';
-import { createBind } from '../io/bind.js';
-import { openTun, type LinuxTun } from '../io/tun.js';
-import { FastPath } from '../device/fast-path.js';
-import { nativeRouteMtuSource, RouteMtus } from '../device/route-mtu.js';
-import { warmUp, warmUpEnabled } from './warm-up.js';
+import type { LinuxTun } from '../io/tun.js';
+import { linkFollower, openKernelTun, startKernelDevice } from '../embed/kernel-device.js';
+import { warmUpEnabled } from './warm-up.js';
 import { UapiServer } from '../uapi/server.js';
 import { signalFailure, signalReady, takeDetached } from './daemonize.js';
 import { daemonLogOutput, type LogOutput } from './log-sink.js';
@@ -106,10 +105,7 @@ export async function runDaemon(requested: string, options: DaemonOptions = {}):
 
   let tun: LinuxTun;
   try {
-    tun = openTun(requested, {
-      mtu: 1420,
-      ...(tunFd !== null ? { fd: tunFd } : { offload: offloadEnabled() }),
-    });
+    tun = openKernelTun(requested, { mtu: 1420, fd: tunFd, offload: offloadEnabled() });
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (code === 'EBUSY' && uapiFd === null && (await probeSocket(socketPath(requested))) === 'live')
@@ -126,46 +122,24 @@ export async function runDaemon(requested: string, options: DaemonOptions = {}):
   }
   const path = socketPath(ifname);
 
-  // The batched data path needs the vnet-header TUN (not an inherited WG_TUN_FD) and UDP GRO/GSO.
-  const fast = tun.offload;
-  // The data path compiled before the socket appears, so nobody configures or pings a daemon still
-  // interpreting it; before the real device exists, so its objects are made with the final shapes.
-  if (fast && warmUpEnabled()) {
-    const r = await warmUp(tun.offloadFlags);
-    log.verbose(
-      `JIT warm-up: ${r.roundTrips} round trips (${r.bursts} bulk) in ${r.ms.toFixed(0)} ms` +
-        (r.stopped !== null ? ` (stopped: ${r.stopped})` : ''),
-    );
-  }
-  const bind = createBind({ gro: fast });
   // Set once the daemon runs: a TUN read failing with EBADFD (the link deleted) stops it at once.
   let linkGone: ((why: string) => void) | null = null;
-  const device = new Device({
-    tun,
-    bind,
-    logger: log,
-    linkUp: () => {
-      const state = tun.link();
-      return typeof state === 'object' ? state.up : undefined;
-    },
-    onTunError: (err) => {
-      if (err.code === 'EBADFD' || err.code === 'EBADF') linkGone?.(`link ${ifname} deleted`);
-    },
-    ...(fast ? { fastPath: (d: Device) => new FastPath(d, tun, bind) } : {}),
-    routeMtus: new RouteMtus(nativeRouteMtuSource()),
-    resolveIntervalMs,
-  });
+  // The device the embed API's tun backend runs (src/embed/kernel-device.ts), with the data path
+  // compiled before the socket appears, so nobody configures or pings a daemon still interpreting it.
+  let device: Device;
   try {
-    await device.start(0);
+    ({ device } = await startKernelDevice(tun, {
+      logger: log,
+      listenPort: 0,
+      warmUp: warmUpEnabled(),
+      onTunError: (err) => {
+        if (err.code === 'EBADFD' || err.code === 'EBADF') linkGone?.(`link ${ifname} deleted`);
+      },
+      resolveIntervalMs,
+    }));
   } catch (err) {
-    device.close();
     return fail(`cannot open the UDP sockets: ${(err as Error).message}`);
   }
-  log.verbose(
-    fast
-      ? `data path: batched, TUN offloads 0x${tun.offloadFlags.toString(16)}, UDP GRO ${bind.groActive ? 'on' : 'off'}`
-      : 'data path: per packet (WGTS_OFFLOAD=0 or an inherited TUN)',
-  );
 
   // Metrics listen before the UAPI socket appears: a port in use fails the start as a whole.
   let metrics: MetricsServer | null = null;
@@ -239,28 +213,8 @@ export async function runDaemon(requested: string, options: DaemonOptions = {}):
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
     linkGone = stop;
-    // The device follows the link's up/down state (a new TUN starts down), as wireguard-go does,
-    // asked through the TUN's fd wherever the link is now: `ip link set IFNAME netns X` moves it
-    // while the daemon and its UDP sockets stay here (src/io/tun.ts link()).
-    let netns: number | null = null;
-    let linkUnknown: string | null = null;
-    const followLink = (): void => {
-      const state = tun.link();
-      if (state === 'deleted') return stop(`link ${ifname} deleted`);
-      if (state === undefined) {
-        // Between namespaces, say: ask again on the next poll. Said once per kind of failure.
-        const why = tun.linkError?.message ?? 'unknown';
-        if (why !== linkUnknown)
-          log.verbose(`link state unknown, kept as ${device.up ? 'up' : 'down'}: ${why}`);
-        linkUnknown = why;
-        return;
-      }
-      linkUnknown = null;
-      if (netns !== null && state.netns !== netns)
-        log.verbose(`link ${state.name} moved to another network namespace`);
-      netns = state.netns;
-      device.setUp(state.up);
-    };
+    // The device follows the link's up/down state wherever the link is now (kernel-device.ts).
+    const followLink = linkFollower(tun, device, log, () => stop(`link ${ifname} deleted`));
     const watcher = setInterval(() => {
       if (socketInode !== null && inodeOf(path) !== socketInode) stop(`socket ${path} removed`);
       else followLink();

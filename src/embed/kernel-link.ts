@@ -1,14 +1,15 @@
 /**
  * The `tun` backend's link (Documentation/networking/tuntap.rst; the addressing wg-quick(8) does
- * on `up`): the kernel TUN opened as wgtsd opens it (src/io/tun.ts: IFF_TUN | IFF_NO_PI, MTU set,
- * link down), then given the configuration's addresses and brought up with iproute2, so the
+ * on `up`): the kernel TUN opened as wgtsd opens it (kernel-device.ts openKernelTun: IFF_TUN |
+ * IFF_NO_PI, with offloads for the batched data path, MTU set, link down), then given the configuration's addresses and brought up with iproute2, so the
  * program can use Node's own `net` and `dgram` on it at once. Routes beyond each address's own
  * prefix are left to the caller, as are DNS settings: an embedded interface changes nothing of
  * the host's configuration but its own link (and the kernel deletes the link when it is closed).
  */
 import { execFile } from 'node:child_process';
-import { openTun, type LinuxTun } from '../io/tun.js';
+import type { LinuxTun } from '../io/tun.js';
 import { formatPrefix, type IPPrefix } from '../routing/ip.js';
+import { openKernelTun } from './kernel-device.js';
 
 /** How long one `ip` command may take before the open is abandoned. */
 const IP_TIMEOUT_MS = 10_000;
@@ -32,7 +33,7 @@ export async function openKernelLink(
   mtu: number,
   addresses: readonly IPPrefix[],
 ): Promise<LinuxTun> {
-  const tun = openTun(name, { mtu });
+  const tun = openKernelTun(name, { mtu });
   try {
     for (const a of addresses) {
       await ip([

@@ -7,7 +7,8 @@
  *   (userspace-stack.ts) through a UserspaceTun; the program uses `wg.network`, a TunnelNetwork
  *   with Node's socket shapes (the shape of wireguard-go's tun/netstack).
  * - `tun` (CAP_NET_ADMIN): a kernel TUN link as wgtsd opens it, addressed and up
- *   (kernel-link.ts); the program uses Node's own `net` and `dgram`.
+ *   (kernel-link.ts), and the device wgtsd runs on it (kernel-device.ts: the batched data path
+ *   when the kernel offers TUN offloads); the program uses Node's own `net` and `dgram`.
  *
  * Configuration is applied the way `wg syncconf` applies a file (src/config/device-set.ts
  * syncToDeviceSet, then the device's UAPI-target apply): at open, and on every setConfig, so a
@@ -16,9 +17,10 @@
  */
 import { EventEmitter } from 'node:events';
 import { resolveWgConfig } from '../config/resolve.js';
+import type { DeviceOptions } from '../device/device.js';
 import type { Logger } from '../device/logger.js';
 import { createBind } from '../io/bind.js';
-import { DEFAULT_MTU, type TunDevice } from '../io/tun.js';
+import { DEFAULT_MTU, type LinuxTun } from '../io/tun.js';
 import type { TunnelNetwork } from '../netstack/network-types.js';
 import { formatGet } from '../uapi/codec.js';
 import { ConfigError } from '../config/errors.js';
@@ -26,6 +28,7 @@ import { keyToBase64 } from '../crypto/keys.js';
 import { applyConfig } from './apply.js';
 import { interfaceKey, parseEmbedConfig, type EmbedConfig, type WireGuardConfig } from './config.js';
 import { EmbeddedDevice } from './embedded-device.js';
+import { startKernelDevice } from './kernel-device.js';
 import { openKernelLink } from './kernel-link.js';
 import { PeerEvents, type PeerEventMap } from './peer-events.js';
 import { interfaceStats, peerInfos, type InterfaceStats, type PeerInfo } from './peer-info.js';
@@ -107,10 +110,11 @@ export class WireGuard extends EventEmitter<PeerEventMap> {
     });
     const mtu = config.mtu ?? DEFAULT_MTU;
 
-    let tun: TunDevice;
     let stack: UserspaceStack | null = null;
+    let utun: UserspaceTun | null = null;
+    let ktun: LinuxTun | null = null;
     if (backend === 'userspace') {
-      const utun = new UserspaceTun(mtu);
+      utun = new UserspaceTun(mtu);
       try {
         stack = (options.stack ?? defaultUserspaceStack)({
           addresses: config.addresses,
@@ -122,9 +126,8 @@ export class WireGuard extends EventEmitter<PeerEventMap> {
         utun.close();
         throw err;
       }
-      tun = utun;
     } else {
-      tun = await openKernelLink(options.name ?? 'wg%d', mtu, config.addresses);
+      ktun = await openKernelLink(options.name ?? 'wg%d', mtu, config.addresses);
     }
 
     let self: WireGuard | null = null;
@@ -134,25 +137,42 @@ export class WireGuard extends EventEmitter<PeerEventMap> {
       },
       () => device.now(),
     );
+    const onTunError = (err: Error): void => log?.error(`TUN read failed: ${err.message}`);
+    const create = (o: DeviceOptions): EmbeddedDevice => new EmbeddedDevice(o, events);
     let device: EmbeddedDevice;
-    try {
-      device = new EmbeddedDevice(
-        {
-          tun,
+    if (ktun !== null) {
+      // The device wgtsd runs (bind, data path, route MTUs), started; all closed on failure.
+      device = (
+        await startKernelDevice(ktun, {
+          ...(log === undefined ? {} : { logger: log }),
+          listenPort: wg.listenPort ?? port,
+          onTunError,
+          create,
+        })
+      ).device;
+    } else {
+      try {
+        device = create({
+          tun: utun,
           bind: createBind(),
           ...(log === undefined ? {} : { logger: log }),
-          onTunError: (err) => log?.error(`TUN read failed: ${err.message}`),
-        },
-        events,
-      );
-    } catch (err) {
-      // No UDP socket (the native addon failed to load, say): nothing may stay open.
-      stack?.close();
-      tun.close();
-      throw err;
+          onTunError,
+        });
+      } catch (err) {
+        // No UDP socket (the native addon failed to load, say): nothing may stay open.
+        stack?.close();
+        utun?.close();
+        throw err;
+      }
+      try {
+        await device.start(wg.listenPort ?? port);
+      } catch (err) {
+        stack?.close();
+        device.close();
+        throw err;
+      }
     }
     try {
-      await device.start(wg.listenPort ?? port);
       await applyConfig(device, wg);
       events.adopt();
     } catch (err) {

@@ -4,7 +4,7 @@
  * Debian's wireguard-go runs in namespace B, configured with the real `wg`; a veth joins them.
  * Pings cross the tunnel both ways through the kernel's own stack, the child sees the handshake
  * event and `peers()` agrees with `wg show` on the other side; on SIGTERM the child closes the
- * interface, its link disappears, and it exits by itself.
+ * interface, its link disappears, and it exits by itself. It runs wgtsd's batched data path.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -52,8 +52,13 @@ test('tun backend: an embedded interface and wireguard-go ping each other', { sk
     '',
   ].join('\n');
   const script = `
-    import { WireGuard } from ${JSON.stringify(INDEX)};
-    const wg = await WireGuard.open({ backend: 'tun', name: ${JSON.stringify(name)}, config: ${JSON.stringify(config)} });
+    import { WireGuard, createLogger } from ${JSON.stringify(INDEX)};
+    const wg = await WireGuard.open({
+      backend: 'tun',
+      name: ${JSON.stringify(name)},
+      config: ${JSON.stringify(config)},
+      logger: createLogger(${JSON.stringify(name)}, 'verbose'),
+    });
     wg.on('handshake', (e) => console.log('HANDSHAKE ' + JSON.stringify(e)));
     process.on('SIGTERM', async () => {
       console.log('PEERS ' + JSON.stringify(wg.peers()));
@@ -68,6 +73,9 @@ test('tun backend: an embedded interface and wireguard-go ping each other', { sk
     what: 'the embedded interface to open',
   });
   assert.match(child.output(), new RegExp(`READY ${name}`), child.output());
+  // The device wgtsd runs (src/embed/kernel-device.ts): the batched data path, as wgtsd has it by
+  // default on this kernel (test/selftest/wggo-netns-wgtsd.test.ts checks the daemon's line).
+  assert.match(child.output(), /data path: batched, TUN offloads 0x[0-9a-f]+/, child.output());
 
   const there = await ping(nsA, '100.99.0.2', { count: 2, deadlineS: 10 });
   assert.ok(there.ok, `ping from the embedded interface failed:\n${there.output}\n${child.output()}`);
