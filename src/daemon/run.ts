@@ -11,7 +11,7 @@ import type { Device } from '../device/device.js';
 import { createLogger, parseLogLevel, type Logger } from '../device/logger.js';
 import type { LinuxTun } from '../io/tun.js';
 import { linkFollower, openKernelTun, startKernelDevice } from '../embed/kernel-device.js';
-import { warmUpEnabled } from './warm-up.js';
+import { warmUpEnabled } from '../device/warm-up.js';
 import { UapiServer } from '../uapi/server.js';
 import { signalFailure, signalReady, takeDetached } from './daemonize.js';
 import { daemonLogOutput, type LogOutput } from './log-sink.js';

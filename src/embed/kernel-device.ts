@@ -14,7 +14,7 @@ import type { Logger } from '../device/logger.js';
 import { nativeRouteMtuSource, RouteMtus } from '../device/route-mtu.js';
 import { createBind, type LinuxBind } from '../io/bind.js';
 import { openTun, type LinuxTun } from '../io/tun.js';
-import { warmUp } from '../daemon/warm-up.js';
+import { warmUp } from '../device/warm-up.js';
 
 export interface KernelTunOptions {
   /** MTU set on the link (not on an adopted fd's link if it cannot be). */

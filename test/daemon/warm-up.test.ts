@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { WARMUP_ROUND_TRIPS, warmUp, warmUpEnabled } from '../../src/daemon/warm-up.js';
+import { WARMUP_ROUND_TRIPS, warmUp, warmUpEnabled } from '../../src/device/warm-up.js';
 
 /** The TUN offload flags the daemon gets on this kernel (CSUM, TSO4/6, TSO_ECN, USO4/6). */
 const OFFLOADS = 0x67;

@@ -22,9 +22,9 @@
  * all of it is closed at the end. Bounded in steps and in time; a failure (no loopback, say) ends
  * it quietly, as it only ever costs the speed of the first packets. WGTS_WARMUP=0 turns it off.
  */
-import { Device } from '../device/device.js';
-import { nativeRouteMtuSource, RouteMtus } from '../device/route-mtu.js';
-import { FastPath } from '../device/fast-path.js';
+import { Device } from './device.js';
+import { nativeRouteMtuSource, RouteMtus } from './route-mtu.js';
+import { FastPath } from './fast-path.js';
 import { generatePrivateKey, publicKeyOf } from '../crypto/x25519.js';
 import { REKEY_AFTER_TIME_MS, REKEY_TIMEOUT_MS } from '../constants.js';
 import { createBind } from '../io/bind.js';
