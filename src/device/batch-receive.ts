@@ -16,17 +16,13 @@ import type { NativeAddon } from '../io/native.js';
 import type { Keypair } from '../protocol/keypairs.js';
 import { toNetwork } from '../protocol/results.js';
 import type { Endpoint, Tunnel } from '../protocol/tunnel.js';
-import { IP_SOURCE_OFFSET } from '../protocol/transport.js';
 import { Arena, ARENA_SLOTS } from './batch-arena.js';
 import type { Device } from './device.js';
 import { DROP_INDEX } from './drops.js';
-import { innerLength } from './fast-path.js';
+import { acceptInner } from './inner-rule.js';
 
 const REPLAY = DROP_INDEX['replay'];
 const BAD_TAG = DROP_INDEX['bad-tag'];
-const NOT_IP = DROP_INDEX['not-ip'];
-const BAD_IP_LENGTH = DROP_INDEX['bad-ip-length'];
-const DISALLOWED_SOURCE = DROP_INDEX['disallowed-source'];
 const UNKNOWN_INDEX = DROP_INDEX['unknown-index'];
 
 export class BatchReceive {
@@ -123,19 +119,8 @@ export class BatchReceive {
       if (plain === 0) continue; // a keepalive
       data++;
       const p = rx.offsets[k]! + TRANSPORT_HEADER_SIZE;
-      const length = innerLength(b, p, plain);
-      if (length <= 0) {
-        drops[length === 0 ? BAD_IP_LENGTH : NOT_IP]++; // not a whole IP packet
-        if (peer !== undefined) device.peerLog?.innerRefused(peer, 'not-ip');
-        continue;
-      }
-      const family = b[p]! >> 4 === 4 ? 4 : 6;
-      // Cryptokey routing, inbound: the source must be one of this peer's allowed IPs.
-      if (device.allowedIPs.lookupAt(b, p + IP_SOURCE_OFFSET[family], family) !== peer) {
-        drops[DISALLOWED_SOURCE]++;
-        if (peer !== undefined) device.peerLog?.innerRefused(peer, 'disallowed-source');
-        continue;
-      }
+      const length = acceptInner(device, b, p, plain, peer, drops);
+      if (length === 0) continue;
       toTun.push(b.subarray(p, p + length));
     }
     const out = tunnel.transportBatchReceived(kp, copyEndpoint(from!), accepted, data, bytes, now);

@@ -29,9 +29,9 @@ import { ipLength, TUN_HEADROOM, TUN_SLOT_STRIDE, VNET_HEADER_LENGTH, type Linux
 import type { Keypair } from '../protocol/keypairs.js';
 import { toNetwork } from '../protocol/results.js';
 import type { Endpoint, Tunnel } from '../protocol/tunnel.js';
-import { IP_SOURCE_OFFSET } from '../protocol/transport.js';
 import type { Device } from './device.js';
 import { DROP_INDEX } from './drops.js';
+import { acceptInner } from './inner-rule.js';
 import type { Peer } from './peer.js';
 
 /** Sealed datagrams one arena holds before it is flushed (a batch of 64 KB reads is ~2,900). */
@@ -46,9 +46,6 @@ const UNKNOWN_INDEX = DROP_INDEX['unknown-index'];
 const EXPIRED_KEYPAIR = DROP_INDEX['expired-keypair'];
 const REPLAY = DROP_INDEX['replay'];
 const BAD_TAG = DROP_INDEX['bad-tag'];
-const NOT_IP = DROP_INDEX['not-ip'];
-const BAD_IP_LENGTH = DROP_INDEX['bad-ip-length'];
-const DISALLOWED_SOURCE = DROP_INDEX['disallowed-source'];
 
 export class FastPath {
   readonly #device: Device;
@@ -368,19 +365,8 @@ export class FastPath {
       if (plain === 0) continue; // a keepalive
       data++;
       const p = this.#rxOffsets[k]! + TRANSPORT_HEADER_SIZE;
-      const length = innerLength(slots, p, plain);
-      if (length <= 0) {
-        drops[length === 0 ? BAD_IP_LENGTH : NOT_IP]++; // not a whole IP packet
-        if (peer !== undefined) device.peerLog?.innerRefused(peer, 'not-ip');
-        continue;
-      }
-      const family = slots[p]! >> 4 === 4 ? 4 : 6;
-      // Cryptokey routing, inbound: the source must be one of this peer's allowed IPs.
-      if (device.allowedIPs.lookupAt(slots, p + IP_SOURCE_OFFSET[family], family) !== peer) {
-        drops[DISALLOWED_SOURCE]++;
-        if (peer !== undefined) device.peerLog?.innerRefused(peer, 'disallowed-source');
-        continue;
-      }
+      const length = acceptInner(device, slots, p, plain, peer, drops);
+      if (length === 0) continue;
       if (this.#tunCount === RX_SLOTS) this.#flushTun();
       const t = this.#tunCount++;
       this.#tunOffsets[t] = p;
@@ -389,25 +375,4 @@ export class FastPath {
     const out = tunnel.transportBatchReceived(kp, this.#source(this.#rxSlot), accepted, data, bytes, now);
     if (out.length > 0 && peer !== undefined) device.transmit(peer, toNetwork(out));
   }
-}
-
-/**
- * The IP length of a decrypted plaintext of `plain` bytes at b[p..]; 0 when it is an IPv4 or
- * IPv6 packet cut short or with a bad length, -1 when it is neither (transport.ts's innerPacket,
- * whose reasons these are, without a view per packet).
- */
-export function innerLength(b: Uint8Array, p: number, plain: number): number {
-  const version = b[p]! >> 4;
-  if (version === 4) {
-    if (plain < 20) return 0;
-    const total = (b[p + 2]! << 8) | b[p + 3]!;
-    const ihl = (b[p]! & 0x0f) * 4;
-    return ihl < 20 || total < ihl || total > plain ? 0 : total;
-  }
-  if (version === 6) {
-    if (plain < 40) return 0;
-    const total = 40 + ((b[p + 4]! << 8) | b[p + 5]!);
-    return total > plain ? 0 : total;
-  }
-  return -1;
 }

@@ -10,6 +10,7 @@
  * '0.0.0.0' and '::' both listen on every address (Node's '0.0.0.0' is IPv4 only). Hosts must be
  * IP literals; a name is refused with ENOTFOUND rather than resolved.
  */
+import { LoopHold } from './loop-hold.js';
 import { EventEmitter } from 'node:events';
 import type { LoopKeeper } from './driver.js';
 import type { TunnelServer, TunnelSocket } from './network-types.js';
@@ -39,13 +40,13 @@ export class TcpServer extends EventEmitter implements TunnelServer {
   /** What address() reports: the host as given ('::' when none). */
   #host = '::';
   readonly #connections = new Set<TcpSocket>();
-  #refd = true;
-  #holding = false;
+  readonly #loop: LoopHold;
   #closeQueued = false;
 
   constructor(options: TcpServerOptions, onConnection?: (socket: TunnelSocket) => void) {
     super();
     this.#options = options;
+    this.#loop = new LoopHold(options.keeper);
     if (onConnection !== undefined) this.on('connection', onConnection);
   }
 
@@ -85,7 +86,7 @@ export class TcpServer extends EventEmitter implements TunnelServer {
       return this;
     }
     this.#host = formatIP(bytes);
-    this.#hold();
+    this.#loop.hold();
     process.nextTick(() => this.emit('listening'));
     return this;
   }
@@ -126,7 +127,7 @@ export class TcpServer extends EventEmitter implements TunnelServer {
     }
     this.#listener?.close();
     this.#listener = null;
-    this.#release();
+    this.#loop.release();
     this.#emitCloseIfDrained();
     return this;
   }
@@ -148,27 +149,12 @@ export class TcpServer extends EventEmitter implements TunnelServer {
   }
 
   ref(): this {
-    this.#refd = true;
-    if (this.#listener !== null) this.#hold();
+    this.#loop.ref(this.#listener !== null);
     return this;
   }
 
   unref(): this {
-    this.#refd = false;
-    this.#release();
+    this.#loop.unref();
     return this;
-  }
-
-  /** A listening, ref'd server counts on the keeper, as a listening net.Server holds the loop. */
-  #hold(): void {
-    if (this.#holding || !this.#refd) return;
-    this.#holding = true;
-    this.#options.keeper?.ref();
-  }
-
-  #release(): void {
-    if (!this.#holding) return;
-    this.#holding = false;
-    this.#options.keeper?.unref();
   }
 }

@@ -11,6 +11,7 @@
  * error is emitted as 'error', as dgram does. Destinations must be IP literals unless the network
  * gave a resolver.
  */
+import { LoopHold } from './loop-hold.js';
 import { EventEmitter } from 'node:events';
 import type { LoopKeeper } from './driver.js';
 import type { TunnelRemoteInfo, TunnelUdpSocket } from './network-types.js';
@@ -38,12 +39,12 @@ export class UdpSocket extends EventEmitter implements TunnelUdpSocket {
   readonly #family: IpFamily;
   #binding: UdpBinding | null = null;
   #closed = false;
-  #refd = true;
-  #holding = false;
+  readonly #loop: LoopHold;
 
   constructor(options: UdpSocketOptions, onMessage?: (msg: Buffer, rinfo: TunnelRemoteInfo) => void) {
     super();
     this.#options = options;
+    this.#loop = new LoopHold(options.keeper);
     this.#family = options.type === 'udp4' ? 4 : 6;
     if (onMessage !== undefined) this.on('message', onMessage);
   }
@@ -82,7 +83,7 @@ export class UdpSocket extends EventEmitter implements TunnelUdpSocket {
       if (typeof code !== 'string') throw error;
       return systemError('bind', code, shown, port);
     }
-    this.#hold();
+    this.#loop.hold();
     return null;
   }
 
@@ -142,7 +143,7 @@ export class UdpSocket extends EventEmitter implements TunnelUdpSocket {
     this.#closed = true;
     if (callback !== undefined) this.once('close', callback);
     this.#binding?.close();
-    this.#release();
+    this.#loop.release();
     process.nextTick(() => this.emit('close'));
     return this;
   }
@@ -158,26 +159,12 @@ export class UdpSocket extends EventEmitter implements TunnelUdpSocket {
   }
 
   ref(): this {
-    this.#refd = true;
-    if (this.#binding !== null && !this.#closed) this.#hold();
+    this.#loop.ref(this.#binding !== null && !this.#closed);
     return this;
   }
 
   unref(): this {
-    this.#refd = false;
-    this.#release();
+    this.#loop.unref();
     return this;
-  }
-
-  #hold(): void {
-    if (this.#holding || !this.#refd) return;
-    this.#holding = true;
-    this.#options.keeper?.ref();
-  }
-
-  #release(): void {
-    if (!this.#holding) return;
-    this.#holding = false;
-    this.#options.keeper?.unref();
   }
 }

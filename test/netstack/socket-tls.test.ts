@@ -5,54 +5,25 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { FakeStack } from '../helpers/fake-stack.js';
 import { which } from '../helpers/netns.js';
 import { listening, pattern, sha256 } from './socket-helpers.js';
+import { makeCertificate } from '../helpers/tunnel-tls.js';
 
-function selfSigned(): { key: Buffer; cert: Buffer } {
-  const dir = mkdtempSync(join(tmpdir(), 'tssk-tls-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=tunnel.test',
-        '-addext',
-        'subjectAltName=DNS:tunnel.test',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+async function selfSigned(): Promise<{ key: Buffer; cert: Buffer }> {
+  const made = (await makeCertificate(['tunnel.test'], []))!;
+  return { key: readFileSync(made.keyFile), cert: readFileSync(made.certFile) };
 }
 
 test(
   'tls.connect({ socket }) through the tunnel, a MiB each way',
   { skip: which('openssl') === null && 'no openssl' },
   async () => {
-    const { key, cert } = selfSigned();
+    const { key, cert } = await selfSigned();
     const stack = new FakeStack();
     try {
       const upload = pattern(1024 * 1024, 11);

@@ -2,11 +2,10 @@
  * The [http] routine with curl over the host-backed network: plain absolute-URI GET and POST
  * forwarding, CONNECT (curl -p) to an HTTP and a TLS origin, 407 with Proxy-Authenticate without
  * or with wrong credentials, success with the right ones, 502 for a refused upstream, and an HTTPS
- * listener from CertFile/KeyFile (certificate made with openssl for the test).
+ * listener from CertFile/KeyFile (certificate made with openssl for the test, test/helpers/tunnel-tls.ts).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer } from 'node:net';
@@ -14,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { which } from '../helpers/netns.js';
 import { closeAll, curl, httpOrigin, listenOn, noCurl, startInProcess, type Started } from './helpers.js';
+import { makeCertificate } from '../helpers/tunnel-tls.js';
 
 const noOpenssl = which('openssl') === null ? 'openssl is not installed' : false;
 let dir = '';
@@ -69,29 +69,9 @@ test('CONNECT (curl -p) tunnels to the origin', { skip: noCurl }, async () => {
 });
 
 test('CONNECT carries TLS to an HTTPS origin', { skip: noCurl || noOpenssl }, async () => {
-  const key = join(dir, 'key.pem');
-  const cert = join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-    ],
-    { stdio: 'ignore', timeout: 10_000 },
-  );
+  const made = (await makeCertificate(['localhost'], ['127.0.0.1']))!;
+  const key = made.keyFile;
+  const cert = made.certFile;
   const tls = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) =>
     res.end('secret origin'),
   );
@@ -180,29 +160,9 @@ test('a refused upstream is 502, a non-absolute request 400', { skip: noCurl }, 
 });
 
 test('CertFile and KeyFile make the proxy listen with HTTPS', { skip: noCurl || noOpenssl }, async () => {
-  const key = join(dir, 'proxy-key.pem');
-  const cert = join(dir, 'proxy-cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-    ],
-    { stdio: 'ignore', timeout: 10_000 },
-  );
+  const made = (await makeCertificate(['localhost'], ['127.0.0.1']))!;
+  const key = made.keyFile;
+  const cert = made.certFile;
   const https = await startInProcess(
     `[http]\nBindAddress = 127.0.0.1:0\nCertFile = ${cert}\nKeyFile = ${key}\n`,
   );
