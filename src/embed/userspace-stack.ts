@@ -43,7 +43,14 @@ export type UserspaceStackFactory = (options: UserspaceStackOptions) => Userspac
  * through the tunnel. Decrypted packets reach NetStack.input a device batch at a time; what the
  * stack sends goes out through the tun, which batches it back into the device per microtask.
  */
-export const defaultUserspaceStack: UserspaceStackFactory = (options) => {
+/** The default stack with its parts in view (for tests and tools that inspect its tables). */
+export interface BuiltUserspaceStack extends UserspaceStack {
+  readonly netstack: NetStack;
+  readonly tcp: TcpLayer;
+  readonly driver: StackDriver;
+}
+
+export function buildUserspaceStack(options: UserspaceStackOptions): BuiltUserspaceStack {
   let driver: StackDriver | null = null;
   const host: StackHost = {
     now: () => performance.now(),
@@ -78,5 +85,10 @@ export const defaultUserspaceStack: UserspaceStackFactory = (options) => {
   return {
     network,
     close: () => running.close(),
+    netstack: stack,
+    tcp,
+    driver: running,
   };
-};
+}
+
+export const defaultUserspaceStack: UserspaceStackFactory = (options) => buildUserspaceStack(options);

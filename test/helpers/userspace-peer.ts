@@ -7,16 +7,12 @@
  * trip, a UDP echo round trip. Every wait is bounded.
  */
 import http from 'node:http';
-import { createHash, randomBytes } from 'node:crypto';
-import { resolve } from '../../src/netstack/dns-resolver.js';
-import { StackDriver } from '../../src/netstack/driver.js';
-import { UserspaceNetwork } from '../../src/netstack/network.js';
-import { NetStack } from '../../src/netstack/stack.js';
-import { TcpLayer } from '../../src/netstack/tcp/layer.js';
+import { createHash } from 'node:crypto';
+import type { StackDriver } from '../../src/netstack/driver.js';
+import type { TcpLayer } from '../../src/netstack/tcp/layer.js';
 import type { Udp } from '../../src/netstack/udp.js';
-import type { StackHost } from '../../src/netstack/types.js';
 import { WireGuard } from '../../src/embed/wireguard.js';
-import type { UserspaceStackFactory } from '../../src/embed/userspace-stack.js';
+import { buildUserspaceStack, type UserspaceStackFactory } from '../../src/embed/userspace-stack.js';
 import type { TunnelNetwork } from '../../src/netstack/network-types.js';
 import { isRoot } from './netns.js';
 import { genKeyPair, implUnavailable } from './wg-peer.js';
@@ -196,42 +192,15 @@ export interface StackInsides {
 }
 
 /**
- * A stack factory wired like defaultUserspaceStack (src/embed/userspace-stack.ts) that also hands
- * the test its TCP layer, UDP layer and driver, to observe connection tables and refs.
+ * The default stack (src/embed/userspace-stack.ts) as a factory that also hands the test its TCP
+ * layer, UDP layer and driver, to observe connection tables and refs.
  */
 export function observableStack(): { factory: UserspaceStackFactory; insides: () => StackInsides } {
   let insides: StackInsides | null = null;
   const factory: UserspaceStackFactory = (options) => {
-    let driver: StackDriver | null = null;
-    const host: StackHost = {
-      now: () => performance.now(),
-      random: (n) => randomBytes(n),
-      wake: () => driver?.wake(),
-    };
-    const stack = new NetStack({
-      addresses: options.addresses.map((a) => a.bytes),
-      mtu: options.mtu,
-      host,
-      output: (packet) => options.tun.deliver(packet),
-    });
-    const tcp = new TcpLayer(stack.ip, host);
-    stack.register(tcp);
-    const running = new StackDriver(stack);
-    driver = running;
-    options.tun.attach((packets) => {
-      stack.input(packets);
-      running.wake();
-    });
-    const network = new UserspaceNetwork({
-      tcp,
-      udp: stack.udp,
-      icmp: stack.icmp,
-      addresses: options.addresses.map((a) => a.bytes),
-      resolve: (name, family) => resolve(name, family, options.dns, stack.udp),
-      keeper: running,
-    });
-    insides = { tcp, udp: stack.udp, driver: running };
-    return { network, close: () => running.close() };
+    const built = buildUserspaceStack(options);
+    insides = { tcp: built.tcp, udp: built.netstack.udp, driver: built.driver };
+    return built;
   };
   return {
     factory,
