@@ -11,18 +11,15 @@
  * reaches the TUN as views into the arena in one write per batch; the TUN's receivers
  * (UserspaceTun -> NetStack, LinuxTun, the test fakes) copy what they keep.
  */
-import { TRANSPORT_HEADER_SIZE } from '../constants.js';
 import type { NativeAddon } from '../io/native.js';
 import type { Keypair } from '../protocol/keypairs.js';
-import { toNetwork } from '../protocol/results.js';
 import type { Endpoint, Tunnel } from '../protocol/tunnel.js';
 import { Arena, ARENA_SLOTS } from './batch-arena.js';
 import type { Device } from './device.js';
 import { DROP_INDEX } from './drops.js';
-import { acceptInner } from './inner-rule.js';
+import { acceptRun } from './inner-rule.js';
 
 const REPLAY = DROP_INDEX['replay'];
-const BAD_TAG = DROP_INDEX['bad-tag'];
 const UNKNOWN_INDEX = DROP_INDEX['unknown-index'];
 
 export class BatchReceive {
@@ -98,33 +95,19 @@ export class BatchReceive {
     if (n === 0 || kp === null || tunnel === null) return;
     const b = rx.bytes;
     this.#native.openBatch(kp.receiveKey, b, rx.offsets, rx.lengths, first, n, this.#rxResults);
-    const device = this.#device;
-    const peer = device.peerOfTunnel(tunnel);
-    const drops = device.drops.counts;
-    let accepted = 0;
-    let data = 0;
-    let bytes = 0;
-    for (let k = first; k < first + n; k++) {
-      const plain = this.#rxResults[k]!;
-      if (plain < 0) {
-        drops[BAD_TAG]++;
-        continue;
-      }
-      if (!kp.replay.mark(this.#rxCounters[k]!)) {
-        drops[REPLAY]++; // a duplicate within this run
-        continue;
-      }
-      accepted++;
-      bytes += rx.lengths[k]!;
-      if (plain === 0) continue; // a keepalive
-      data++;
-      const p = rx.offsets[k]! + TRANSPORT_HEADER_SIZE;
-      const length = acceptInner(device, b, p, plain, peer, drops);
-      if (length === 0) continue;
-      toTun.push(b.subarray(p, p + length));
-    }
-    const out = tunnel.transportBatchReceived(kp, copyEndpoint(from!), accepted, data, bytes, now);
-    if (out.length > 0 && peer !== undefined) device.transmit(peer, toNetwork(out));
+    const run = {
+      keypair: kp,
+      tunnel,
+      from: copyEndpoint(from!),
+      buffer: b,
+      offsets: rx.offsets,
+      lengths: rx.lengths,
+      counters: this.#rxCounters,
+      results: this.#rxResults,
+      first,
+      count: n,
+    };
+    acceptRun(this.#device, run, now, (p, length) => toTun.push(b.subarray(p, p + length)));
   }
 
   /** Writes what was decrypted to the TUN and frees the arena for the next batch. */

@@ -31,7 +31,7 @@ import { toNetwork } from '../protocol/results.js';
 import type { Endpoint, Tunnel } from '../protocol/tunnel.js';
 import type { Device } from './device.js';
 import { DROP_INDEX } from './drops.js';
-import { acceptInner } from './inner-rule.js';
+import { acceptRun } from './inner-rule.js';
 import type { Peer } from './peer.js';
 
 /** Sealed datagrams one arena holds before it is flushed (a batch of 64 KB reads is ~2,900). */
@@ -45,7 +45,6 @@ const MIN_TRANSPORT = 32;
 const UNKNOWN_INDEX = DROP_INDEX['unknown-index'];
 const EXPIRED_KEYPAIR = DROP_INDEX['expired-keypair'];
 const REPLAY = DROP_INDEX['replay'];
-const BAD_TAG = DROP_INDEX['bad-tag'];
 
 export class FastPath {
   readonly #device: Device;
@@ -334,6 +333,14 @@ export class FastPath {
     };
   }
 
+  /** Queues an accepted inner packet (in the receive slots) for the next TUN write. */
+  readonly #queueTun = (p: number, length: number): void => {
+    if (this.#tunCount === RX_SLOTS) this.#flushTun();
+    const t = this.#tunCount++;
+    this.#tunOffsets[t] = p;
+    this.#tunLengths[t] = length;
+  };
+
   /** Opens the current run, applies the replay marks and checks, queues packets for the TUN. */
   #flushRx(now: number): void {
     const n = this.#rxCount;
@@ -344,35 +351,18 @@ export class FastPath {
     if (n === 0 || kp === null || tunnel === null) return;
     const slots = this.#rxBatch!.slots;
     this.#native.openBatch(kp.receiveKey, slots, this.#rxOffsets, this.#rxLengths, 0, n, this.#rxResults);
-    const device = this.#device;
-    const peer = device.peerOfTunnel(tunnel);
-    const drops = device.drops.counts;
-    let accepted = 0;
-    let data = 0;
-    let bytes = 0;
-    for (let k = 0; k < n; k++) {
-      const plain = this.#rxResults[k]!;
-      if (plain < 0) {
-        drops[BAD_TAG]++;
-        continue;
-      }
-      if (!kp.replay.mark(this.#rxCounters[k]!)) {
-        drops[REPLAY]++; // a duplicate within this run
-        continue;
-      }
-      accepted++;
-      bytes += this.#rxLengths[k]!;
-      if (plain === 0) continue; // a keepalive
-      data++;
-      const p = this.#rxOffsets[k]! + TRANSPORT_HEADER_SIZE;
-      const length = acceptInner(device, slots, p, plain, peer, drops);
-      if (length === 0) continue;
-      if (this.#tunCount === RX_SLOTS) this.#flushTun();
-      const t = this.#tunCount++;
-      this.#tunOffsets[t] = p;
-      this.#tunLengths[t] = length;
-    }
-    const out = tunnel.transportBatchReceived(kp, this.#source(this.#rxSlot), accepted, data, bytes, now);
-    if (out.length > 0 && peer !== undefined) device.transmit(peer, toNetwork(out));
+    const run = {
+      keypair: kp,
+      tunnel,
+      from: this.#source(this.#rxSlot),
+      buffer: slots,
+      offsets: this.#rxOffsets,
+      lengths: this.#rxLengths,
+      counters: this.#rxCounters,
+      results: this.#rxResults,
+      first: 0,
+      count: n,
+    };
+    acceptRun(this.#device, run, now, this.#queueTun);
   }
 }
