@@ -6,6 +6,7 @@
 #include "common.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,7 @@ static napi_value make_error(napi_env env, const char *code, const char *message
 }
 
 napi_value wgts_throw_errno(napi_env env, const char *syscall, int err) {
-  char message[192];
+  char message[WGTS_ERROR_MESSAGE];
   const char *name = wgts_errno_name(err);
   snprintf(message, sizeof message, "%s failed: %s (%s)", syscall, strerror(err), name);
   napi_value e = make_error(env, name, message);
@@ -69,40 +70,89 @@ static int type_fail(napi_env env, const char *what, const char *expected) {
   return -1;
 }
 
+static int range_fail(napi_env env, const char *what, const char *expected) {
+  char message[160];
+  snprintf(message, sizeof message, "wgts_native: %s must be %s", what, expected);
+  wgts_throw_range(env, message);
+  return -1;
+}
+
+/* A number that is an integer in [lo, hi], read as a double so that nothing wraps silently
+ * (napi_get_value_uint32 would take 2^32 + 8 as 8). */
+static int arg_integer(napi_env env, napi_value v, const char *what, double lo, double hi, double *out) {
+  if (napi_get_value_double(env, v, out) != napi_ok) return type_fail(env, what, "a number");
+  if (!isfinite(*out) || *out != floor(*out) || *out < lo || *out > hi) {
+    return range_fail(env, what, lo < 0 ? "an integer in the int32 range" : "an integer in 0..2^32-1");
+  }
+  return 0;
+}
+
 int wgts_arg_i32(napi_env env, napi_value v, const char *what, int32_t *out) {
-  if (napi_get_value_int32(env, v, out) != napi_ok) return type_fail(env, what, "a number");
+  double d;
+  if (arg_integer(env, v, what, -2147483648.0, 2147483647.0, &d) != 0) return -1;
+  *out = (int32_t)d;
   return 0;
 }
 
 int wgts_arg_u32(napi_env env, napi_value v, const char *what, uint32_t *out) {
-  if (napi_get_value_uint32(env, v, out) != napi_ok) return type_fail(env, what, "a number");
+  double d;
+  if (arg_integer(env, v, what, 0.0, 4294967295.0, &d) != 0) return -1;
+  *out = (uint32_t)d;
   return 0;
+}
+
+int wgts_view(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *count) {
+  bool is_typed = false, detached = true;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t offset;
+  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed) return -1;
+  if (napi_get_typedarray_info(env, v, &type, count, data, &ab, &offset) != napi_ok) return -1;
+  if (type != want) return -1;
+  /* A detached buffer reports length 0, but its old pointer must never be used: refuse it. */
+  if (napi_is_detached_arraybuffer(env, ab, &detached) != napi_ok || detached) return -1;
+  return 0;
+}
+
+/* Shared by the two throwing forms: the reason for the TypeError, or NULL when v is fine. */
+static const char *view_problem(napi_env env, napi_value v, napi_typedarray_type want, void **data,
+                                size_t *count) {
+  bool is_typed = false;
+  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed) return "wrong type";
+  if (wgts_view(env, v, want, data, count) == 0) return NULL;
+  napi_typedarray_type type;
+  napi_value ab;
+  bool detached = false;
+  if (napi_get_typedarray_info(env, v, &type, NULL, NULL, &ab, NULL) == napi_ok && type == want &&
+      napi_is_detached_arraybuffer(env, ab, &detached) == napi_ok && detached)
+    return "detached";
+  return "wrong type";
 }
 
 int wgts_arg_bytes(napi_env env, napi_value v, const char *what, uint8_t **data, size_t *len) {
-  bool is_typed = false;
-  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed)
-    return type_fail(env, what, "a Uint8Array");
-  napi_typedarray_type type;
-  size_t count = 0;
   void *ptr = NULL;
-  if (napi_get_typedarray_info(env, v, &type, &count, &ptr, NULL, NULL) != napi_ok)
-    return type_fail(env, what, "a Uint8Array");
-  if (type != napi_uint8_array) return type_fail(env, what, "a Uint8Array");
-  *data = (uint8_t *)ptr;
-  *len = count;
-  return 0;
+  const char *problem = view_problem(env, v, napi_uint8_array, &ptr, len);
+  if (problem == NULL) {
+    *data = (uint8_t *)ptr;
+    return 0;
+  }
+  return type_fail(env, what, problem[0] == 'd' ? "a Uint8Array whose buffer is not detached" : "a Uint8Array");
 }
 
-int wgts_arg_typed(napi_env env, napi_value v, napi_typedarray_type want, const char *what,
-                   void **data, size_t *count) {
-  bool is_typed = false;
-  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed)
-    return type_fail(env, what, "a typed array");
-  napi_typedarray_type type;
-  if (napi_get_typedarray_info(env, v, &type, count, data, NULL, NULL) != napi_ok || type != want)
-    return type_fail(env, what, "a typed array of the documented element type");
-  return 0;
+int wgts_arg_typed(napi_env env, napi_value v, napi_typedarray_type want, const char *what, void **data,
+                   size_t *count) {
+  const char *problem = view_problem(env, v, want, data, count);
+  if (problem == NULL) return 0;
+  return type_fail(env, what,
+                   problem[0] == 'd' ? "a typed array whose buffer is not detached"
+                                     : "a typed array of the documented element type");
+}
+
+int wgts_check_len(napi_env env, uint64_t len, uint64_t max, const char *what) {
+  if (len <= max) return 0;
+  char expected[64];
+  snprintf(expected, sizeof expected, "at most %llu bytes long", (unsigned long long)max);
+  return range_fail(env, what, expected);
 }
 
 int wgts_arg_string(napi_env env, napi_value v, const char *what, char *buf, size_t cap) {
@@ -115,7 +165,7 @@ int wgts_arg_string(napi_env env, napi_value v, const char *what, char *buf, siz
     wgts_throw_range(env, message);
     return -1;
   }
-  napi_get_value_string_utf8(env, v, buf, cap, &len);
+  if (napi_get_value_string_utf8(env, v, buf, cap, &len) != napi_ok) return type_fail(env, what, "a string");
   return 0;
 }
 
@@ -136,9 +186,11 @@ int wgts_arg_status(napi_env env, napi_value v, int32_t **status) {
   return wgts_arg_status_n(env, v, status, &count);
 }
 
-void wgts_set_i32(napi_env env, napi_value obj, const char *name, int32_t value) {
+napi_status wgts_set_i32(napi_env env, napi_value obj, const char *name, int32_t value) {
   napi_value v;
-  if (napi_create_int32(env, value, &v) == napi_ok) napi_set_named_property(env, obj, name, v);
+  napi_status s = napi_create_int32(env, value, &v);
+  if (s != napi_ok) return s;
+  return napi_set_named_property(env, obj, name, v);
 }
 
 static void free_scratch(napi_env env, void *data, void *hint) {

@@ -14,8 +14,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-/* Largest batch one native send call hands to sendmmsg at once; larger batches are chunked. */
-#define WGTS_SEND_CHUNK 64
+#include "limits.h"
 
 /* Per-environment scratch for the send path: allocated once when the module loads, reused by
  * every batch, so sending allocates nothing. Only the JS thread of that environment uses it. */
@@ -38,7 +37,11 @@ napi_value wgts_throw_range(napi_env env, const char *message);
 /* The symbolic name of a positive errno ("EADDRINUSE"), or "EUNKNOWN". */
 const char *wgts_errno_name(int err);
 
-/* Argument helpers: each returns 0 on success, or throws a TypeError and returns -1. */
+/* Argument helpers: each returns 0 on success, or throws a TypeError (wrong type, a detached
+ * buffer) or RangeError (a number that is not an integer of the type's range: no silent wrap of
+ * 2^32 + 8 to 8, of -1 to 4294967295, or of 1.5 to 1) and returns -1. None of them runs
+ * JavaScript, so a pointer they return stays valid until the caller next runs JavaScript (a
+ * callback, or napi_get_element / napi_get_property, which may call a getter or a Proxy trap). */
 int wgts_arg_i32(napi_env env, napi_value v, const char *what, int32_t *out);
 int wgts_arg_u32(napi_env env, napi_value v, const char *what, uint32_t *out);
 /* A Uint8Array (or Buffer): returns its bytes and byte length. */
@@ -46,6 +49,13 @@ int wgts_arg_bytes(napi_env env, napi_value v, const char *what, uint8_t **data,
 /* A TypedArray of one exact element type, returning the element pointer and element count. */
 int wgts_arg_typed(napi_env env, napi_value v, napi_typedarray_type type, const char *what,
                    void **data, size_t *count);
+/* Like wgts_arg_typed, but throws nothing: for re-validating a held buffer outside a JavaScript
+ * call (native/reader.c, before every batch). Returns 0, or -1 when v is not a typed array of
+ * that type or its buffer is detached. */
+int wgts_view(napi_env env, napi_value v, napi_typedarray_type type, void **data, size_t *count);
+/* Throws a RangeError unless len <= max (WGTS_MAX_PAYLOAD, WGTS_MAX_PACKET, ...); returns 0 or
+ * -1. */
+int wgts_check_len(napi_env env, uint64_t len, uint64_t max, const char *what);
 /* A string into buf (at most cap-1 bytes + NUL); longer strings are a RangeError. */
 int wgts_arg_string(napi_env env, napi_value v, const char *what, char *buf, size_t cap);
 
@@ -53,8 +63,8 @@ int wgts_arg_string(napi_env env, napi_value v, const char *what, char *buf, siz
  * [done, dropped, last errno negated or 0]. */
 int wgts_arg_status(napi_env env, napi_value v, int32_t **status);
 
-/* Sets obj[name] = int32 value (ignores failures: only used while building result objects). */
-void wgts_set_i32(napi_env env, napi_value obj, const char *name, int32_t value);
+/* Sets obj[name] = int32 value. */
+napi_status wgts_set_i32(napi_env env, napi_value obj, const char *name, int32_t value);
 
 /* UDP helpers shared by udp.c and offload.c: a sockaddr for family af (AF_INET/AF_INET6) from 4
  * or 16 address bytes; and whether a send error drops the rest of a batch (a full buffer, a

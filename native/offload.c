@@ -13,15 +13,18 @@
  *       transport padding (whitepaper 5.4.6). Packet k lands at dst[offsets[first+k] + 16], where
  *       offsets[first+k] is 16-aligned and starts at cursor[0]; lengths[first+k] gets its padded
  *       length; 16 bytes of tag room follow; cursor[0] moves past it. Returns the number of
- *       packets, -1 for a malformed read (drop it), -2 when dst or the arrays have no room (flush
- *       and call again).
+ *       packets, -1 for a malformed read (drop it; also a read whose IP packet is longer than 65535
+ *       bytes of payload), -2 when dst or the arrays have no room (flush and call again). mtu above 65535 is
+ *       a RangeError. All room arithmetic is 64-bit; a packet never starts past 2^32 - 1 (offsets
+ *       are a Uint32Array), so only the first 4 GiB of dst are used.
  *   tunWriteCoalesced(fd, buf, offsets, lengths, count, status)
  *       Writes IP packets buf[offsets[i] .. + lengths[i]) to the TUN. Runs of consecutive TCP
  *       segments of one flow (contiguous sequence numbers, same ack/flags/window/options, equal
  *       sizes but for the last, valid checksums) become one TSO superpacket (what the kernel's GRO
  *       does; wireguard-go's tun/offload_linux.go does the same; the IPv4 header checksum is
  *       verified too, as the kernel's GRO does); everything else is written
- *       alone. Each packet needs 10 writable bytes in front of it (its vnet header goes there).
+ *       alone. Each packet needs 10 writable bytes in front of it (its vnet header goes there);
+ *       one longer than an IPv6 header and 65535 bytes is a RangeError.
  *       status <- [packets written, packets dropped, last errno negated or 0].
  *
  * UDP side:
@@ -54,10 +57,10 @@
 #define UDP_GRO 104
 #endif
 
-#define VNET_LEN 10
-#define HEADER_LEN 16 /* transport header in front of each plaintext */
-#define TAG_LEN 16
-#define MAX_COALESCE 64
+#define VNET_LEN WGTS_VNET_LEN
+#define HEADER_LEN WGTS_HEADER_LEN /* transport header in front of each plaintext */
+#define TAG_LEN WGTS_TAG_LEN
+#define MAX_COALESCE WGTS_MAX_COALESCE
 #define PROTO_TCP 6
 #define PROTO_UDP 17
 
@@ -163,16 +166,22 @@ static napi_value tun_set_offload(napi_env env, napi_callback_info info) {
 
 /* ---- TUN read -> MTU-sized packets --------------------------------------------------------- */
 
-static uint32_t padded_length(uint32_t len, uint32_t mtu) {
-  uint32_t last = mtu > 0 && len > mtu ? len % mtu : len;
-  uint32_t up = (last + 15) & ~15u;
+/* The length of a packet of len bytes padded to a multiple of 16 (whitepaper 5.4.6), never past
+ * the MTU; for a superpacket (len > mtu) only its last segment is padded. 64-bit: with len near
+ * 2^32 the 32-bit sum wrapped to a small number and the memset in split_reserve ran wild. */
+static uint64_t padded_length(uint64_t len, uint64_t mtu) {
+  uint64_t last = mtu > 0 && len > mtu ? len % mtu : len;
+  uint64_t up = (last + (WGTS_PAD_MULTIPLE - 1)) & ~(uint64_t)(WGTS_PAD_MULTIPLE - 1);
   if (mtu > 0 && up > mtu) up = mtu;
-  return len + up - last;
+  uint64_t padded = len + up - last;
+  /* Padding never makes a packet longer than the largest IP packet (mtu 0: no MTU given). */
+  if (padded > WGTS_MAX_PACKET) padded = len > WGTS_MAX_PACKET ? len : WGTS_MAX_PACKET;
+  return padded;
 }
 
 typedef struct split_out {
   uint8_t *dst;
-  size_t dst_len;
+  uint64_t dst_len; /* the usable bytes of dst: at most 2^32 - 1, what an offset can name */
   uint32_t *cursor, *offs, *lens;
   uint32_t next, end; /* next index to fill, one past the last usable */
   uint32_t mtu;
@@ -180,12 +189,13 @@ typedef struct split_out {
 
 /* Reserves room for a packet of len bytes; returns where its IP packet starts, or NULL. */
 static uint8_t *split_reserve(split_out *o, uint32_t len, uint32_t *index) {
-  uint32_t padded = padded_length(len, o->mtu);
-  uint64_t at = ((uint64_t)*o->cursor + 15) & ~(uint64_t)15;
-  if (o->next >= o->end || at + HEADER_LEN + padded + TAG_LEN > o->dst_len) return NULL;
+  uint64_t padded = padded_length(len, o->mtu);
+  uint64_t at = ((uint64_t)*o->cursor + (WGTS_PAD_MULTIPLE - 1)) & ~(uint64_t)(WGTS_PAD_MULTIPLE - 1);
+  if (o->next >= o->end || at + HEADER_LEN + padded + TAG_LEN > o->dst_len)
+    return NULL;
   *index = o->next++;
   o->offs[*index] = (uint32_t)at;
-  o->lens[*index] = padded;
+  o->lens[*index] = (uint32_t)padded;
   *o->cursor = (uint32_t)(at + HEADER_LEN + padded + TAG_LEN);
   uint8_t *p = o->dst + at + HEADER_LEN;
   memset(p + len, 0, padded - len);
@@ -206,7 +216,7 @@ static int split_gso(split_out *o, const uint8_t *ip, uint32_t len, int v6, int 
   }
   uint32_t hdr = l4off + l4hl, payload = len - hdr;
   if (gso == 0 || payload == 0) return -1;
-  uint32_t n = (payload + gso - 1) / gso;
+  uint32_t n = (payload + gso - 1) / gso; /* len <= 65535: no overflow here nor in k * gso */
   if (n > o->end - o->next) return -2;
   uint32_t seq0 = udp ? 0 : be32(ip + l4off + 4);
   uint16_t id0 = v6 ? 0 : be16(ip + 4);
@@ -249,10 +259,12 @@ static int split_one(split_out *o, const uint8_t *src, uint32_t len) {
   memcpy(&h, src, sizeof h);
   const uint8_t *ip = src + VNET_LEN;
   uint32_t iplen = len - VNET_LEN;
+  if (iplen > WGTS_MAX_PACKET) return -1; /* more than 65535 bytes of IP payload: dropped */
   int version = ip[0] >> 4;
   if (version != 4 && version != 6) return -1;
   int v6 = version == 6;
   if (v6 && iplen < 40) return -1;
+  if (!v6 && iplen > WGTS_MAX_PAYLOAD) return -1; /* past IPv4's 16-bit total length */
   uint8_t gso_type = h.gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
   if (gso_type != VIRTIO_NET_HDR_GSO_NONE) {
     uint32_t l4off = h.csum_start;
@@ -305,9 +317,11 @@ static napi_value tx_split(napi_env env, napi_callback_info info) {
   if (wgts_arg_u32(env, argv[8], "first", &first) != 0) return NULL;
   if (wgts_arg_u32(env, argv[9], "max", &max) != 0) return NULL;
   if ((uint64_t)src_off + length > src_len || n_cursor < 1 || (uint64_t)first + max > n_off ||
-      (uint64_t)first + max > n_len)
+      (uint64_t)first + max > n_len || (uint64_t)first + max > UINT32_MAX)
     return wgts_throw_range(env, "wgts_native: txSplit arguments out of range");
-  split_out o = {dst, dst_len, cursor_v, off_v, len_v, first, first + max, mtu};
+  if (mtu > WGTS_MAX_PAYLOAD) return wgts_throw_range(env, "wgts_native: mtu must be at most 65535");
+  uint64_t usable = dst_len < UINT32_MAX ? dst_len : UINT32_MAX;
+  split_out o = {dst, usable, cursor_v, off_v, len_v, first, first + max, mtu};
   int n = split_one(&o, src + src_off, length);
   napi_value out;
   WGTS_CHECK(env, napi_create_int32(env, n, &out));
@@ -461,9 +475,11 @@ static napi_value tun_write_coalesced(napi_env env, napi_callback_info info) {
   if (wgts_arg_status(env, argv[5], &status) != 0) return NULL;
   const uint32_t *offs = off_v, *lens = len_v;
   if (count > n_off || count > n_len) return wgts_throw_range(env, "wgts_native: count exceeds offsets/lengths");
-  for (uint32_t i = 0; i < count; i++)
+  for (uint32_t i = 0; i < count; i++) {
     if (offs[i] < VNET_LEN || (uint64_t)offs[i] + lens[i] > buf_len || lens[i] == 0)
       return wgts_throw_range(env, "wgts_native: a packet lies outside the buffer (or has no vnet room)");
+    if (wgts_check_len(env, lens[i], WGTS_MAX_PACKET, "a packet") != 0) return NULL;
+  }
 
   write_tally t = {0, 0, 0, 0};
   tcp_seg run[MAX_COALESCE];
@@ -572,15 +588,18 @@ static napi_value send_segments(napi_env env, napi_callback_info info) {
   int refused = 0;
   if (argc_ >= 11 && wgts_arg_source(env, argv[10], af, &source) != 0) return NULL;
   const uint32_t *offs = off_v, *lens = len_v;
-  if ((uint64_t)first + count > n_off || (uint64_t)first + count > n_len)
+  if ((uint64_t)first + count > n_off || (uint64_t)first + count > n_len ||
+      (uint64_t)first + count > UINT32_MAX)
     return wgts_throw_range(env, "wgts_native: first + count exceeds offsets/lengths");
-  for (uint32_t i = first; i < first + count; i++)
+  for (uint32_t i = first; i < first + count; i++) {
     if ((uint64_t)offs[i] + lens[i] > buf_len || lens[i] == 0)
       return wgts_throw_range(env, "wgts_native: a datagram lies outside the buffer");
+    if (wgts_check_len(env, lens[i], WGTS_MAX_PAYLOAD, "a datagram") != 0) return NULL;
+  }
 
   struct sockaddr_in6 dest;
   socklen_t dest_len = wgts_fill_addr(&dest, af, addr, (uint16_t)port);
-  struct iovec iov[64];
+  struct iovec iov[WGTS_GSO_MAX_SEGMENTS];
   union {
     uint8_t buf[WGTS_SEND_CONTROL];
     struct cmsghdr align;
@@ -589,11 +608,11 @@ static napi_value send_segments(napi_env env, napi_callback_info info) {
   uint32_t i = first, end = first + count;
   while (i < end) {
     uint32_t seg = lens[i], n = 1, bytes = seg;
-    uint32_t most = seg > 0 ? 65000u / seg : 1;
-    if (most > 64) most = 64;
+    uint32_t most = seg > 0 ? WGTS_GSO_MAX_BYTES / seg : 1;
+    if (most > WGTS_GSO_MAX_SEGMENTS) most = WGTS_GSO_MAX_SEGMENTS;
     if (most < 1) most = 1;
     /* A run: equal lengths, the last one possibly shorter (it then ends the run). */
-    while (i + n < end && n < most && lens[i + n] <= seg && bytes + lens[i + n] <= 65000) {
+    while (i + n < end && n < most && lens[i + n] <= seg && bytes + lens[i + n] <= WGTS_GSO_MAX_BYTES) {
       bytes += lens[i + n];
       n++;
       if (lens[i + n - 1] < seg) break;

@@ -14,7 +14,9 @@
  *       or IPV6_PKTINFO (ipi6_addr) control message, in the first 4 or 16 bytes, and the
  *       arrival interface index as a little-endian uint32 at +16; all zero when the kernel gave
  *       none (the sticky source of replies, src/io/bind.ts). All of these arrays belong to the
- *       caller, are allocated once, and are held (by reference) until close.
+ *       caller, are allocated once, and are held (by reference) until close. slots is 1..4096,
+ *       capacity 1..65585 (an IPv6 packet and a vnet header); offsets and sizes are checked in
+ *       64-bit arithmetic.
  *   readerStart(h) / readerStop(h) / readerClose(h)
  *
  * Every time the fd is readable the handle reads one batch and makes ONE JavaScript call,
@@ -27,6 +29,12 @@
  * napi_make_callback (so process.nextTick and promise jobs run after it, as for any I/O event);
  * an exception it throws is reported as uncaught. Nothing here allocates per packet or per batch
  * (beyond the two small integers handed to the callback).
+ *
+ * No pointer into a JavaScript buffer outlives a call into JavaScript (DESIGN.md "Bounds"): the
+ * callback may detach, transfer or shrink any of the arrays. So the reader keeps references, not
+ * pointers, and before EVERY batch takes the arrays' current bytes again and checks them (typed
+ * array of the right type, not detached, still long enough). If one no longer passes, nothing is
+ * read: the reader stops polling and reports callback(0, -EFAULT) once.
  *
  * Lifetime: while polling, the handle keeps itself alive (a strong reference to its own JS
  * object). readerClose stops the poll, drops every reference and closes the uv handle; the memory
@@ -47,7 +55,7 @@
 #define SOL_UDP 17
 #endif
 
-#define READER_MAGIC 0x77677264u /* "wgrd" */
+#define READER_MAGIC 0x77677264u /* "wgrd": tells a reader handle from any other external */
 #define KIND_TUN 0
 
 typedef struct reader {
@@ -84,8 +92,7 @@ typedef struct reader {
 #define GRO_CONTROL CMSG_SPACE(sizeof(int))
 /* Room for one IP_PKTINFO or IPV6_PKTINFO control message (in6_pktinfo is the larger). */
 #define PKTINFO_CONTROL CMSG_SPACE(sizeof(struct in6_pktinfo))
-/* Bytes per slot in `locals`: 16 address bytes, then the interface index. */
-#define LOCAL_RECORD 20
+#define LOCAL_RECORD WGTS_LOCAL_RECORD
 
 static void free_reader(reader_t *r) {
   free(r->control);
@@ -104,7 +111,8 @@ static void on_handle_closed(uv_handle_t *h) {
 
 static void delete_ref(napi_env env, napi_ref *ref) {
   if (*ref != NULL) {
-    napi_delete_reference(env, *ref);
+    /* Nothing to do if it fails (the environment is going away): the pointer is dropped either way. */
+    (void)napi_delete_reference(env, *ref);
     *ref = NULL;
   }
 }
@@ -114,7 +122,8 @@ static void stop_polling(reader_t *r) {
   uv_poll_stop(&r->poll);
   r->polling = 0;
   uint32_t count;
-  if (r->self_ref != NULL) napi_reference_unref(r->env, r->self_ref, &count);
+  /* Only fails for a reference already deleted, which close_reader does after this. */
+  if (r->self_ref != NULL) (void)napi_reference_unref(r->env, r->self_ref, &count);
 }
 
 static void cleanup_hook(void *arg);
@@ -125,7 +134,8 @@ static void close_reader(reader_t *r, int from_cleanup_hook) {
   stop_polling(r);
   r->closed = 1;
   napi_env env = r->env;
-  if (!from_cleanup_hook) napi_remove_env_cleanup_hook(env, cleanup_hook, r);
+  /* Fails only if the hook was never added (its creation failed half-way): nothing to undo. */
+  if (!from_cleanup_hook) (void)napi_remove_env_cleanup_hook(env, cleanup_hook, r);
   delete_ref(env, &r->buf_ref);
   delete_ref(env, &r->lengths_ref);
   delete_ref(env, &r->addrs_ref);
@@ -136,7 +146,7 @@ static void close_reader(reader_t *r, int from_cleanup_hook) {
   delete_ref(env, &r->resource_ref);
   delete_ref(env, &r->self_ref);
   if (r->async != NULL) {
-    napi_async_destroy(env, r->async);
+    (void)napi_async_destroy(env, r->async); /* as delete_ref */
     r->async = NULL;
   }
   uv_close((uv_handle_t *)&r->poll, on_handle_closed);
@@ -254,7 +264,7 @@ static void deliver(reader_t *r, int32_t count, int32_t err) {
       if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
     }
   }
-  napi_close_handle_scope(env, scope);
+  (void)napi_close_handle_scope(env, scope); /* fails only for a scope not opened: it was */
 }
 
 /* Returns the number of slots delivered (0: nothing was read). */
@@ -264,7 +274,7 @@ static int32_t read_and_deliver(reader_t *r, int status);
  * probably holds more: reading it again now, rather than after a whole event-loop turn, keeps a
  * flood of cheap-to-drop datagrams from overflowing the receive buffer and starving the tunnel's
  * packets queued behind them. Bounded, so the loop's other work still runs. */
-#define UDP_REPEAT 8
+#define UDP_REPEAT WGTS_UDP_REPEAT
 
 static void on_poll(uv_poll_t *h, int status, int events) {
   (void)events;
@@ -277,8 +287,50 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   }
 }
 
+/* One held array's current bytes: the typed array behind ref, of type `type`, not detached, with
+ * at least `need` elements. Returns its data or NULL. */
+static void *held_view(napi_env env, napi_ref ref, napi_typedarray_type type, uint64_t need) {
+  napi_value v;
+  void *data = NULL;
+  size_t count = 0;
+  if (ref == NULL || napi_get_reference_value(env, ref, &v) != napi_ok || v == NULL) return NULL;
+  if (wgts_view(env, v, type, &data, &count) != 0 || count < need || data == NULL) return NULL;
+  return data;
+}
+
+/* Takes every array's bytes again (the last callback may have detached or shrunk any of them) and
+ * points the recvmmsg descriptors at them. Needs an open handle scope. Returns 0, or -1 when one
+ * of them no longer fits. */
+static int refresh_views(reader_t *r) {
+  napi_env env = r->env;
+  uint64_t slots = r->slots;
+  r->buf = held_view(env, r->buf_ref, napi_uint8_array, slots * r->stride);
+  r->lengths = held_view(env, r->lengths_ref, napi_int32_array, slots);
+  if (r->buf == NULL || r->lengths == NULL) return -1;
+  if (r->kind == KIND_TUN) return 0;
+  r->addrs = held_view(env, r->addrs_ref, napi_uint8_array, slots * 16);
+  r->ports = held_view(env, r->ports_ref, napi_uint16_array, slots);
+  if (r->addrs == NULL || r->ports == NULL) return -1;
+  if (r->gso_ref != NULL && (r->gso = held_view(env, r->gso_ref, napi_int32_array, slots)) == NULL) return -1;
+  if (r->locals_ref != NULL &&
+      (r->locals = held_view(env, r->locals_ref, napi_uint8_array, slots * LOCAL_RECORD)) == NULL)
+    return -1;
+  for (uint32_t i = 0; i < r->slots; i++) r->iov[i].iov_base = slot(r, i);
+  return 0;
+}
+
 static int32_t read_and_deliver(reader_t *r, int status) {
   int32_t count = 0, err = 0;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(r->env, &scope) != napi_ok) return 0;
+  int fits = refresh_views(r) == 0;
+  napi_close_handle_scope(r->env, scope);
+  if (!fits) {
+    /* A buffer was detached or shrunk: reading into it would write freed or foreign memory. */
+    stop_polling(r);
+    deliver(r, 0, -EFAULT);
+    return 0;
+  }
   count = r->kind == KIND_TUN ? read_tun(r, &err) : read_udp(r, &err);
   if (status < 0) {
     /* libuv turns EPOLLERR into UV_EBADF and stops the handle. The read above tells the real
@@ -357,6 +409,8 @@ static napi_value reader_create(napi_env env, napi_callback_info info) {
   }
   if (napi_typeof(env, argv[10], &cbt) != napi_ok || cbt != napi_function)
     return wgts_throw_type(env, "wgts_native: callback must be a function");
+  if (slots > WGTS_MAX_SLOTS || capacity > WGTS_MAX_SLOT_CAPACITY)
+    return wgts_throw_range(env, "wgts_native: slots must be at most 4096 and capacity at most 65585");
   if (slots == 0 || capacity == 0 || (uint64_t)headroom + capacity > stride ||
       (uint64_t)slots * stride > buf_len || n_lengths < slots ||
       (kind != KIND_TUN && ((uint64_t)slots * 16 > n_addrs || n_ports < slots)))
@@ -418,7 +472,10 @@ static napi_value reader_create(napi_env env, napi_callback_info info) {
     uv_close((uv_handle_t *)&r->poll, on_handle_closed);
     return NULL;
   }
-  napi_add_env_cleanup_hook(env, cleanup_hook, r);
+  if (napi_add_env_cleanup_hook(env, cleanup_hook, r) != napi_ok) {
+    /* Without the hook the reader is still closed by its finalizer, and nothing else holds it. */
+    return NULL;
+  }
   WGTS_CHECK(env, napi_create_reference(env, argv[2], 1, &r->buf_ref));
   WGTS_CHECK(env, napi_create_reference(env, argv[7], 1, &r->lengths_ref));
   if (kind != KIND_TUN) {
@@ -445,9 +502,12 @@ static napi_value reader_start(napi_env env, napi_callback_info info) {
   if (r->polling) return NULL;
   int uverr = uv_poll_start(&r->poll, UV_READABLE, on_poll);
   if (uverr != 0) return wgts_throw_errno(env, "uv_poll_start", -uverr);
-  r->polling = 1;
   uint32_t count;
-  napi_reference_ref(env, r->self_ref, &count);
+  if (napi_reference_ref(env, r->self_ref, &count) != napi_ok) {
+    uv_poll_stop(&r->poll);
+    return NULL;
+  }
+  r->polling = 1;
   return NULL;
 }
 

@@ -11,6 +11,11 @@
  *                                 a link (the daemon's JIT warm-up, src/daemon/warm-up.ts)
  *   writeList(fd, packets[], count, status)                 one write() per packet, one JS call
  *   writeBatch(fd, buffer, offsets, lengths, count, status) same over one buffer (no JS objects)
+ *       A packet longer than WGTS_MAX_SLOT_CAPACITY (an IPv6 header, 65535 bytes of payload and a
+ *       vnet header) is a
+ *       RangeError. writeList reads packets[i] (which may run a getter) and writes it before it
+ *       reads packets[i + 1], and fetches `status` again after the last one, so a getter that
+ *       detaches a buffer leaves no pointer behind: the next packet is a TypeError instead.
  *
  * Write policy: a TUN write never blocks here. A packet the kernel refuses (EINVAL for a
  * malformed header, EIO while the link is down, EAGAIN/ENOBUFS under memory pressure) is
@@ -33,10 +38,10 @@
 static napi_value tun_result(napi_env env, int fd, const char *name, int flags) {
   napi_value obj, jname;
   WGTS_CHECK(env, napi_create_object(env, &obj));
-  wgts_set_i32(env, obj, "fd", fd);
+  WGTS_CHECK(env, wgts_set_i32(env, obj, "fd", fd));
   WGTS_CHECK(env, napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &jname));
   WGTS_CHECK(env, napi_set_named_property(env, obj, "name", jname));
-  wgts_set_i32(env, obj, "flags", flags);
+  WGTS_CHECK(env, wgts_set_i32(env, obj, "flags", flags));
   return obj;
 }
 
@@ -59,7 +64,9 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
     return wgts_throw_errno(env, "ioctl TUNSETIFF", err);
   }
   ifr.ifr_name[IFNAMSIZ - 1] = '\0';
-  return tun_result(env, fd, ifr.ifr_name, ifr.ifr_flags & 0xffff);
+  napi_value out = tun_result(env, fd, ifr.ifr_name, ifr.ifr_flags & 0xffff);
+  if (out == NULL) close(fd); /* nobody else knows this fd */
+  return out;
 }
 
 static napi_value tun_attach(napi_env env, napi_callback_info info) {
@@ -123,13 +130,19 @@ static napi_value packet_pair(napi_env env, napi_callback_info info) {
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
     return wgts_throw_errno(env, "socketpair", errno);
   /* Room for a few 64 KB superpackets in flight (the default send buffer holds about two). */
-  int size = 1 << 20;
+  int size = WGTS_PACKET_PAIR_SNDBUF;
   for (int i = 0; i < 2; i++) setsockopt(fds[i], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
   napi_value arr, v;
-  napi_create_array_with_length(env, 2, &arr);
-  for (uint32_t i = 0; i < 2; i++) {
-    napi_create_int32(env, fds[i], &v);
-    napi_set_element(env, arr, i, v);
+  napi_status s = napi_create_array_with_length(env, 2, &arr);
+  for (uint32_t i = 0; i < 2 && s == napi_ok; i++) {
+    s = napi_create_int32(env, fds[i], &v);
+    if (s == napi_ok) s = napi_set_element(env, arr, i, v);
+  }
+  if (s != napi_ok) {
+    /* The fds never reached JavaScript: nobody else can close them. */
+    close(fds[0]);
+    close(fds[1]);
+    return NULL;
   }
   return arr;
 }
@@ -203,10 +216,12 @@ static napi_value write_list(napi_env env, napi_callback_info info) {
   int32_t fd;
   uint32_t count, array_len = 0;
   int32_t *status;
+  bool is_array = false;
   if (wgts_arg_i32(env, argv[0], "fd", &fd) != 0) return NULL;
   if (wgts_arg_u32(env, argv[2], "count", &count) != 0) return NULL;
   if (wgts_arg_status(env, argv[3], &status) != 0) return NULL;
-  if (napi_get_array_length(env, argv[1], &array_len) != napi_ok)
+  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[1], &array_len) != napi_ok)
     return wgts_throw_type(env, "wgts_native: packets must be an array");
   if (count > array_len) return wgts_throw_range(env, "wgts_native: count exceeds packets.length");
 
@@ -215,10 +230,15 @@ static napi_value write_list(napi_env env, napi_callback_info info) {
     napi_value el;
     uint8_t *p;
     size_t len;
+    /* May run a getter: p is taken after it and used before anything else can run. */
     WGTS_CHECK(env, napi_get_element(env, argv[1], i, &el));
     if (wgts_arg_bytes(env, el, "packets[i]", &p, &len) != 0) return NULL;
+    if (len > WGTS_MAX_SLOT_CAPACITY)
+      return wgts_throw_range(env, "wgts_native: packets[i] holds more than 65535 bytes of IP payload");
     if (!tally_write(&t, write_one(fd, p, len), count - i)) break;
   }
+  /* The getters above may have detached or replaced status's buffer: fetch it again. */
+  if (wgts_arg_status(env, argv[3], &status) != 0) return NULL;
   tally_store(&t, status);
   return NULL;
 }
@@ -240,9 +260,12 @@ static napi_value write_batch(napi_env env, napi_callback_info info) {
   const uint32_t *offs = offs_v, *lens = lens_v;
   if (count > n_off || count > n_len)
     return wgts_throw_range(env, "wgts_native: count exceeds offsets/lengths");
-  for (uint32_t i = 0; i < count; i++)
+  for (uint32_t i = 0; i < count; i++) {
     if ((uint64_t)offs[i] + lens[i] > buf_len)
       return wgts_throw_range(env, "wgts_native: a packet lies outside the buffer");
+    if (lens[i] > WGTS_MAX_SLOT_CAPACITY)
+      return wgts_throw_range(env, "wgts_native: a packet holds more than 65535 bytes of IP payload");
+  }
 
   write_tally t = {0, 0, 0};
   for (uint32_t i = 0; i < count; i++) {
@@ -277,10 +300,10 @@ napi_status wgts_init_tun(napi_env env, napi_value exports) {
   napi_value c;
   s = napi_create_object(env, &c);
   if (s != napi_ok) return s;
-  set_const(env, c, "IFF_TUN", IFF_TUN);
-  set_const(env, c, "IFF_NO_PI", IFF_NO_PI);
-  set_const(env, c, "IFF_VNET_HDR", IFF_VNET_HDR);
-  set_const(env, c, "IFF_MULTI_QUEUE", IFF_MULTI_QUEUE);
-  set_const(env, c, "IFNAMSIZ", IFNAMSIZ);
+  if ((s = set_const(env, c, "IFF_TUN", IFF_TUN)) != napi_ok) return s;
+  if ((s = set_const(env, c, "IFF_NO_PI", IFF_NO_PI)) != napi_ok) return s;
+  if ((s = set_const(env, c, "IFF_VNET_HDR", IFF_VNET_HDR)) != napi_ok) return s;
+  if ((s = set_const(env, c, "IFF_MULTI_QUEUE", IFF_MULTI_QUEUE)) != napi_ok) return s;
+  if ((s = set_const(env, c, "IFNAMSIZ", IFNAMSIZ)) != napi_ok) return s;
   return napi_set_named_property(env, exports, "constants", c);
 }

@@ -19,7 +19,9 @@
  * EBADF/ENOTSOCK drop the rest of the batch; any other error (EMSGSIZE, ENETUNREACH, EPERM from a
  * firewall, ...) drops that one datagram and the rest is still sent. status (Int32Array >= 3)
  * gets [sent, dropped, last errno negated or 0]. The mmsghdr/iovec/sockaddr arrays are the
- * per-environment scratch, so a send allocates nothing.
+ * per-environment scratch, so a send allocates nothing. A datagram longer than 65535 bytes is a
+ * RangeError. sendList reads the elements of each chunk first (a getter may run) and then their
+ * bytes, and fetches `status` again at the end, so no pointer outlives a getter.
  *
  * Sticky source ("reply to sender", the kernel's send4/send6): a send given a `source` carries it
  * as IP_PKTINFO (ipi_spec_dst; ipi_ifindex 0) or IPV6_PKTINFO (ipi6_addr; ipi6_ifindex 0), so the
@@ -123,14 +125,13 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   int actual = ntohs(af == AF_INET ? ((struct sockaddr_in *)&sa)->sin_port : sa.sin6_port);
 
   napi_value obj;
-  if (napi_create_object(env, &obj) != napi_ok) {
-    close(fd);
+  if (napi_create_object(env, &obj) != napi_ok || wgts_set_i32(env, obj, "fd", fd) != napi_ok ||
+      wgts_set_i32(env, obj, "port", actual) != napi_ok ||
+      wgts_set_i32(env, obj, "rcvbuf", get_int_opt(fd, SOL_SOCKET, SO_RCVBUF)) != napi_ok ||
+      wgts_set_i32(env, obj, "sndbuf", get_int_opt(fd, SOL_SOCKET, SO_SNDBUF)) != napi_ok) {
+    close(fd); /* the fd never reached JavaScript */
     return NULL;
   }
-  wgts_set_i32(env, obj, "fd", fd);
-  wgts_set_i32(env, obj, "port", actual);
-  wgts_set_i32(env, obj, "rcvbuf", get_int_opt(fd, SOL_SOCKET, SO_RCVBUF));
-  wgts_set_i32(env, obj, "sndbuf", get_int_opt(fd, SOL_SOCKET, SO_SNDBUF));
   return obj;
 }
 
@@ -295,13 +296,17 @@ static napi_value send_list(napi_env env, napi_callback_info info) {
   if (argc_ >= 8 && wgts_arg_source(env, argv[7], af, &source) != 0) return NULL;
   if (addr_len != (af == AF_INET ? 4u : 16u))
     return wgts_throw_range(env, "wgts_native: address must be 4 bytes for family 4, 16 for 6");
-  if (napi_get_array_length(env, argv[2], &array_len) != napi_ok)
+  bool is_array = false;
+  if (napi_is_array(env, argv[2], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[2], &array_len) != napi_ok)
     return wgts_throw_type(env, "wgts_native: datagrams must be an array");
   if (count > array_len) return wgts_throw_range(env, "wgts_native: count exceeds datagrams.length");
 
   wgts_scratch *sc = wgts_get_scratch(env);
+  if (sc == NULL) return wgts_throw_errno(env, "sendList scratch", EFAULT);
   socklen_t namelen = wgts_fill_addr(&sc->names[0], af, addr, port);
-  /* One control message for every datagram: they share the destination and the source. */
+  /* One control message for every datagram: they share the destination and the source. Both are
+   * copied here, before any getter below can run and detach their buffers. */
   union {
     uint8_t buf[WGTS_SEND_CONTROL];
     struct cmsghdr align;
@@ -312,12 +317,15 @@ static napi_value send_list(napi_env env, napi_callback_info info) {
   uint32_t done = 0;
   while (done < count) {
     unsigned n = count - done < WGTS_SEND_CHUNK ? count - done : WGTS_SEND_CHUNK;
+    /* First every element of the chunk (napi_get_element may run a getter or a Proxy trap, which
+     * could detach a buffer read before it), then their bytes, with no JavaScript in between. */
+    napi_value els[WGTS_SEND_CHUNK];
+    for (unsigned k = 0; k < n; k++) WGTS_CHECK(env, napi_get_element(env, argv[2], done + k, &els[k]));
     for (unsigned k = 0; k < n; k++) {
-      napi_value el;
       uint8_t *p;
       size_t len;
-      WGTS_CHECK(env, napi_get_element(env, argv[2], done + k, &el));
-      if (wgts_arg_bytes(env, el, "datagrams[i]", &p, &len) != 0) return NULL;
+      if (wgts_arg_bytes(env, els[k], "datagrams[i]", &p, &len) != 0) return NULL;
+      if (wgts_check_len(env, len, WGTS_MAX_PAYLOAD, "datagrams[i]") != 0) return NULL;
       sc->iov[k].iov_base = p;
       sc->iov[k].iov_len = len;
       struct msghdr *m = &sc->msgs[k].msg_hdr;
@@ -337,6 +345,8 @@ static napi_value send_list(napi_env env, napi_callback_info info) {
       break;
     }
   }
+  /* The getters may have detached or replaced status's buffer: fetch it again. */
+  if (wgts_arg_status_n(env, argv[6], &status, &n_status) != 0) return NULL;
   status[0] = sent;
   status[1] = dropped;
   status[2] = last;
@@ -364,13 +374,16 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
   if (wgts_arg_status(env, argv[8], &status) != 0) return NULL;
   const uint32_t *offs = offs_v, *lens = lens_v;
   const uint16_t *ports = ports_v;
-  if (count > n_off || count > n_len || count > n_ports || (size_t)count * 16 > addrs_len)
+  if (count > n_off || count > n_len || count > n_ports || (uint64_t)count * 16 > addrs_len)
     return wgts_throw_range(env, "wgts_native: count exceeds offsets/lengths/addresses/ports");
-  for (uint32_t i = 0; i < count; i++)
+  for (uint32_t i = 0; i < count; i++) {
     if ((uint64_t)offs[i] + lens[i] > buf_len)
       return wgts_throw_range(env, "wgts_native: a datagram lies outside the buffer");
+    if (wgts_check_len(env, lens[i], WGTS_MAX_PAYLOAD, "a datagram") != 0) return NULL;
+  }
 
   wgts_scratch *sc = wgts_get_scratch(env);
+  if (sc == NULL) return wgts_throw_errno(env, "sendBatch scratch", EFAULT);
   int32_t sent = 0, dropped = 0, last = 0;
   uint32_t done = 0;
   while (done < count) {

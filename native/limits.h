@@ -1,0 +1,72 @@
+/*
+ * wgts native addon: every size and limit the C code uses, in one place (DESIGN.md "C habits").
+ * A limit that bounds what JavaScript may pass is checked where the argument is read, in 64-bit
+ * arithmetic, and breaking it is a RangeError (DESIGN.md "Bounds"); a limit on what the network
+ * hands us is a counted drop instead.
+ */
+#ifndef WGTS_LIMITS_H
+#define WGTS_LIMITS_H
+
+/* The most bytes of IP payload (RFC 8200 payload length, no jumbograms; RFC 791's total length
+ * is smaller still): no datagram the addon sends, and no IP payload it splits or writes, is
+ * longer. */
+#define WGTS_MAX_PAYLOAD 65535u
+
+/* The largest IP packet: an IPv6 header and the largest payload (an IPv4 packet stops 40 bytes
+ * earlier, at its 16-bit total length). */
+#define WGTS_MAX_PACKET (WGTS_MAX_PAYLOAD + 40u)
+
+/* Bytes of struct virtio_net_hdr in front of every read and write of a TUN opened with
+ * IFF_VNET_HDR (the legacy header: no num_buffers field). */
+#define WGTS_VNET_LEN 10u
+
+/* The largest slot a reader may fill: one IP packet behind its vnet header. A UDP reader's slot is
+ * one datagram, or a UDP_GRO run of them, which the kernel also keeps under 64 KiB. */
+#define WGTS_MAX_SLOT_CAPACITY (WGTS_MAX_PACKET + WGTS_VNET_LEN)
+
+/* The most slots one reader may have: recvmmsg descriptors are allocated per slot, and a batch is
+ * delivered to JavaScript in one call (the daemon uses 64). */
+#define WGTS_MAX_SLOTS 4096u
+
+/* WireGuard transport data (whitepaper 5.4.6): the 16-byte header (type, reserved, receiver,
+ * counter) in front of each plaintext, the Poly1305 tag after it, and the padding multiple. */
+#define WGTS_HEADER_LEN 16u
+#define WGTS_TAG_LEN 16u
+#define WGTS_PAD_MULTIPLE 16u
+
+/* Largest batch one native send call hands to sendmmsg at once; larger batches are chunked. */
+#define WGTS_SEND_CHUNK 64
+
+/* UDP GSO (UDP_SEGMENT): the kernel takes at most 64 segments (UDP_MAX_SEGMENTS) per send, and a
+ * run stays under 65000 bytes so that the superpacket with its headers fits one IP datagram. */
+#define WGTS_GSO_MAX_SEGMENTS 64u
+#define WGTS_GSO_MAX_BYTES 65000u
+
+/* TCP segments joined into one TSO superpacket written to a TUN (tunWriteCoalesced). */
+#define WGTS_MAX_COALESCE 64u
+
+/* How many full UDP batches one readable event may deliver (native/reader.c explains why). */
+#define WGTS_UDP_REPEAT 8
+
+/* Bytes per slot in a UDP reader's `locals`: 16 address bytes, then the interface index. */
+#define WGTS_LOCAL_RECORD 20u
+
+/* Send buffer of each end of packetPair(): room for a few 64 KB superpackets in flight (the
+ * default holds about two). */
+#define WGTS_PACKET_PAIR_SNDBUF (1 << 20)
+
+/* Netlink: one RTM_GETROUTE answer fits 4 KiB; a change notification read to drain a watch fits
+ * 8 KiB (a longer one is truncated, which is fine: only "something changed" is kept); one drain
+ * reads at most this many notifications, so a storm cannot hold the event loop. */
+#define WGTS_ROUTE_REPLY_BYTES 4096
+#define WGTS_ROUTE_DRAIN_BYTES 8192
+#define WGTS_ROUTE_DRAIN_MAX 64
+
+/* Seconds a route question waits for the kernel's answer (it answers at once; this only bounds a
+ * kernel that does not). */
+#define WGTS_ROUTE_TIMEOUT_S 1
+
+/* The largest message thrown with an errno (syscall name, strerror text, symbolic name). */
+#define WGTS_ERROR_MESSAGE 192
+
+#endif
