@@ -272,8 +272,14 @@ export function loadNative(): NativeAddon {
   const require = createRequire(import.meta.url);
   const root = packageRoot();
   let file: string;
+  // WGTS_NATIVE_ADDON names one .node file to load instead: the sanitizer build of scripts/asan.sh,
+  // which lives outside the checkout so that build/Release stays the ordinary one.
+  const override = process.env['WGTS_NATIVE_ADDON'];
   try {
-    file = (require('node-gyp-build') as NodeGypBuild).resolve(root);
+    file =
+      override !== undefined && override !== ''
+        ? override
+        : (require('node-gyp-build') as NodeGypBuild).resolve(root);
   } catch (err) {
     throw new WgtsNativeError(missingMessage(root, (err as Error).message));
   }
