@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One errno per entry, packed: the formatter would stair-step the macro calls. */
+// clang-format off
 const char *wgts_errno_name(int err) {
   switch (err) {
 #define E(name)                                                                                \
@@ -29,6 +31,7 @@ const char *wgts_errno_name(int err) {
       return "EUNKNOWN";
   }
 }
+// clang-format on
 
 static napi_value make_error(napi_env env, const char *code, const char *message) {
   napi_value jcode, jmsg, err;
@@ -45,8 +48,7 @@ napi_value wgts_throw_errno(napi_env env, const char *syscall, int err) {
   napi_value e = make_error(env, name, message);
   if (e == NULL) return NULL;
   napi_value jerrno, jsys;
-  if (napi_create_int32(env, -err, &jerrno) == napi_ok)
-    napi_set_named_property(env, e, "errno", jerrno);
+  if (napi_create_int32(env, -err, &jerrno) == napi_ok) napi_set_named_property(env, e, "errno", jerrno);
   if (napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &jsys) == napi_ok)
     napi_set_named_property(env, e, "syscall", jsys);
   napi_throw(env, e);
@@ -136,7 +138,8 @@ int wgts_arg_bytes(napi_env env, napi_value v, const char *what, uint8_t **data,
     *data = (uint8_t *)ptr;
     return 0;
   }
-  return type_fail(env, what, problem[0] == 'd' ? "a Uint8Array whose buffer is not detached" : "a Uint8Array");
+  return type_fail(env, what,
+                   problem[0] == 'd' ? "a Uint8Array whose buffer is not detached" : "a Uint8Array");
 }
 
 int wgts_arg_typed(napi_env env, napi_value v, napi_typedarray_type want, const char *what, void **data,
@@ -157,8 +160,7 @@ int wgts_check_len(napi_env env, uint64_t len, uint64_t max, const char *what) {
 
 int wgts_arg_string(napi_env env, napi_value v, const char *what, char *buf, size_t cap) {
   size_t len = 0;
-  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok)
-    return type_fail(env, what, "a string");
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return type_fail(env, what, "a string");
   if (len >= cap) {
     char message[160];
     snprintf(message, sizeof message, "wgts_native: %s is longer than %zu bytes", what, cap - 1);

@@ -47,8 +47,8 @@ int wgts_arg_u32(napi_env env, napi_value v, const char *what, uint32_t *out);
 /* A Uint8Array (or Buffer): returns its bytes and byte length. */
 int wgts_arg_bytes(napi_env env, napi_value v, const char *what, uint8_t **data, size_t *len);
 /* A TypedArray of one exact element type, returning the element pointer and element count. */
-int wgts_arg_typed(napi_env env, napi_value v, napi_typedarray_type type, const char *what,
-                   void **data, size_t *count);
+int wgts_arg_typed(napi_env env, napi_value v, napi_typedarray_type type, const char *what, void **data,
+                   size_t *count);
 /* Like wgts_arg_typed, but throws nothing: for re-validating a held buffer outside a JavaScript
  * call (native/reader.c, before every batch). Returns 0, or -1 when v is not a typed array of
  * that type or its buffer is detached. */
@@ -108,15 +108,15 @@ napi_status wgts_init_offload(napi_env env, napi_value exports);
 /* Frees what wgts_init_aead put in scratch->aead. */
 void wgts_free_aead(void *aead);
 
-#define WGTS_CHECK(env, call)                                                                  \
-  do {                                                                                         \
-    if ((call) != napi_ok) return NULL;                                                        \
+#define WGTS_CHECK(env, call)           \
+  do {                                  \
+    if ((call) != napi_ok) return NULL; \
   } while (0)
 
-#define WGTS_ARGS(env, info, n, argv)                                                          \
-  size_t argc_ = (n);                                                                          \
-  napi_value argv[(n) > 0 ? (n) : 1];                                                          \
-  WGTS_CHECK(env, napi_get_cb_info((env), (info), &argc_, argv, NULL, NULL));                  \
+#define WGTS_ARGS(env, info, n, argv)                                         \
+  size_t argc_ = (n);                                                         \
+  napi_value argv[(n) > 0 ? (n) : 1];                                         \
+  WGTS_CHECK(env, napi_get_cb_info((env), (info), &argc_, argv, NULL, NULL)); \
   if (argc_ < (size_t)(n)) return wgts_throw_type((env), "wgts_native: too few arguments")
 
 #endif

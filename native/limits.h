@@ -48,6 +48,10 @@
 /* How many full UDP batches one readable event may deliver (native/reader.c explains why). */
 #define WGTS_UDP_REPEAT 8
 
+/* Bytes per address in the `addresses` arrays of a UDP reader and of sendBatch: room for an IPv6
+ * address; an IPv4 one uses the first 4. */
+#define WGTS_ADDRESS_RECORD 16u
+
 /* Bytes per slot in a UDP reader's `locals`: 16 address bytes, then the interface index. */
 #define WGTS_LOCAL_RECORD 20u
 

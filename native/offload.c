@@ -137,7 +137,8 @@ static void ipv4_checksum(uint8_t *ip) {
 static void l4_checksum(uint8_t *ip, int v6, uint8_t proto, size_t l4off, size_t total, size_t field_off) {
   uint8_t *l4 = ip + l4off;
   l4[field_off] = l4[field_off + 1] = 0;
-  uint16_t c = (uint16_t)~csum_fold(csum_add(pseudo_sum(ip, v6, proto, (uint32_t)(total - l4off)), l4, total - l4off));
+  uint16_t c =
+      (uint16_t)~csum_fold(csum_add(pseudo_sum(ip, v6, proto, (uint32_t)(total - l4off)), l4, total - l4off));
   if (c == 0 && proto == PROTO_UDP) c = 0xffff;
   memcpy(l4 + field_off, &c, 2);
 }
@@ -191,8 +192,7 @@ typedef struct split_out {
 static uint8_t *split_reserve(split_out *o, uint32_t len, uint32_t *index) {
   uint64_t padded = padded_length(len, o->mtu);
   uint64_t at = ((uint64_t)*o->cursor + (WGTS_PAD_MULTIPLE - 1)) & ~(uint64_t)(WGTS_PAD_MULTIPLE - 1);
-  if (o->next >= o->end || at + HEADER_LEN + padded + TAG_LEN > o->dst_len)
-    return NULL;
+  if (o->next >= o->end || at + HEADER_LEN + padded + TAG_LEN > o->dst_len) return NULL;
   *index = o->next++;
   o->offs[*index] = (uint32_t)at;
   o->lens[*index] = (uint32_t)padded;
@@ -382,11 +382,11 @@ static int tcp_continues(const tcp_seg *a, const tcp_seg *b, uint32_t next_seq) 
       return 0;
   }
   const uint8_t *tx = x + a->l4off, *ty = y + b->l4off;
-  if (memcmp(tx, ty, 4) != 0) return 0;                          /* ports */
-  if (be32(ty + 4) != next_seq) return 0;                        /* contiguous */
-  if (memcmp(tx + 8, ty + 8, 4) != 0) return 0;                  /* ack */
+  if (memcmp(tx, ty, 4) != 0) return 0;                               /* ports */
+  if (be32(ty + 4) != next_seq) return 0;                             /* contiguous */
+  if (memcmp(tx + 8, ty + 8, 4) != 0) return 0;                       /* ack */
   if (tx[12] != ty[12] || memcmp(tx + 14, ty + 14, 2) != 0) return 0; /* data offset, window */
-  if ((ty[13] & ~0x08) != (tx[13] & ~0x08)) return 0;            /* flags, PSH aside */
+  if ((ty[13] & ~0x08) != (tx[13] & ~0x08)) return 0;                 /* flags, PSH aside */
   if (a->hdr > a->l4off + 20 && memcmp(tx + 20, ty + 20, a->hdr - a->l4off - 20) != 0) return 0;
   return 1;
 }
@@ -474,7 +474,8 @@ static napi_value tun_write_coalesced(napi_env env, napi_callback_info info) {
   if (wgts_arg_u32(env, argv[4], "count", &count) != 0) return NULL;
   if (wgts_arg_status(env, argv[5], &status) != 0) return NULL;
   const uint32_t *offs = off_v, *lens = len_v;
-  if (count > n_off || count > n_len) return wgts_throw_range(env, "wgts_native: count exceeds offsets/lengths");
+  if (count > n_off || count > n_len)
+    return wgts_throw_range(env, "wgts_native: count exceeds offsets/lengths");
   for (uint32_t i = 0; i < count; i++) {
     if (offs[i] < VNET_LEN || (uint64_t)offs[i] + lens[i] > buf_len || lens[i] == 0)
       return wgts_throw_range(env, "wgts_native: a packet lies outside the buffer (or has no vnet room)");
@@ -504,8 +505,10 @@ static napi_value tun_write_coalesced(napi_env env, napi_callback_info info) {
       j++;
       if (s.ip[s.l4off + 13] & 0x08) break; /* PSH ends a run */
     }
-    if (n == 1) write_single(fd, ip, lens[i], &t);
-    else write_run(fd, run, n, &t);
+    if (n == 1)
+      write_single(fd, ip, lens[i], &t);
+    else
+      write_run(fd, run, n, &t);
     i = j;
   }
   if (t.fatal) t.dropped += (int32_t)(count - i);

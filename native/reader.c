@@ -230,7 +230,7 @@ static int32_t read_udp(reader_t *r, int32_t *err) {
     r->lengths[i] = (int32_t)r->msgs[i].msg_len;
     if (r->control_len > 0) read_control(r, i);
     const struct sockaddr_in6 *sa = &r->names[i];
-    uint8_t *a = r->addrs + (size_t)i * 16;
+    uint8_t *a = r->addrs + (size_t)i * WGTS_ADDRESS_RECORD;
     if (sa->sin6_family == AF_INET) {
       const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
       memcpy(a, &s4->sin_addr, 4);
@@ -308,7 +308,7 @@ static int refresh_views(reader_t *r) {
   r->lengths = held_view(env, r->lengths_ref, napi_int32_array, slots);
   if (r->buf == NULL || r->lengths == NULL) return -1;
   if (r->kind == KIND_TUN) return 0;
-  r->addrs = held_view(env, r->addrs_ref, napi_uint8_array, slots * 16);
+  r->addrs = held_view(env, r->addrs_ref, napi_uint8_array, slots * WGTS_ADDRESS_RECORD);
   r->ports = held_view(env, r->ports_ref, napi_uint16_array, slots);
   if (r->addrs == NULL || r->ports == NULL) return -1;
   if (r->gso_ref != NULL && (r->gso = held_view(env, r->gso_ref, napi_int32_array, slots)) == NULL) return -1;
@@ -391,12 +391,10 @@ static napi_value reader_create(napi_env env, napi_callback_info info) {
   if (wgts_arg_u32(env, argv[4], "stride", &stride) != 0) return NULL;
   if (wgts_arg_u32(env, argv[5], "headroom", &headroom) != 0) return NULL;
   if (wgts_arg_u32(env, argv[6], "capacity", &capacity) != 0) return NULL;
-  if (wgts_arg_typed(env, argv[7], napi_int32_array, "lengths", &lengths, &n_lengths) != 0)
-    return NULL;
+  if (wgts_arg_typed(env, argv[7], napi_int32_array, "lengths", &lengths, &n_lengths) != 0) return NULL;
   if (kind != KIND_TUN) {
     if (wgts_arg_bytes(env, argv[8], "addresses", &addrs, &n_addrs) != 0) return NULL;
-    if (wgts_arg_typed(env, argv[9], napi_uint16_array, "ports", &ports, &n_ports) != 0)
-      return NULL;
+    if (wgts_arg_typed(env, argv[9], napi_uint16_array, "ports", &ports, &n_ports) != 0) return NULL;
   }
   if (kind != KIND_TUN && argc_ >= 12 && gt != napi_null && gt != napi_undefined) {
     if (wgts_arg_typed(env, argv[11], napi_int32_array, "gsoSizes", &gso, &n_gso) != 0) return NULL;
@@ -413,7 +411,7 @@ static napi_value reader_create(napi_env env, napi_callback_info info) {
     return wgts_throw_range(env, "wgts_native: slots must be at most 4096 and capacity at most 65585");
   if (slots == 0 || capacity == 0 || (uint64_t)headroom + capacity > stride ||
       (uint64_t)slots * stride > buf_len || n_lengths < slots ||
-      (kind != KIND_TUN && ((uint64_t)slots * 16 > n_addrs || n_ports < slots)))
+      (kind != KIND_TUN && ((uint64_t)slots * WGTS_ADDRESS_RECORD > n_addrs || n_ports < slots)))
     return wgts_throw_range(env, "wgts_native: reader buffers do not fit slots x stride");
 
   reader_t *r = calloc(1, sizeof *r);

@@ -74,14 +74,14 @@ static int32_t ask_route(int af, const uint8_t *dst, const uint8_t *src, uint32_
   int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (s < 0) return -errno;
   /* The kernel answers at once; the timeout only bounds a kernel that does not. */
-  struct timeval tv = {1, 0};
+  struct timeval tv = {WGTS_ROUTE_TIMEOUT_S, 0};
   setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
   int32_t result = -EIO;
   if (sendto(s, req, at, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
     result = -errno;
   } else {
-    _Alignas(struct nlmsghdr) uint8_t buf[4096];
+    _Alignas(struct nlmsghdr) uint8_t buf[WGTS_ROUTE_REPLY_BYTES];
     ssize_t got;
     do got = recv(s, buf, sizeof buf, 0);
     while (got < 0 && errno == EINTR);
@@ -116,8 +116,7 @@ static napi_value route_interface(napi_env env, napi_callback_info info) {
   size_t alen = family == 4 ? 4 : 16;
   if (wgts_arg_bytes(env, argv[1], "destination", &dst, &dst_len) != 0) return NULL;
   if (napi_typeof(env, argv[2], &st) != napi_ok) return NULL;
-  if (st != napi_null && st != napi_undefined &&
-      wgts_arg_bytes(env, argv[2], "source", &src, &src_len) != 0)
+  if (st != napi_null && st != napi_undefined && wgts_arg_bytes(env, argv[2], "source", &src, &src_len) != 0)
     return NULL;
   if (wgts_arg_u32(env, argv[3], "mark", &mark) != 0) return NULL;
   if (dst_len != alen || (src != NULL && src_len != alen))
@@ -147,10 +146,10 @@ static napi_value route_check_changed(napi_env env, napi_callback_info info) {
   WGTS_ARGS(env, info, 1, argv);
   int32_t fd;
   if (wgts_arg_i32(env, argv[0], "fd", &fd) != 0) return NULL;
-  uint8_t buf[8192];
+  uint8_t buf[WGTS_ROUTE_DRAIN_BYTES];
   bool changed = false;
   /* Bounded: a storm of changes is reported as one, and the rest waits for the next call. */
-  for (int i = 0; i < 64; i++) {
+  for (int i = 0; i < WGTS_ROUTE_DRAIN_MAX; i++) {
     ssize_t got = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
     if (got > 0 || (got < 0 && errno == ENOBUFS)) {
       changed = true;

@@ -39,8 +39,8 @@ static napi_value route_mtu(napi_env env, napi_callback_info info) {
     socklen_t salen = wgts_fill_addr(&sa, af, bytes + offset, 9);
     socklen_t ol = sizeof mtu;
     if (connect(s, (struct sockaddr *)&sa, salen) != 0 ||
-        getsockopt(s, af == AF_INET ? IPPROTO_IP : IPPROTO_IPV6, af == AF_INET ? IP_MTU : IPV6_MTU,
-                   &mtu, &ol) != 0)
+        getsockopt(s, af == AF_INET ? IPPROTO_IP : IPPROTO_IPV6, af == AF_INET ? IP_MTU : IPV6_MTU, &mtu,
+                   &ol) != 0)
       mtu = 0;
     close(s);
   }

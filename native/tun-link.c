@@ -130,20 +130,24 @@ static napi_value tun_link_info(napi_env env, napi_callback_info info) {
   int32_t flags = 0, mtu = 0, ifindex = 0;
   const char *what = "ioctl SIOCGIFFLAGS";
   err = 0;
-  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) err = errno;
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+    err = errno;
   else {
     flags = (int32_t)(unsigned short)ifr.ifr_flags;
     memset(&ifr, 0, sizeof ifr);
     memcpy(ifr.ifr_name, name, IFNAMSIZ);
     what = "ioctl SIOCGIFMTU";
-    if (ioctl(s, SIOCGIFMTU, &ifr) < 0) err = errno;
+    if (ioctl(s, SIOCGIFMTU, &ifr) < 0)
+      err = errno;
     else {
       mtu = ifr.ifr_mtu;
       memset(&ifr, 0, sizeof ifr);
       memcpy(ifr.ifr_name, name, IFNAMSIZ);
       what = "ioctl SIOCGIFINDEX";
-      if (ioctl(s, SIOCGIFINDEX, &ifr) < 0) err = errno;
-      else ifindex = ifr.ifr_ifindex;
+      if (ioctl(s, SIOCGIFINDEX, &ifr) < 0)
+        err = errno;
+      else
+        ifindex = ifr.ifr_ifindex;
     }
   }
   close(s);

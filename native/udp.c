@@ -89,7 +89,8 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   const char *failed = NULL;
   int one = 1;
   if (af == AF_INET6) {
-    if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) failed = "setsockopt IPV6_V6ONLY";
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)
+      failed = "setsockopt IPV6_V6ONLY";
     else if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one) < 0)
       failed = "setsockopt IPV6_RECVPKTINFO";
   } else if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) < 0) {
@@ -374,7 +375,7 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
   if (wgts_arg_status(env, argv[8], &status) != 0) return NULL;
   const uint32_t *offs = offs_v, *lens = lens_v;
   const uint16_t *ports = ports_v;
-  if (count > n_off || count > n_len || count > n_ports || (uint64_t)count * 16 > addrs_len)
+  if (count > n_off || count > n_len || count > n_ports || (uint64_t)count * WGTS_ADDRESS_RECORD > addrs_len)
     return wgts_throw_range(env, "wgts_native: count exceeds offsets/lengths/addresses/ports");
   for (uint32_t i = 0; i < count; i++) {
     if ((uint64_t)offs[i] + lens[i] > buf_len)
@@ -395,7 +396,7 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
       struct msghdr *m = &sc->msgs[k].msg_hdr;
       memset(m, 0, sizeof *m);
       m->msg_name = &sc->names[k];
-      m->msg_namelen = wgts_fill_addr(&sc->names[k], af, addrs + (size_t)i * 16, ports[i]);
+      m->msg_namelen = wgts_fill_addr(&sc->names[k], af, addrs + (size_t)i * WGTS_ADDRESS_RECORD, ports[i]);
       m->msg_iov = &sc->iov[k];
       m->msg_iovlen = 1;
     }
