@@ -41,6 +41,10 @@ static napi_value make_error(napi_env env, const char *code, const char *message
   return err;
 }
 
+/* A failed throw means an exception is already pending (or the environment is shutting down):
+ * either way the caller returns NULL to JavaScript with nothing more to do, so the statuses of the
+ * napi_throw* calls below are deliberately dropped. The errno and syscall fields are extras: an
+ * Error without them is still thrown. */
 napi_value wgts_throw_errno(napi_env env, const char *syscall, int err) {
   char message[WGTS_ERROR_MESSAGE];
   const char *name = wgts_errno_name(err);
@@ -48,20 +52,23 @@ napi_value wgts_throw_errno(napi_env env, const char *syscall, int err) {
   napi_value e = make_error(env, name, message);
   if (e == NULL) return NULL;
   napi_value jerrno, jsys;
-  if (napi_create_int32(env, -err, &jerrno) == napi_ok) napi_set_named_property(env, e, "errno", jerrno);
-  if (napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &jsys) == napi_ok)
-    napi_set_named_property(env, e, "syscall", jsys);
-  napi_throw(env, e);
+  if (napi_create_int32(env, -err, &jerrno) != napi_ok ||
+      napi_set_named_property(env, e, "errno", jerrno) != napi_ok ||
+      napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &jsys) != napi_ok ||
+      napi_set_named_property(env, e, "syscall", jsys) != napi_ok) {
+    /* fall through: the Error keeps its code and message */
+  }
+  (void)napi_throw(env, e);
   return NULL;
 }
 
 napi_value wgts_throw_type(napi_env env, const char *message) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+  (void)napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
   return NULL;
 }
 
 napi_value wgts_throw_range(napi_env env, const char *message) {
-  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
+  (void)napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
   return NULL;
 }
 
@@ -212,7 +219,7 @@ wgts_scratch *wgts_get_scratch(napi_env env) {
 static napi_value init(napi_env env, napi_value exports) {
   wgts_scratch *scratch = calloc(1, sizeof *scratch);
   if (scratch == NULL) {
-    napi_throw_error(env, "ENOMEM", "wgts_native: out of memory");
+    (void)napi_throw_error(env, "ENOMEM", "wgts_native: out of memory");
     return NULL;
   }
   if (napi_set_instance_data(env, scratch, free_scratch, NULL) != napi_ok) {

@@ -138,7 +138,10 @@ static napi_value route_check_watch(napi_env env, napi_callback_info info) {
     return wgts_throw_errno(env, "bind NETLINK_ROUTE", err);
   }
   napi_value out;
-  WGTS_CHECK(env, napi_create_int32(env, s, &out));
+  if (napi_create_int32(env, s, &out) != napi_ok) {
+    close(s); /* the fd never reached JavaScript */
+    return NULL;
+  }
   return out;
 }
 

@@ -156,9 +156,9 @@ static napi_value tun_link_info(napi_env env, napi_callback_info info) {
   WGTS_CHECK(env, napi_create_object(env, &obj));
   WGTS_CHECK(env, napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &jname));
   WGTS_CHECK(env, napi_set_named_property(env, obj, "name", jname));
-  wgts_set_i32(env, obj, "flags", flags);
-  wgts_set_i32(env, obj, "mtu", mtu);
-  wgts_set_i32(env, obj, "ifindex", ifindex);
+  WGTS_CHECK(env, wgts_set_i32(env, obj, "flags", flags));
+  WGTS_CHECK(env, wgts_set_i32(env, obj, "mtu", mtu));
+  WGTS_CHECK(env, wgts_set_i32(env, obj, "ifindex", ifindex));
   WGTS_CHECK(env, napi_create_double(env, (double)netns, &jns));
   WGTS_CHECK(env, napi_set_named_property(env, obj, "netns", jns));
   return obj;
