@@ -350,7 +350,8 @@ static napi_value set_threads(napi_env env, napi_callback_info info) {
   WGTS_ARGS(env, info, 1, argv);
   uint32_t n;
   if (wgts_arg_u32(env, argv[0], "threads", &n) != 0) return NULL;
-  if (n < 1 || n > WGTS_POOL_MAX) return wgts_throw_range(env, "wgts_native: threads must be 1..64");
+  if (n < 1 || n > WGTS_POOL_MAX)
+    return wgts_throw_range(env, "wgts_native: threads must be 1..64");
   aead_ctx *a = get_aead(env);
   if (a == NULL) return wgts_throw_errno(env, "EVP", ENOMEM);
   if (ensure_contexts(a, n) != 0) return wgts_throw_errno(env, "EVP_CIPHER_CTX_new", ENOMEM);
