@@ -17,9 +17,10 @@
  *       garbage and must be dropped).
  *   setThreads(n) -> threads, getThreads() -> threads
  *       How many threads (the caller's included) a big batch is spread over (crypto-pool.h).
- *       A batch is cut into contiguous slices of its index range; the counters are the caller's
- *       and fixed by index, so the output is byte-identical to one thread's and the order is
- *       the caller's. Small batches stay on the calling thread (a wake-up would cost more).
+ *       A batch is cut into contiguous chunks of its index range that the threads claim; the
+ *       counters are the caller's and fixed by index, so the output is byte-identical to one
+ *       thread's whichever thread sealed what, and the order is the caller's. Small batches
+ *       stay on the calling thread (a wake-up would cost more than it saves).
  *
  * Plaintext above 65,535 bytes (the most an IP packet holds) and datagrams above 65,535 + 32 are
  * refused with a RangeError before anything is touched; lengths are size_t / 64-bit throughout.
@@ -46,14 +47,14 @@
 #define KEY_LEN 32
 /* The most plaintext one datagram may carry: an IP packet's largest total length. */
 #define MAX_PLAINTEXT 65535u
-/* A batch is spread over more threads only when each slice gets at least this many bytes: below
- * it, waking a worker (a futex round trip, ~10-30 µs here) costs more than the crypto it takes
- * over (~1 µs per 1420-byte packet). Measured with bench/datapath.mjs (see its header). */
-#define SLICE_MIN_BYTES 32768u
+/* A batch is spread over more threads only when each gets at least this many bytes: below it,
+ * waking a worker (a futex round trip, 5-40 µs here depending on load) costs about what the
+ * crypto it takes over does (~0.9 µs per 1420-byte packet and thread). */
+#define THREAD_MIN_BYTES 32768u
 
 typedef struct aead_ctx {
   EVP_CIPHER *cipher; /* fetched once: an implicit fetch per init would cost a provider lookup */
-  /* One pair of contexts per pool thread: slice k always runs on thread k. */
+  /* One pair of contexts per pool thread (0: the caller). */
   EVP_CIPHER_CTX *enc[WGTS_POOL_MAX], *dec[WGTS_POOL_MAX];
   unsigned n_ctx;
   wgts_pool *pool;
@@ -62,7 +63,8 @@ typedef struct aead_ctx {
   size_t cap;
 } aead_ctx;
 
-/* One batch, shared read-only by its slices (each writes only its own entries). */
+/* One batch, shared by its threads (each writes only the entries of the chunks it claimed, and
+ * its own keyed/failed flags). */
 typedef struct batch_task {
   aead_ctx *a;
   bool seal;
@@ -74,6 +76,7 @@ typedef struct batch_task {
   const uint32_t *offs, *lens; /* native copies, indexed from 0 = entry `first` */
   uint32_t *out_lens;          /* sealBatch: the caller's lengths */
   int32_t *results;            /* openBatch: the caller's results */
+  bool keyed[WGTS_POOL_MAX];  /* thread k's context holds the key */
   bool failed[WGTS_POOL_MAX];
 } batch_task;
 
@@ -145,15 +148,23 @@ static void wipe_context(EVP_CIPHER_CTX *c, int enc) {
   EVP_CipherFinal_ex(c, tag, &outl);
 }
 
-/* Seals entries [first, first + count) of the task on thread `slice`'s context. */
-static void seal_slice(void *arg, unsigned slice, uint32_t first, uint32_t count) {
-  batch_task *t = arg;
-  EVP_CIPHER_CTX *c = t->a->enc[slice];
-  uint8_t nonce[12];
-  if (EVP_CipherInit_ex(c, NULL, NULL, t->key, NULL, 1) != 1) {
-    t->failed[slice] = true;
-    return;
+/* Thread `thread`'s context for the task, keyed on its first chunk; NULL if that failed. */
+static EVP_CIPHER_CTX *keyed_context(batch_task *t, unsigned thread) {
+  EVP_CIPHER_CTX *c = t->seal ? t->a->enc[thread] : t->a->dec[thread];
+  if (!t->keyed[thread]) {
+    t->keyed[thread] = true; /* wiped when the thread is done, whether or not this worked */
+    if (EVP_CipherInit_ex(c, NULL, NULL, t->key, NULL, t->seal ? 1 : 0) != 1)
+      t->failed[thread] = true;
   }
+  return t->failed[thread] ? NULL : c;
+}
+
+/* Seals entries [first, first + count) of the task on thread `thread`'s context. */
+static void seal_chunk(void *arg, unsigned thread, uint32_t first, uint32_t count) {
+  batch_task *t = arg;
+  EVP_CIPHER_CTX *c = keyed_context(t, thread);
+  uint8_t nonce[12];
+  if (c == NULL) return;
   for (uint32_t j = first - t->first; j < first - t->first + count; j++) {
     uint8_t *h = t->buf + t->offs[j];
     uint8_t *p = h + HEADER_LEN;
@@ -167,23 +178,19 @@ static void seal_slice(void *arg, unsigned slice, uint32_t first, uint32_t count
         (len > 0 && EVP_CipherUpdate(c, p, &outl, p, (int)len) != 1) ||
         EVP_CipherFinal_ex(c, p + outl, &finl) != 1 ||
         EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, p + len) != 1) {
-      t->failed[slice] = true;
+      t->failed[thread] = true;
       break;
     }
     t->out_lens[t->first + j] = (uint32_t)(HEADER_LEN + len + TAG_LEN);
   }
-  wipe_context(c, 1);
 }
 
-/* Opens entries [first, first + count) of the task on thread `slice`'s context. */
-static void open_slice(void *arg, unsigned slice, uint32_t first, uint32_t count) {
+/* Opens entries [first, first + count) of the task on thread `thread`'s context. */
+static void open_chunk(void *arg, unsigned thread, uint32_t first, uint32_t count) {
   batch_task *t = arg;
-  EVP_CIPHER_CTX *c = t->a->dec[slice];
+  EVP_CIPHER_CTX *c = keyed_context(t, thread);
   uint8_t nonce[12];
-  if (EVP_CipherInit_ex(c, NULL, NULL, t->key, NULL, 0) != 1) {
-    t->failed[slice] = true;
-    return;
-  }
+  if (c == NULL) return;
   for (uint32_t j = first - t->first; j < first - t->first + count; j++) {
     uint8_t *h = t->buf + t->offs[j];
     uint8_t *p = h + HEADER_LEN;
@@ -196,7 +203,12 @@ static void open_slice(void *arg, unsigned slice, uint32_t first, uint32_t count
              EVP_CipherFinal_ex(c, p + outl, &finl) == 1;
     t->results[t->first + j] = ok ? (int32_t)len : -1;
   }
-  wipe_context(c, 0);
+}
+
+/* After a thread's last chunk of the batch: its context forgets the key. */
+static void chunks_done(void *arg, unsigned thread) {
+  batch_task *t = arg;
+  if (t->keyed[thread]) wipe_context(t->seal ? t->a->enc[thread] : t->a->dec[thread], t->seal);
 }
 
 /* Common argument checks for both directions: buffer, offsets, lengths and the [first, first +
@@ -268,16 +280,18 @@ static int key_arg(napi_env env, napi_value v, batch_task *t) {
   return 0;
 }
 
-/* Runs the task over its batch on as many threads as the bytes pay for; 0, or -1 if a slice
+/* Runs the task over its batch on as many threads as the bytes pay for; 0, or -1 if a chunk
  * failed inside OpenSSL. */
 static int run_batch(aead_ctx *a, batch_task *t, uint32_t count, uint64_t total) {
-  uint64_t by_bytes = total / SLICE_MIN_BYTES;
-  unsigned threads = wgts_pool_size(a->pool);
-  unsigned slices = by_bytes < 1 ? 1 : by_bytes < threads ? (unsigned)by_bytes : threads;
+  uint64_t by_bytes = total / THREAD_MIN_BYTES;
+  unsigned pool = wgts_pool_size(a->pool);
+  unsigned threads = by_bytes < 1 ? 1 : by_bytes < pool ? (unsigned)by_bytes : pool;
   memset(t->failed, 0, sizeof t->failed);
-  wgts_pool_run(a->pool, slices, t->seal ? seal_slice : open_slice, t, t->first, count);
+  memset(t->keyed, 0, sizeof t->keyed);
+  wgts_pool_run(a->pool, threads, t->seal ? seal_chunk : open_chunk, chunks_done, t, t->first,
+                count);
   OPENSSL_cleanse(t->key, KEY_LEN);
-  for (unsigned k = 0; k < slices; k++)
+  for (unsigned k = 0; k < threads; k++)
     if (t->failed[k]) return -1;
   return 0;
 }

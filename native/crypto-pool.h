@@ -15,8 +15,11 @@
 
 typedef struct wgts_pool wgts_pool;
 
-/* One slice of a batch: entries [first, first + count) of `task`, run by thread `slice`. */
-typedef void (*wgts_pool_fn)(void *task, unsigned slice, uint32_t first, uint32_t count);
+/* One chunk of a batch: entries [first, first + count) of `task`, run by thread `thread` (0: the
+ * caller). A thread may run several chunks of one batch, one after another. */
+typedef void (*wgts_pool_fn)(void *task, unsigned thread, uint32_t first, uint32_t count);
+/* Called once by each thread that ran at least one chunk of the batch, after its last one. */
+typedef void (*wgts_pool_done_fn)(void *task, unsigned thread);
 
 /* A pool of one thread (the caller, no workers); NULL when out of memory. */
 wgts_pool *wgts_pool_new(void);
@@ -27,9 +30,11 @@ void wgts_pool_free(wgts_pool *p);
 int wgts_pool_resize(wgts_pool *p, unsigned n);
 /* The number of threads, the caller counted. */
 unsigned wgts_pool_size(const wgts_pool *p);
-/* Runs fn over [first, first + count) cut into `slices` contiguous near-equal slices (1..size),
- * slice 0 on the calling thread; returns when all are done. */
-void wgts_pool_run(wgts_pool *p, unsigned slices, wgts_pool_fn fn, void *task, uint32_t first,
-                   uint32_t count);
+/* Runs fn over [first, first + count) on up to `threads` threads (the caller included): the
+ * range is cut into contiguous chunks that the threads claim in index order; the caller claims
+ * too, and takes over every chunk a worker has not started, so a worker the scheduler runs late
+ * costs a wake-up, never the batch's time. Returns when every chunk is done. */
+void wgts_pool_run(wgts_pool *p, unsigned threads, wgts_pool_fn fn, wgts_pool_done_fn done,
+                   void *task, uint32_t first, uint32_t count);
 
 #endif

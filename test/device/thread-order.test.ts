@@ -4,7 +4,7 @@
  * numbered packets with WGTS_THREADS=1 and =2 (and 4); every transport datagram on the wire
  * carries the next counter of its keypair (consecutive, in send order), and the receiver's TUN
  * gets exactly the packets sent, in order. The bursts are big enough that the native call cuts
- * them into slices (aead.c SLICE_MIN_BYTES). Needs the native addon (skipped without it), not root.
+ * them into slices (aead.c THREAD_MIN_BYTES). Needs the native addon (skipped without it), not root.
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';

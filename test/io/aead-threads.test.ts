@@ -16,8 +16,8 @@ import { Prng, readU32, readU64 } from '../helpers/fuzz.js';
 
 const skip = process.platform === 'linux' ? false : 'Linux only';
 const THREADS = [2, 3, 4, 8];
-/** aead.c SLICE_MIN_BYTES: a batch is cut only when each slice gets at least this many bytes. */
-const SLICE_MIN_BYTES = 32768;
+/** aead.c THREAD_MIN_BYTES: a batch goes to a 2nd thread only when each gets at least this many bytes. */
+const THREAD_MIN_BYTES = 32768;
 const MAX = (1n << 64n) - 1n;
 
 interface Batch {
@@ -47,7 +47,7 @@ function copy(b: Batch): Batch {
 
 /** Batch sizes to try: tiny, on both sides of where slicing starts, odd, and 4,096. */
 function sizeSets(prng: Prng): number[][] {
-  const atThreshold = Math.ceil((2 * SLICE_MIN_BYTES) / 1420);
+  const atThreshold = Math.ceil((2 * THREAD_MIN_BYTES) / 1420);
   const sets: number[][] = [[1420], [1420, 1420], [0], [1, 15]];
   for (const n of [atThreshold - 1, atThreshold, atThreshold + 1, 97, 4096])
     sets.push(Array.from({ length: n }, () => 1420));
