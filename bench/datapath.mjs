@@ -8,11 +8,13 @@
 //   native openBatch + acceptRun (tag, replay mark, inner length, allowed source, bookkeeping).
 // Two real Devices hold the session (made by the in-process DeviceNet of test/helpers); nothing
 // of the fakes runs in the measured loop. Prints every round: Gbit/s of inner packets sealed and
-// opened, CPU (cores busy, from process.cpuUsage) and Gbit per CPU-second; then the medians, the
+// opened, CPU (cores busy, from process.cpuUsage), Gbit per CPU-second and the share of the CPU
+// time the pool's worker threads did (/proc/self/task, threads named wgts-aead); then the medians, the
 // crypto rate of one thread, the serial fraction it implies and an Amdahl projection.
 //
 //   npm run bench:datapath [-- --rounds 5 --seconds 2 --batch 2900 --threads 2]
 //   --small: also ns per packet for small batches (where slicing starts to pay).
+import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { availableParallelism, loadavg } from 'node:os';
 import { flagArg, numberArg } from './lib.mjs';
@@ -68,14 +70,22 @@ const deliver = (_p, length) => {
   delivered += length;
 };
 
-/** One batch through seal and open; returns the ms spent inside the two native calls. */
+function cpuUs() {
+  const c = process.cpuUsage();
+  return c.user + c.system;
+}
+
+/**
+ * One batch through seal and open; returns the CPU µs of the process inside the two native calls
+ * (with one thread: the crypto's own CPU time, whatever else the machine runs).
+ */
 function iteration(n) {
   bytes.set(template.subarray(0, n * stride)); // the TUN split's copy
   txLengths.fill(PACKET, 0, n);
   const r = tunnelA.reserveSend(n, now);
-  const t0 = performance.now();
+  const t0 = cpuUs();
   native.sealBatch(r.keypair.sendKey, r.keypair.remoteIndex, r.first, bytes, offsets, txLengths, 0, n);
-  const t1 = performance.now();
+  const t1 = cpuUs();
   for (let k = 0; k < n; k++) {
     const off = offsets[k];
     if (view.getUint32(off + 4, true) !== recvKp.localIndex) throw new Error('receiver');
@@ -84,9 +94,9 @@ function iteration(n) {
     counters[k] = counter;
     rxLengths[k] = txLengths[k];
   }
-  const t2 = performance.now();
+  const t2 = cpuUs();
   native.openBatch(recvKp.receiveKey, bytes, offsets, rxLengths, 0, n, results);
-  const t3 = performance.now();
+  const t3 = cpuUs();
   acceptRun(
     b.device,
     {
@@ -107,6 +117,21 @@ function iteration(n) {
   return t1 - t0 + (t3 - t2);
 }
 
+/** CPU seconds of the pool's worker threads (named wgts-aead by native/crypto-pool.c) so far. */
+function workerCpuS() {
+  let ticks = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== 'wgts-aead') continue;
+      const f = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+    } catch {
+      // the thread ended
+    }
+  }
+  return ticks / 100; // USER_HZ
+}
+
 /** Runs batches for SECONDS on `threads` threads; returns the figures of that run. */
 function run(threads, n = BATCH, seconds = SECONDS) {
   native.setThreads(threads);
@@ -115,6 +140,7 @@ function run(threads, n = BATCH, seconds = SECONDS) {
   let crypto = 0;
   let batches = 0;
   const cpu0 = process.cpuUsage();
+  const workers0 = workerCpuS();
   const t0 = performance.now();
   let t = t0;
   while (t - t0 < seconds * 1000) {
@@ -123,6 +149,7 @@ function run(threads, n = BATCH, seconds = SECONDS) {
     t = performance.now();
   }
   const cpu = process.cpuUsage(cpu0);
+  const workers = workerCpuS() - workers0;
   const wallS = (t - t0) / 1000;
   const cpuS = (cpu.user + cpu.system) / 1e6;
   if (delivered !== batches * n * PACKET)
@@ -132,8 +159,10 @@ function run(threads, n = BATCH, seconds = SECONDS) {
     threads,
     gbps: gbit / wallS,
     cores: cpuS / wallS,
+    workerShare: workers / cpuS,
     gbitPerCpuS: gbit / cpuS,
-    cryptoMs: crypto,
+    cryptoCpuS: crypto / 1e6,
+    cpuS,
     wallMs: t - t0,
     batches,
   };
@@ -164,7 +193,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   console.log(
     `round ${round}: 1 thread ${f(got[1].gbps)} Gbit/s (${f(got[1].cores)} cores, ${f(got[1].gbitPerCpuS)} Gbit/CPU-s)` +
       ` | ${THREADS} threads ${f(got[THREADS].gbps)} Gbit/s (${f(got[THREADS].cores)} cores, ` +
-      `${f(got[THREADS].gbitPerCpuS)} Gbit/CPU-s) | x${f(x)}`,
+      `${f(got[THREADS].gbitPerCpuS)} Gbit/CPU-s, ${f(got[THREADS].workerShare * 100, 0)}% of it on workers) | x${f(x)}`,
   );
 }
 const s1 = median(ones.map((r) => r.gbps));
@@ -174,17 +203,17 @@ console.log(
   `\nmedian: 1 thread ${f(s1)} Gbit/s, ${THREADS} threads ${f(sN)} Gbit/s; per-round speed-ups ` +
     `${speedups.map((x) => f(x)).join(' ')} (median x${f(median(speedups))}; target >= 1.8 on 2 cores)`,
 );
-// One thread: the share of the wall time inside the two native calls is the part that spreads;
+// One thread: the share of the CPU time inside the two native calls is the part that spreads;
 // the rest (copy, reserveSend, header reads, acceptRun) stays on the JavaScript thread.
-const cryptoShare = median(ones.map((r) => r.cryptoMs / r.wallMs));
-const cryptoGbps = median(ones.map((r) => (r.batches * BATCH * PACKET * 8 * 2) / 1e9 / (r.cryptoMs / 1000)));
+const cryptoShare = median(ones.map((r) => r.cryptoCpuS / r.cpuS));
+const cryptoGbps = median(ones.map((r) => (r.batches * BATCH * PACKET * 8 * 2) / 1e9 / r.cryptoCpuS));
 const serial = 1 - cryptoShare;
 const measured = median(speedups);
 // The serial fraction the measured speed-up implies (Amdahl): 1/S = s + (1 - s)/N.
 const implied = (1 / measured - 1 / THREADS) / (1 - 1 / THREADS);
 console.log(
   `one thread: crypto (seal + open, counted once each) ${f(cryptoGbps)} Gbit/s of AEAD per core; ` +
-    `${f(cryptoShare * 100, 1)}% of the wall time is in the native calls, serial fraction s = ${f(serial, 3)}; ` +
+    `${f(cryptoShare * 100, 1)}% of the CPU time is in the native calls, serial fraction s = ${f(serial, 3)}; ` +
     `the measured x${f(measured)} on ${THREADS} threads implies s = ${f(Math.max(0, implied), 3)}`,
 );
 for (const s of [serial, Math.max(serial, implied)]) {

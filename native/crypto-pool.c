@@ -60,6 +60,7 @@ static void claim_chunks(wgts_pool *p, unsigned thread) {
 static void *worker_main(void *arg) {
   worker *w = arg;
   wgts_pool *p = w->pool;
+  pthread_setname_np(pthread_self(), "wgts-aead"); /* for top -H, ps -L, /proc/PID/task */
   pthread_mutex_lock(&p->lock);
   for (;;) {
     while (!w->has_job && !p->stop) pthread_cond_wait(&w->wake, &p->lock);
