@@ -96,12 +96,14 @@ const INNER = { v4: ['10.78.0.1', '10.78.0.2'], v6: ['fd78::1', 'fd78::2'] };
 const IPERF_PORT = 5201;
 const SHORT = {
   wgtsd: 'wgtsd',
+  'wgtsd-1thread': 'wgtsd-1thr',
   'wireguard-go-anchor': 'wg-go-2025',
   boringtun: 'boringtun',
   'wireguard-go': 'wg-go-deb',
 };
 const VERSION = {
   wgtsd: 'this build',
+  'wgtsd-1thread': 'this build with WGTS_THREADS=1 (transport AEAD on the JavaScript thread only)',
   'wireguard-go-anchor': `${ANCHOR_FILES['wireguard-go-anchor']} (${ANCHOR_DIR})`,
   boringtun: `${ANCHOR_FILES.boringtun} (${ANCHOR_DIR})`,
   'wireguard-go': "Debian's wireguard-go on PATH (0.0.20220316 on Debian 12)",
@@ -143,12 +145,17 @@ console.log(
 // ---------------------------------------------------------------------------------------------
 // One pair of daemons
 
+/** wgtsd-1thread is wgtsd with WGTS_THREADS=1, so threads on and off are compared in one run. */
+function daemonOptions(impl) {
+  return impl === 'wgtsd-1thread' ? { impl: 'wgtsd', env: { ...env, WGTS_THREADS: '1' } } : { impl, env };
+}
+
 /** Starts impls[0] in A and impls[1] in B, configured as peers; returns the two daemons. */
 async function startPair(nsA, nsB, impls) {
   const daemons = [];
   try {
-    daemons.push(await startDaemon(nsA, { impl: impls[0], env }));
-    daemons.push(await startDaemon(nsB, { impl: impls[1], env }));
+    daemons.push(await startDaemon(nsA, daemonOptions(impls[0])));
+    daemons.push(await startDaemon(nsB, daemonOptions(impls[1])));
     const keys = await Promise.all([genKeyPair(), genKeyPair()]);
     await Promise.all(
       [0, 1].map((i) =>
@@ -399,6 +406,7 @@ try {
   const probe = await startDaemon(nsA, { impl: 'wgtsd', env: { ...env, LOG_LEVEL: 'verbose' } });
   await sleep(200);
   dataPath = /data path:.*$/m.exec(probe.output())?.[0] ?? '(wgtsd did not log a "data path:" line)';
+  dataPath += `; ${/wgts_native: threads \d+/.exec(probe.output())?.[0] ?? 'no threads line'}`;
   await stopPair([probe]);
   console.log(`wgtsd says: ${dataPath}\n`);
   for (let round = 1; round <= rounds; round++) {

@@ -15,37 +15,108 @@
  *       bytes): the nonce is the counter in its own header; decrypts in place and writes the
  *       plaintext length to results[i], or -1 when the tag does not verify (the bytes are then
  *       garbage and must be dropped).
+ *   setThreads(n) -> threads, getThreads() -> threads
+ *       How many threads (the caller's included) a big batch is spread over (crypto-pool.h).
+ *       A batch is cut into contiguous chunks of its index range that the threads claim; the
+ *       counters are the caller's and fixed by index, so the output is byte-identical to one
+ *       thread's whichever thread sealed what, and the order is the caller's. Small batches
+ *       stay on the calling thread (a wake-up would cost more than it saves).
+ *
+ * Plaintext above 65,535 bytes (the most an IP packet holds) and datagrams above 65,535 + 32 are
+ * refused with a RangeError before anything is touched; lengths are size_t / 64-bit throughout.
+ * The key and the batch layout (offsets, lengths) are copied into native memory before any byte
+ * is written, so a layout that overlaps the buffer cannot move a write after it was checked.
+ * After each batch every OpenSSL context it used is re-keyed with zeros (and one empty message
+ * run through it), so no context keeps the transport key or a Poly1305 key derived from it.
  *
  * Why here and not node:crypto: createCipheriv allocates objects per packet (~7 µs per 1420-byte
  * packet); EVP on a reused context costs ~1 µs (PERFORMANCE.md).
  */
 #include "common.h"
+#include "crypto-pool.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TAG_LEN 16
 #define HEADER_LEN 16
 #define KEY_LEN 32
+/* The most plaintext one datagram may carry: an IP packet's largest total length. */
+#define MAX_PLAINTEXT 65535u
+/* A batch is spread over more threads only when each gets at least this many bytes: below it,
+ * waking a worker (a futex round trip, 5-40 µs here depending on load) costs about what the
+ * crypto it takes over does (~0.9 µs per 1420-byte packet and thread). */
+#define THREAD_MIN_BYTES 32768u
 
 typedef struct aead_ctx {
-  EVP_CIPHER_CTX *enc, *dec;
   EVP_CIPHER *cipher; /* fetched once: an implicit fetch per init would cost a provider lookup */
+  /* One pair of contexts per pool thread (0: the caller). */
+  EVP_CIPHER_CTX *enc[WGTS_POOL_MAX], *dec[WGTS_POOL_MAX];
+  unsigned n_ctx;
+  wgts_pool *pool;
+  /* Native copies of a batch's offsets and lengths (grown, never shrunk). */
+  uint32_t *offs, *lens;
+  size_t cap;
 } aead_ctx;
+
+/* One batch, shared by its threads (each writes only the entries of the chunks it claimed, and
+ * its own keyed/failed flags). */
+typedef struct batch_task {
+  aead_ctx *a;
+  bool seal;
+  uint8_t key[KEY_LEN];
+  uint32_t receiver;
+  uint64_t counter; /* the counter of entry `first` */
+  uint32_t first;
+  uint8_t *buf;
+  const uint32_t *offs, *lens; /* native copies, indexed from 0 = entry `first` */
+  uint32_t *out_lens;          /* sealBatch: the caller's lengths */
+  int32_t *results;            /* openBatch: the caller's results */
+  bool keyed[WGTS_POOL_MAX];  /* thread k's context holds the key */
+  bool failed[WGTS_POOL_MAX];
+} batch_task;
+
+static const uint8_t ZERO_KEY[KEY_LEN];
+static const uint8_t ZERO_NONCE[12];
 
 void wgts_free_aead(void *data) {
   aead_ctx *a = data;
-  EVP_CIPHER_CTX_free(a->enc);
-  EVP_CIPHER_CTX_free(a->dec);
+  wgts_pool_free(a->pool); /* joins the workers before their contexts go */
+  for (unsigned k = 0; k < a->n_ctx; k++) {
+    EVP_CIPHER_CTX_free(a->enc[k]);
+    EVP_CIPHER_CTX_free(a->dec[k]);
+  }
   EVP_CIPHER_free(a->cipher);
+  free(a->offs);
+  free(a->lens);
   free(a);
 }
 
 static aead_ctx *get_aead(napi_env env) {
   wgts_scratch *sc = wgts_get_scratch(env);
   return sc == NULL ? NULL : sc->aead;
+}
+
+/* Contexts for threads [0, n), bound to the cipher once (binding it again per batch would
+ * rebuild OpenSSL's provider context). Returns 0 or -1 (out of memory). */
+static int ensure_contexts(aead_ctx *a, unsigned n) {
+  while (a->n_ctx < n) {
+    EVP_CIPHER_CTX *e = EVP_CIPHER_CTX_new(), *d = EVP_CIPHER_CTX_new();
+    if (e == NULL || d == NULL || EVP_CipherInit_ex(e, a->cipher, NULL, NULL, NULL, 1) != 1 ||
+        EVP_CipherInit_ex(d, a->cipher, NULL, NULL, NULL, 0) != 1) {
+      EVP_CIPHER_CTX_free(e);
+      EVP_CIPHER_CTX_free(d);
+      return -1;
+    }
+    a->enc[a->n_ctx] = e;
+    a->dec[a->n_ctx] = d;
+    a->n_ctx++;
+  }
+  return 0;
 }
 
 static void put_le32(uint8_t *p, uint32_t v) {
@@ -66,119 +137,255 @@ static void make_nonce(uint8_t nonce[12], const uint8_t counter_le[8]) {
   memcpy(nonce + 4, counter_le, 8);
 }
 
+/* Leaves a context holding nothing derived from the batch's key: an all-zero key and nonce, and
+ * one empty message sealed (encrypt) or checked (decrypt, the tag is then wrong and ignored), so
+ * the Poly1305 state is derived from the zero key too. */
+static void wipe_context(EVP_CIPHER_CTX *c, int enc) {
+  uint8_t tag[TAG_LEN] = {0};
+  int outl = 0;
+  if (EVP_CipherInit_ex(c, NULL, NULL, ZERO_KEY, ZERO_NONCE, enc) != 1) return;
+  if (!enc) EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, tag);
+  EVP_CipherFinal_ex(c, tag, &outl);
+}
+
+/* Thread `thread`'s context for the task, keyed on its first chunk; NULL if that failed. */
+static EVP_CIPHER_CTX *keyed_context(batch_task *t, unsigned thread) {
+  EVP_CIPHER_CTX *c = t->seal ? t->a->enc[thread] : t->a->dec[thread];
+  if (!t->keyed[thread]) {
+    t->keyed[thread] = true; /* wiped when the thread is done, whether or not this worked */
+    if (EVP_CipherInit_ex(c, NULL, NULL, t->key, NULL, t->seal ? 1 : 0) != 1)
+      t->failed[thread] = true;
+  }
+  return t->failed[thread] ? NULL : c;
+}
+
+/* Seals entries [first, first + count) of the task on thread `thread`'s context. */
+static void seal_chunk(void *arg, unsigned thread, uint32_t first, uint32_t count) {
+  batch_task *t = arg;
+  EVP_CIPHER_CTX *c = keyed_context(t, thread);
+  uint8_t nonce[12];
+  if (c == NULL) return;
+  for (uint32_t j = first - t->first; j < first - t->first + count; j++) {
+    uint8_t *h = t->buf + t->offs[j];
+    uint8_t *p = h + HEADER_LEN;
+    size_t len = t->lens[j]; /* <= MAX_PLAINTEXT, checked */
+    int outl = 0, finl = 0;
+    put_le32(h, 4);
+    put_le32(h + 4, t->receiver);
+    put_le64(h + 8, t->counter + j);
+    make_nonce(nonce, h + 8);
+    if (EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 1) != 1 ||
+        (len > 0 && EVP_CipherUpdate(c, p, &outl, p, (int)len) != 1) ||
+        EVP_CipherFinal_ex(c, p + outl, &finl) != 1 ||
+        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, p + len) != 1) {
+      t->failed[thread] = true;
+      break;
+    }
+    t->out_lens[t->first + j] = (uint32_t)(HEADER_LEN + len + TAG_LEN);
+  }
+}
+
+/* Opens entries [first, first + count) of the task on thread `thread`'s context. */
+static void open_chunk(void *arg, unsigned thread, uint32_t first, uint32_t count) {
+  batch_task *t = arg;
+  EVP_CIPHER_CTX *c = keyed_context(t, thread);
+  uint8_t nonce[12];
+  if (c == NULL) return;
+  for (uint32_t j = first - t->first; j < first - t->first + count; j++) {
+    uint8_t *h = t->buf + t->offs[j];
+    uint8_t *p = h + HEADER_LEN;
+    size_t len = (size_t)t->lens[j] - HEADER_LEN - TAG_LEN; /* lens >= 32, checked */
+    int outl = 0, finl = 0;
+    make_nonce(nonce, h + 8);
+    int ok = EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 0) == 1 &&
+             EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, p + len) == 1 &&
+             (len == 0 || EVP_CipherUpdate(c, p, &outl, p, (int)len) == 1) &&
+             EVP_CipherFinal_ex(c, p + outl, &finl) == 1;
+    t->results[t->first + j] = ok ? (int32_t)len : -1;
+  }
+}
+
+/* After a thread's last chunk of the batch: its context forgets the key. */
+static void chunks_done(void *arg, unsigned thread) {
+  batch_task *t = arg;
+  if (t->keyed[thread]) wipe_context(t->seal ? t->a->enc[thread] : t->a->dec[thread], t->seal);
+}
+
 /* Common argument checks for both directions: buffer, offsets, lengths and the [first, first +
- * count) range; each datagram must lie inside the buffer. min_len is the least length allowed. */
-static int batch_args(napi_env env, napi_value *argv, uint8_t **buf, uint32_t **offs, uint32_t **lens,
-                      uint32_t *first, uint32_t *count, size_t extra, uint32_t min_len) {
+ * count) range. Each datagram must lie inside the buffer (extra: bytes past offset + length it
+ * needs) with min_len <= length <= max_len. Copies the layout into a->offs/lens (entry first at
+ * index 0) and returns the sum of the lengths in *total. */
+static int batch_args(napi_env env, napi_value *argv, aead_ctx *a, batch_task *t, uint32_t *count,
+                      uint64_t extra, uint32_t min_len, uint32_t max_len, uint64_t *total) {
   size_t buf_len, n_off, n_len;
   void *o, *l;
-  if (wgts_arg_bytes(env, argv[0], "buffer", buf, &buf_len) != 0) return -1;
+  uint8_t *buf;
+  uint32_t first;
+  if (wgts_arg_bytes(env, argv[0], "buffer", &buf, &buf_len) != 0) return -1;
   if (wgts_arg_typed(env, argv[1], napi_uint32_array, "offsets", &o, &n_off) != 0) return -1;
   if (wgts_arg_typed(env, argv[2], napi_uint32_array, "lengths", &l, &n_len) != 0) return -1;
-  if (wgts_arg_u32(env, argv[3], "first", first) != 0) return -1;
+  if (wgts_arg_u32(env, argv[3], "first", &first) != 0) return -1;
   if (wgts_arg_u32(env, argv[4], "count", count) != 0) return -1;
-  *offs = o;
-  *lens = l;
-  if ((uint64_t)*first + *count > n_off || (uint64_t)*first + *count > n_len) {
+  if ((uint64_t)first + *count > n_off || (uint64_t)first + *count > n_len) {
     wgts_throw_range(env, "wgts_native: first + count exceeds offsets/lengths");
     return -1;
   }
-  for (uint32_t i = *first; i < *first + *count; i++) {
-    if ((*lens)[i] < min_len || (uint64_t)(*offs)[i] + (*lens)[i] + extra > buf_len) {
+  if (*count > a->cap) {
+    uint32_t *no = realloc(a->offs, (size_t)*count * sizeof *no);
+    if (no != NULL) a->offs = no;
+    uint32_t *nl = no == NULL ? NULL : realloc(a->lens, (size_t)*count * sizeof *nl);
+    if (nl != NULL) a->lens = nl;
+    if (no == NULL || nl == NULL) {
+      wgts_throw_errno(env, "realloc", ENOMEM);
+      return -1;
+    }
+    a->cap = *count;
+  }
+  const uint32_t *offs = o, *lens = l;
+  uint64_t sum = 0;
+  for (uint32_t j = 0; j < *count; j++) {
+    uint64_t off = offs[first + j], len = lens[first + j];
+    if (len > max_len) {
+      wgts_throw_range(env, "wgts_native: a datagram is longer than 65,535 bytes of IP payload");
+      return -1;
+    }
+    if (len < min_len || off + len + extra > buf_len) {
       wgts_throw_range(env, "wgts_native: a datagram lies outside the buffer");
       return -1;
     }
+    a->offs[j] = (uint32_t)off;
+    a->lens[j] = (uint32_t)len;
+    sum += len;
   }
+  t->a = a;
+  t->first = first;
+  t->buf = buf;
+  t->offs = a->offs;
+  t->lens = a->lens;
+  t->out_lens = l;
+  *total = sum;
+  return 0;
+}
+
+/* The key argument, copied into the task (it may lie inside the buffer being written). */
+static int key_arg(napi_env env, napi_value v, batch_task *t) {
+  uint8_t *key;
+  size_t key_len;
+  if (wgts_arg_bytes(env, v, "key", &key, &key_len) != 0) return -1;
+  if (key_len != KEY_LEN) {
+    wgts_throw_range(env, "wgts_native: key must be 32 bytes");
+    return -1;
+  }
+  memcpy(t->key, key, KEY_LEN);
+  return 0;
+}
+
+/* Runs the task over its batch on as many threads as the bytes pay for; 0, or -1 if a chunk
+ * failed inside OpenSSL. */
+static int run_batch(aead_ctx *a, batch_task *t, uint32_t count, uint64_t total) {
+  uint64_t by_bytes = total / THREAD_MIN_BYTES;
+  unsigned pool = wgts_pool_size(a->pool);
+  unsigned threads = by_bytes < 1 ? 1 : by_bytes < pool ? (unsigned)by_bytes : pool;
+  memset(t->failed, 0, sizeof t->failed);
+  memset(t->keyed, 0, sizeof t->keyed);
+  wgts_pool_run(a->pool, threads, t->seal ? seal_chunk : open_chunk, chunks_done, t, t->first,
+                count);
+  OPENSSL_cleanse(t->key, KEY_LEN);
+  for (unsigned k = 0; k < threads; k++)
+    if (t->failed[k]) return -1;
   return 0;
 }
 
 static napi_value seal_batch(napi_env env, napi_callback_info info) {
   WGTS_ARGS(env, info, 8, argv);
-  uint8_t *key, *buf;
-  size_t key_len;
-  uint32_t receiver, first, count, *offs, *lens;
-  uint64_t counter;
+  batch_task t = {.seal = true};
+  uint32_t count;
+  uint64_t total;
   bool lossless;
-  if (wgts_arg_bytes(env, argv[0], "key", &key, &key_len) != 0) return NULL;
-  if (key_len != KEY_LEN) return wgts_throw_range(env, "wgts_native: key must be 32 bytes");
-  if (wgts_arg_u32(env, argv[1], "receiver", &receiver) != 0) return NULL;
-  if (napi_get_value_bigint_uint64(env, argv[2], &counter, &lossless) != napi_ok || !lossless)
-    return wgts_throw_type(env, "wgts_native: firstCounter must be a u64 bigint");
-  /* A nonce must never repeat: the batch's last counter must not wrap past 2^64 - 1 (the caller's
-   * REJECT_AFTER_MESSAGES keeps far below; this is the last line of defence). */
-  if (wgts_arg_u32(env, argv[7], "count", &count) != 0) return NULL;
-  if (count > 0 && counter > UINT64_MAX - (count - 1))
-    return wgts_throw_range(env, "wgts_native: counters would wrap past 2^64 - 1");
-  /* Plaintext starts HEADER_LEN after the offset and the tag needs TAG_LEN more. */
-  if (batch_args(env, argv + 3, &buf, &offs, &lens, &first, &count, HEADER_LEN + TAG_LEN, 0) != 0)
-    return NULL;
   aead_ctx *a = get_aead(env);
   if (a == NULL) return wgts_throw_errno(env, "EVP", ENOMEM);
-  /* The contexts were bound to the cipher once at load: only the key changes here (binding the
-   * cipher again would rebuild OpenSSL's provider context on every batch). */
-  if (EVP_CipherInit_ex(a->enc, NULL, NULL, key, NULL, 1) != 1)
-    return wgts_throw_errno(env, "EVP_CipherInit_ex", EINVAL);
-  uint8_t nonce[12];
-  for (uint32_t i = first; i < first + count; i++, counter++) {
-    uint8_t *h = buf + offs[i];
-    uint8_t *p = h + HEADER_LEN;
-    int len = (int)lens[i], outl = 0, finl = 0;
-    put_le32(h, 4);
-    put_le32(h + 4, receiver);
-    put_le64(h + 8, counter);
-    make_nonce(nonce, h + 8);
-    if (EVP_CipherInit_ex(a->enc, NULL, NULL, NULL, nonce, 1) != 1 ||
-        (len > 0 && EVP_CipherUpdate(a->enc, p, &outl, p, len) != 1) ||
-        EVP_CipherFinal_ex(a->enc, p + outl, &finl) != 1 ||
-        EVP_CIPHER_CTX_ctrl(a->enc, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, p + len) != 1)
-      return wgts_throw_errno(env, "EVP seal", EINVAL);
-    lens[i] = (uint32_t)(HEADER_LEN + len + TAG_LEN);
+  if (key_arg(env, argv[0], &t) != 0) return NULL;
+  if (wgts_arg_u32(env, argv[1], "receiver", &t.receiver) != 0) goto fail;
+  if (napi_get_value_bigint_uint64(env, argv[2], &t.counter, &lossless) != napi_ok || !lossless) {
+    wgts_throw_type(env, "wgts_native: firstCounter must be a u64 bigint");
+    goto fail;
   }
+  /* A nonce must never repeat: the batch's last counter must not wrap past 2^64 - 1 (the caller's
+   * REJECT_AFTER_MESSAGES keeps far below; this is the last line of defence). */
+  if (wgts_arg_u32(env, argv[7], "count", &count) != 0) goto fail;
+  if (count > 0 && t.counter > UINT64_MAX - (count - 1)) {
+    wgts_throw_range(env, "wgts_native: counters would wrap past 2^64 - 1");
+    goto fail;
+  }
+  /* Plaintext starts HEADER_LEN after the offset and the tag needs TAG_LEN more. */
+  if (batch_args(env, argv + 3, a, &t, &count, HEADER_LEN + TAG_LEN, 0, MAX_PLAINTEXT, &total) != 0)
+    goto fail;
+  if (run_batch(a, &t, count, total) != 0) return wgts_throw_errno(env, "EVP seal", EINVAL);
+  return NULL;
+fail:
+  OPENSSL_cleanse(t.key, KEY_LEN);
   return NULL;
 }
 
 static napi_value open_batch(napi_env env, napi_callback_info info) {
   WGTS_ARGS(env, info, 7, argv);
-  uint8_t *key, *buf;
-  size_t key_len, n_res;
-  uint32_t first, count, *offs, *lens;
+  batch_task t = {.seal = false};
+  size_t n_res;
+  uint32_t count;
+  uint64_t total;
   void *res_v;
-  if (wgts_arg_bytes(env, argv[0], "key", &key, &key_len) != 0) return NULL;
-  if (key_len != KEY_LEN) return wgts_throw_range(env, "wgts_native: key must be 32 bytes");
-  if (batch_args(env, argv + 1, &buf, &offs, &lens, &first, &count, 0, HEADER_LEN + TAG_LEN) != 0)
-    return NULL;
-  if (wgts_arg_typed(env, argv[6], napi_int32_array, "results", &res_v, &n_res) != 0) return NULL;
-  if ((uint64_t)first + count > n_res)
-    return wgts_throw_range(env, "wgts_native: first + count exceeds results");
-  int32_t *results = res_v;
   aead_ctx *a = get_aead(env);
   if (a == NULL) return wgts_throw_errno(env, "EVP", ENOMEM);
-  if (EVP_CipherInit_ex(a->dec, NULL, NULL, key, NULL, 0) != 1)
-    return wgts_throw_errno(env, "EVP_CipherInit_ex", EINVAL);
-  uint8_t nonce[12];
-  for (uint32_t i = first; i < first + count; i++) {
-    uint8_t *h = buf + offs[i];
-    uint8_t *p = h + HEADER_LEN;
-    int len = (int)lens[i] - HEADER_LEN - TAG_LEN, outl = 0, finl = 0;
-    make_nonce(nonce, h + 8);
-    int ok = EVP_CipherInit_ex(a->dec, NULL, NULL, NULL, nonce, 0) == 1 &&
-             EVP_CIPHER_CTX_ctrl(a->dec, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, p + len) == 1 &&
-             (len == 0 || EVP_CipherUpdate(a->dec, p, &outl, p, len) == 1) &&
-             EVP_CipherFinal_ex(a->dec, p + outl, &finl) == 1;
-    results[i] = ok ? len : -1;
+  if (key_arg(env, argv[0], &t) != 0) return NULL;
+  if (batch_args(env, argv + 1, a, &t, &count, 0, HEADER_LEN + TAG_LEN,
+                 MAX_PLAINTEXT + HEADER_LEN + TAG_LEN, &total) != 0)
+    goto fail;
+  if (wgts_arg_typed(env, argv[6], napi_int32_array, "results", &res_v, &n_res) != 0) goto fail;
+  if ((uint64_t)t.first + count > n_res) {
+    wgts_throw_range(env, "wgts_native: first + count exceeds results");
+    goto fail;
   }
+  t.results = res_v;
+  t.out_lens = NULL;
+  if (run_batch(a, &t, count, total) != 0) return wgts_throw_errno(env, "EVP open", EINVAL);
   return NULL;
+fail:
+  OPENSSL_cleanse(t.key, KEY_LEN);
+  return NULL;
+}
+
+static napi_value threads_value(napi_env env, aead_ctx *a) {
+  napi_value out;
+  WGTS_CHECK(env, napi_create_uint32(env, wgts_pool_size(a->pool), &out));
+  return out;
+}
+
+static napi_value set_threads(napi_env env, napi_callback_info info) {
+  WGTS_ARGS(env, info, 1, argv);
+  uint32_t n;
+  if (wgts_arg_u32(env, argv[0], "threads", &n) != 0) return NULL;
+  if (n < 1 || n > WGTS_POOL_MAX)
+    return wgts_throw_range(env, "wgts_native: threads must be 1..64");
+  aead_ctx *a = get_aead(env);
+  if (a == NULL) return wgts_throw_errno(env, "EVP", ENOMEM);
+  if (ensure_contexts(a, n) != 0) return wgts_throw_errno(env, "EVP_CIPHER_CTX_new", ENOMEM);
+  int err = wgts_pool_resize(a->pool, n);
+  if (err != 0) return wgts_throw_errno(env, "pthread_create", err);
+  return threads_value(env, a);
+}
+
+static napi_value get_threads(napi_env env, napi_callback_info info) {
+  aead_ctx *a = get_aead(env);
+  if (a == NULL) return wgts_throw_errno(env, "EVP", ENOMEM);
+  return threads_value(env, a);
 }
 
 napi_status wgts_init_aead(napi_env env, napi_value exports, wgts_scratch *scratch) {
   aead_ctx *a = calloc(1, sizeof *a);
   if (a == NULL) return napi_generic_failure;
-  a->enc = EVP_CIPHER_CTX_new();
-  a->dec = EVP_CIPHER_CTX_new();
   a->cipher = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
-  if (a->enc == NULL || a->dec == NULL || a->cipher == NULL ||
-      EVP_CipherInit_ex(a->enc, a->cipher, NULL, NULL, NULL, 1) != 1 ||
-      EVP_CipherInit_ex(a->dec, a->cipher, NULL, NULL, NULL, 0) != 1) {
+  a->pool = wgts_pool_new();
+  if (a->cipher == NULL || a->pool == NULL || ensure_contexts(a, 1) != 0) {
     wgts_free_aead(a);
     return napi_generic_failure;
   }
@@ -186,6 +393,8 @@ napi_status wgts_init_aead(napi_env env, napi_value exports, wgts_scratch *scrat
   napi_property_descriptor props[] = {
       {"sealBatch", NULL, seal_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"openBatch", NULL, open_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -37,6 +37,7 @@ import { IcmpUnreachable } from './icmp-unreachable.js';
 import { isOwnDatagramTo } from './loop-guard.js';
 import type { RouteMtus } from './route-mtu.js';
 import { SILENT_LOGGER, type Logger } from './logger.js';
+import { applyThreads } from './threads.js';
 import { formatEndpoint, PeerLog, peerName } from './peer-log.js';
 import { Peer } from './peer.js';
 import { snapshotDevice } from './snapshot.js';
@@ -205,6 +206,7 @@ export class Device implements UapiTarget {
     this.#fastPath = o.fastPath ?? null;
     this.routeMtus = o.routeMtus ?? null;
     this.#batched = o.batched ?? nativeLoads();
+    applyThreads(this.log); // WGTS_THREADS (or the default) for the native AEAD's batches
     this.endpointNames = new EndpointResolver({
       lookup: o.lookupHost ?? lookupFirstAddress,
       intervalMs: o.resolveIntervalMs ?? RESOLVE_INTERVAL_DEFAULT_S * 1000,

@@ -12,6 +12,7 @@ import { Device, type DeviceOptions } from '../device/device.js';
 import { FastPath } from '../device/fast-path.js';
 import type { Logger } from '../device/logger.js';
 import { nativeRouteMtuSource, RouteMtus } from '../device/route-mtu.js';
+import { currentThreads } from '../device/threads.js';
 import { createBind, type LinuxBind } from '../io/bind.js';
 import { openTun, type LinuxTun } from '../io/tun.js';
 import { warmUp } from '../device/warm-up.js';
@@ -108,6 +109,7 @@ export async function startKernelDevice<D extends Device = Device>(
       ? `data path: batched, TUN offloads 0x${tun.offloadFlags.toString(16)}, UDP GRO ${bind.groActive ? 'on' : 'off'}`
       : 'data path: per packet (WGTS_OFFLOAD=0 or an inherited TUN)',
   );
+  log?.verbose(`wgts_native: threads ${currentThreads()}`);
   return { device, bind, fast };
 }
 

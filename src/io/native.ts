@@ -183,6 +183,13 @@ export interface NativeAddon {
     count: number,
     results: Int32Array,
   ): void;
+  /**
+   * Sets how many threads (the caller's included, 1..64) a big sealBatch/openBatch is spread
+   * over (native/crypto-pool.c); returns the count now in use. Absent from addons built before it.
+   */
+  setThreads?(threads: number): number;
+  /** The thread count sealBatch/openBatch use now. */
+  getThreads?(): number;
   /** TUNSETOFFLOAD(CSUM|TSO4|TSO6[|USO4|USO6]); returns the TUN_F_* flags set. */
   tunSetOffload(fd: number, wantUso: boolean): number;
   /**

@@ -1,0 +1,182 @@
+/*
+ * wgts native addon: the fork-join pool of native/crypto-pool.h. A batch is cut into contiguous
+ * chunks (a few per thread); the caller wakes the workers it wants, then every thread claims
+ * chunks with one atomic counter until none is left. Each worker sleeps on its own condition
+ * variable, so a batch wants only the workers it needs woken. When the caller runs out of chunks
+ * it withdraws the wake-up of any worker that has not started yet (on a busy machine the kernel
+ * often queues the woken worker behind the caller on the caller's CPU), then waits only for the
+ * workers inside a chunk. The mutex orders every write a worker did before the call returns (and
+ * the batch's arguments before the worker reads them).
+ */
+#include "crypto-pool.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+/* Chunks per thread a batch is cut into: more balance a late or slow thread out, each costs a
+ * claim (one atomic add) and a few hundred nanoseconds of per-chunk setup in the caller's fn. */
+#define CHUNKS_PER_THREAD 4
+
+typedef struct worker {
+  pthread_t tid;
+  pthread_cond_t wake;
+  struct wgts_pool *pool;
+  unsigned thread; /* 1.. (0 is the caller) */
+  bool has_job;    /* woken for the current batch and not started yet */
+} worker;
+
+struct wgts_pool {
+  pthread_mutex_t lock;
+  pthread_cond_t done;
+  unsigned pending; /* workers woken for this batch that have not finished with it */
+  bool stop;
+  unsigned n_workers;
+  worker workers[WGTS_POOL_MAX - 1];
+  /* The current batch: set by the caller under the lock before any worker is woken. */
+  wgts_pool_fn fn;
+  wgts_pool_done_fn done_fn;
+  void *task;
+  uint32_t first, count, chunk, n_chunks;
+  atomic_uint next; /* the next chunk to claim */
+};
+
+/* Claims and runs chunks until none is left; then the thread's done callback if it ran any. */
+static void claim_chunks(wgts_pool *p, unsigned thread) {
+  bool ran = false;
+  for (;;) {
+    unsigned c = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
+    if (c >= p->n_chunks) break;
+    uint32_t from = c * p->chunk;
+    uint32_t n = p->count - from < p->chunk ? p->count - from : p->chunk;
+    p->fn(p->task, thread, p->first + from, n);
+    ran = true;
+  }
+  if (ran && p->done_fn != NULL) p->done_fn(p->task, thread);
+}
+
+static void *worker_main(void *arg) {
+  worker *w = arg;
+  wgts_pool *p = w->pool;
+  pthread_setname_np(pthread_self(), "wgts-aead"); /* for top -H, ps -L, /proc/PID/task */
+  pthread_mutex_lock(&p->lock);
+  for (;;) {
+    while (!w->has_job && !p->stop) pthread_cond_wait(&w->wake, &p->lock);
+    if (!w->has_job) break; /* stop */
+    w->has_job = false;
+    pthread_mutex_unlock(&p->lock);
+    claim_chunks(p, w->thread);
+    pthread_mutex_lock(&p->lock);
+    if (--p->pending == 0) pthread_cond_signal(&p->done);
+  }
+  pthread_mutex_unlock(&p->lock);
+  return NULL;
+}
+
+wgts_pool *wgts_pool_new(void) {
+  wgts_pool *p = calloc(1, sizeof *p);
+  if (p == NULL) return NULL;
+  if (pthread_mutex_init(&p->lock, NULL) != 0) {
+    free(p);
+    return NULL;
+  }
+  if (pthread_cond_init(&p->done, NULL) != 0) {
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+    return NULL;
+  }
+  atomic_init(&p->next, 0);
+  return p;
+}
+
+/* Stops and joins every worker (only when the thread count changes, so the simplest way). */
+static void stop_workers(wgts_pool *p) {
+  if (p->n_workers == 0) return;
+  pthread_mutex_lock(&p->lock);
+  p->stop = true;
+  for (unsigned i = 0; i < p->n_workers; i++) pthread_cond_signal(&p->workers[i].wake);
+  pthread_mutex_unlock(&p->lock);
+  for (unsigned i = 0; i < p->n_workers; i++) {
+    pthread_join(p->workers[i].tid, NULL);
+    pthread_cond_destroy(&p->workers[i].wake);
+  }
+  p->n_workers = 0;
+  p->stop = false;
+}
+
+static int start_worker(wgts_pool *p, unsigned i) {
+  worker *w = &p->workers[i];
+  w->pool = p;
+  w->thread = i + 1;
+  w->has_job = false;
+  if (pthread_cond_init(&w->wake, NULL) != 0) return ENOMEM;
+  int err = pthread_create(&w->tid, NULL, worker_main, w);
+  if (err != 0) {
+    pthread_cond_destroy(&w->wake);
+    return err;
+  }
+  return 0;
+}
+
+int wgts_pool_resize(wgts_pool *p, unsigned n) {
+  if (n < 1 || n > WGTS_POOL_MAX) return EINVAL;
+  unsigned want = n - 1;
+  if (want == p->n_workers) return 0;
+  if (want < p->n_workers) stop_workers(p); /* all stop; the kept ones start again below */
+  for (unsigned i = p->n_workers; i < want; i++) {
+    int err = start_worker(p, i);
+    if (err != 0) return err; /* the workers started so far stay */
+    p->n_workers = i + 1;
+  }
+  return 0;
+}
+
+unsigned wgts_pool_size(const wgts_pool *p) { return p->n_workers + 1; }
+
+void wgts_pool_run(wgts_pool *p, unsigned threads, wgts_pool_fn fn, wgts_pool_done_fn done,
+                   void *task, uint32_t first, uint32_t count) {
+  if (threads > p->n_workers + 1) threads = p->n_workers + 1;
+  if (threads > count) threads = count;
+  if (threads <= 1) {
+    fn(task, 0, first, count);
+    if (done != NULL) done(task, 0);
+    return;
+  }
+  uint32_t n_chunks = threads * CHUNKS_PER_THREAD < count ? threads * CHUNKS_PER_THREAD : count;
+  pthread_mutex_lock(&p->lock);
+  p->fn = fn;
+  p->done_fn = done;
+  p->task = task;
+  p->first = first;
+  p->count = count;
+  p->chunk = count / n_chunks + (count % n_chunks != 0);
+  p->n_chunks = (uint32_t)(((uint64_t)count + p->chunk - 1) / p->chunk);
+  atomic_store_explicit(&p->next, 0, memory_order_relaxed);
+  p->pending = threads - 1;
+  for (unsigned k = 0; k < threads - 1; k++) {
+    p->workers[k].has_job = true;
+    pthread_cond_signal(&p->workers[k].wake);
+  }
+  pthread_mutex_unlock(&p->lock);
+  claim_chunks(p, 0);
+  pthread_mutex_lock(&p->lock);
+  /* Nothing is left to claim: a worker that has not started yet need not start at all. */
+  for (unsigned k = 0; k < threads - 1; k++) {
+    if (p->workers[k].has_job) {
+      p->workers[k].has_job = false;
+      p->pending--;
+    }
+  }
+  while (p->pending > 0) pthread_cond_wait(&p->done, &p->lock);
+  pthread_mutex_unlock(&p->lock);
+}
+
+void wgts_pool_free(wgts_pool *p) {
+  if (p == NULL) return;
+  stop_workers(p);
+  pthread_cond_destroy(&p->done);
+  pthread_mutex_destroy(&p->lock);
+  free(p);
+}
