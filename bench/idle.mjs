@@ -51,7 +51,9 @@ export function idleSample(pid) {
   for (const t of tasks) {
     try {
       ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
-      const m = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8'));
+      const m = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(
+        readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8'),
+      );
       if (m !== null) voluntary += Number(m[1]);
       threads++;
     } catch {
@@ -163,7 +165,9 @@ export async function runIdle({ seconds = 60, peers = 10, keepalive = 0, rounds 
       wakesPerS: median(results.map((x) => x[impl].wakesPerS)),
     };
   }
-  const line = impls.map((i) => `${SHORT[i]} ${fmt(med[i].cpuMsPerS, 3)} ms/s, ${fmt(med[i].wakesPerS, 1)} wakes/s`);
+  const line = impls.map(
+    (i) => `${SHORT[i]} ${fmt(med[i].cpuMsPerS, 3)} ms/s, ${fmt(med[i].wakesPerS, 1)} wakes/s`,
+  );
   console.log(`  median: ${line.join('; ')}`);
   if (med['wireguard-go-anchor'] !== undefined) {
     const cpuRatio = ratio(med.wgtsd.cpuMsPerS, med['wireguard-go-anchor'].cpuMsPerS);
@@ -177,7 +181,9 @@ export async function runIdle({ seconds = 60, peers = 10, keepalive = 0, rounds 
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv.includes('--help')) {
-    console.log('usage: npm run bench:idle -- [--seconds S (60)] [--peers N (10)] [--keepalive K (0)] [--rounds R (1)] [--out FILE]');
+    console.log(
+      'usage: npm run bench:idle -- [--seconds S (60)] [--peers N (10)] [--keepalive K (0)] [--rounds R (1)] [--out FILE]',
+    );
     process.exit(0);
   }
   const seconds = numberArg('seconds', 60, 1, 600);
