@@ -803,6 +803,11 @@ export class Device implements UapiTarget {
     this.#rearm();
   }
 
+  /** When the device's timer fires next (monotonic ms; Infinity: no timer armed), for tests and stats. */
+  get nextWake(): number {
+    return this.#timer === null ? Infinity : this.#timerAt;
+  }
+
   /** Rate-limiter GC, log reports, the TUN MTU; re-armed while needed. */
   #housekeeping(now: number): void {
     this.responder.rateLimiter.gc(now);
