@@ -2,8 +2,9 @@
  * The device (wireguard-go's device.Device): the one place that decides what to send and where.
  * It owns the interface identity, the peers and their Tunnels, the receiver-index table, the
  * allowed-IPs trie used for cryptokey routing in both directions (whitepaper section 2), the
- * handshake queue with "under load" detection, and one coarse scheduler that ticks every peer's
- * timers. I/O comes in through the TunDevice and Bind interfaces, so tests can run it on fakes.
+ * handshake queue with "under load" detection, and one timer that sleeps until the earliest
+ * deadline of all peers' timers (deadline-queue.ts; housekeeping joins it only while it has work).
+ * I/O comes in through the TunDevice and Bind interfaces, so tests can run it on fakes.
  *
  * Outbound: TUN packet -> destination lookup in the trie -> that peer's Tunnel.encapsulate -> Bind.
  * Inbound: datagram -> parse once -> transport and cookie replies by receiver index, handshake
@@ -40,6 +41,7 @@ import { SILENT_LOGGER, type Logger } from './logger.js';
 import { applyThreads } from './threads.js';
 import { formatEndpoint, PeerLog, peerName } from './peer-log.js';
 import { Peer } from './peer.js';
+import { DeadlineQueue } from './deadline-queue.js';
 import { snapshotDevice } from './snapshot.js';
 import { SourceRoutes } from './sticky-source.js';
 
@@ -59,8 +61,16 @@ export interface DeviceOptions {
    * sees the link down without waiting for the daemon's poll.
    */
   readonly linkUp?: () => boolean | undefined;
-  /** The coarse scheduler's period. */
+  /**
+   * The shortest the device's timer sleeps (default 0: until the earliest deadline exactly). A
+   * test that runs `tick()` by hand on a fake clock passes a large value.
+   */
   readonly tickMs?: number;
+  /**
+   * The owner calls `followTunMtu()` whenever the link changes (a netlink link watch,
+   * kernel-device.ts), so the device need not ask the TUN's MTU every second.
+   */
+  readonly linkEvents?: boolean;
   /**
    * Builds the batched data path that takes over both readers (src/device/fast-path.ts, on an
    * offload TUN and the native bind); without it the device reads through `tun.start` and
@@ -128,7 +138,13 @@ export interface DeviceStats {
 const HANDSHAKES_PER_TURN = 16;
 /** Time spent on queued handshakes per event-loop turn before yielding (see #drain). */
 const HANDSHAKE_TURN_BUDGET_MS = 0.5;
-const DEFAULT_TICK_MS = 100;
+/**
+ * Housekeeping period (rate-limiter GC, suppressed-log reports, the TUN MTU when no link watch
+ * tells of changes): run only while one of them has something to do.
+ */
+const HOUSEKEEPING_MS = 1000;
+/** setTimeout's largest delay (a signed 32-bit ms count); longer ones would fire at once. */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 export class Device implements UapiTarget {
   readonly identity = new LocalIdentity();
@@ -172,14 +188,30 @@ export class Device implements UapiTarget {
   fwmark = 0;
   mtu: number;
   #peerOfTunnel = new WeakMap<Tunnel, Peer>();
-  #ticker: NodeJS.Timeout | null = null;
+  /** Peers queued at their earliest timer deadline; one timer sleeps until the first. */
+  readonly #deadlines = new DeadlineQueue<Peer>();
+  #timer: NodeJS.Timeout | null = null;
+  /** When #timer fires (Infinity: not armed). */
+  #timerAt = Infinity;
+  /** When housekeeping runs next (Infinity: nothing to keep). */
+  #housekeepingAt = Infinity;
+  #started = false;
+  readonly #linkEvents: boolean;
+  readonly #onTimer = (): void => {
+    const at = this.#timerAt;
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    // libuv compares against its loop time, taken before this turn: the timer can run up to a
+    // millisecond before `at` by our clock. It was armed for `at`, so `at` is due then.
+    const now = this.now();
+    this.tick(at - now <= 1 ? Math.max(now, at) : now);
+  };
   #draining = false;
   #closed = false;
   #up = true;
   readonly #linkUp: (() => boolean | undefined) | null;
   readonly #sourceRoutes: SourceRoutes;
   readonly #onTunError: ((err: Error & { code?: string }) => void) | null;
-  #lastGc = 0;
   /** The MTU follows the TUN's (wg-quick sets it after the daemon starts) unless given. */
   readonly #mtuFollowsTun: boolean;
   /** The batched transport data path (batch-send.ts, batch-receive.ts), made on first use. */
@@ -202,7 +234,8 @@ export class Device implements UapiTarget {
     this.responder = new Responder(this.identity, this.random);
     this.#sourceRoutes = new SourceRoutes(o.bind);
     this.indices = new IndexTable<Tunnel>(this.random);
-    this.#tickMs = o.tickMs ?? DEFAULT_TICK_MS;
+    this.#tickMs = o.tickMs ?? 0;
+    this.#linkEvents = o.linkEvents ?? false;
     this.#fastPath = o.fastPath ?? null;
     this.routeMtus = o.routeMtus ?? null;
     this.#batched = o.batched ?? nativeLoads();
@@ -212,6 +245,7 @@ export class Device implements UapiTarget {
       intervalMs: o.resolveIntervalMs ?? RESOLVE_INTERVAL_DEFAULT_S * 1000,
       log: this.log,
       now: this.now,
+      wake: () => this.#rearm(),
     });
   }
   readonly #tickMs: number;
@@ -253,8 +287,9 @@ export class Device implements UapiTarget {
         (err) => this.tunReadFailed(err),
       );
     }
-    this.#ticker = setInterval(() => this.tick(), this.#tickMs);
-    this.#ticker.unref();
+    this.#started = true;
+    this.#wantHousekeeping(this.now());
+    this.#rearm();
   }
 
   /** The TUN reader stopped on an error (both data paths end here). */
@@ -268,7 +303,9 @@ export class Device implements UapiTarget {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#ticker) clearInterval(this.#ticker);
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#deadlines.clear();
     this.endpointNames.close();
     for (const peer of this.peers.values()) peer.tunnel.destroy();
     this.peers.clear();
@@ -303,6 +340,8 @@ export class Device implements UapiTarget {
     ref.peer = peer;
     this.peers.set(peer.id, peer);
     this.#peerOfTunnel.set(tunnel, peer);
+    tunnel.timers.onArm = (at) => this.#schedule(peer, at);
+    this.#schedule(peer, tunnel.timers.nextDeadline());
     if (this.peerLog !== null) {
       tunnel.observer = this.peerLog.observerFor(peer);
       this.peerLog.say(peer, 'created');
@@ -319,6 +358,7 @@ export class Device implements UapiTarget {
     this.allowedIPs.removeByPeer(peer);
     peer.tunnel.destroy();
     this.peers.delete(peer.id);
+    this.#deadlines.delete(peer);
     this.endpointNames.delete(peer);
     this.peerLog?.say(peer, 'removed');
   }
@@ -331,7 +371,11 @@ export class Device implements UapiTarget {
 
   apply(set: DeviceSet): Promise<number> {
     this.syncLinkState();
-    return applyDeviceSet(this, set);
+    const applied = applyDeviceSet(this, set);
+    // A hostname endpoint set, say: its re-resolution has a deadline of its own.
+    const after = (): void => this.#rearm();
+    applied.then(after, after);
+    return applied;
   }
 
   // ---- outbound ---------------------------------------------------------------------------------
@@ -481,6 +525,8 @@ export class Device implements UapiTarget {
       }
     }
     if (!up) this.queue.clear();
+    // Timers that came due while down were left queued: run them (a down tunnel has none armed).
+    else this.#rearm();
   }
 
   // ---- inbound ----------------------------------------------------------------------------------
@@ -647,6 +693,8 @@ export class Device implements UapiTarget {
       if (performance.now() - started >= HANDSHAKE_TURN_BUDGET_MS) break;
     }
     if (this.queue.length > 0) this.#scheduleDrain();
+    // Handshakes leave rate-limiter entries and log windows behind: housekeeping forgets them.
+    else this.#wantHousekeeping(this.now());
   }
 
   #handleHandshake(datagram: Uint8Array, from: Endpoint): void {
@@ -732,25 +780,84 @@ export class Device implements UapiTarget {
 
   // ---- timers -----------------------------------------------------------------------------------
 
-  /** The coarse scheduler: runs due timers of every peer, and housekeeping. */
-  tick(): void {
+  /**
+   * Runs the timers of the peers whose earliest deadline is at or before `now` (whitepaper
+   * section 6), and housekeeping when due, then arms the device's timer for the next deadline.
+   * The timer calls this; a test on a fake clock may call it by hand.
+   */
+  tick(now = this.now()): void {
     if (!this.#up) return;
-    const now = this.now();
-    for (const peer of this.peers.values()) {
+    const due: Peer[] = [];
+    this.#deadlines.takeDue(now, due);
+    for (const peer of due) {
+      // Taken off the queue above; a deadline armed meanwhile (by another peer's packets) or by
+      // this tick re-queues the peer through Timers.onArm, and nextDeadline covers the rest.
       if (peer.tunnel.timers.nextDeadline() <= now) this.transmit(peer, peer.tunnel.tick(now));
+      this.#schedule(peer, peer.tunnel.timers.nextDeadline());
     }
+    // Hostname endpoints (nothing to do without any); after the peers, whose retransmissions
+    // decide whether a handshake stalls.
     this.endpointNames.tick(now);
-    if (now - this.#lastGc >= 1000) {
-      this.#lastGc = now;
-      this.responder.rateLimiter.gc(now);
-      this.followTunMtu();
-      this.peerLog?.flush();
+    if (this.#housekeepingAt <= now) {
+      this.#housekeepingAt = Infinity;
+      this.#housekeeping(now);
     }
+    this.#rearm();
+  }
+
+  /** When the device's timer fires next (monotonic ms; Infinity: no timer armed), for tests and stats. */
+  get nextWake(): number {
+    return this.#timer === null ? Infinity : this.#timerAt;
+  }
+
+  /** Rate-limiter GC, log reports, the TUN MTU; re-armed while needed. */
+  #housekeeping(now: number): void {
+    this.responder.rateLimiter.gc(now);
+    if (!this.#linkEvents) this.followTunMtu();
+    this.peerLog?.flush();
+    this.#wantHousekeeping(now);
+  }
+
+  /** Arms housekeeping HOUSEKEEPING_MS from `now` if it has work and is not armed yet. */
+  #wantHousekeeping(now: number): void {
+    if (this.#housekeepingAt !== Infinity || this.#closed) return;
+    const needed =
+      this.responder.rateLimiter.size > 0 ||
+      this.peerLog !== null ||
+      (this.#mtuFollowsTun && !this.#linkEvents);
+    if (!needed) return;
+    this.#housekeepingAt = now + HOUSEKEEPING_MS;
+    this.#arm(this.#housekeepingAt);
+  }
+
+  /** Queues `peer` at `at` (from Timers.onArm); wakes the timer earlier if that is now the first. */
+  #schedule(peer: Peer, at: number): void {
+    if (at === Infinity || !this.#deadlines.add(peer, at)) return;
+    if (at < this.#timerAt) this.#arm(at);
+  }
+
+  /** Arms the timer for the earliest of the peers' deadlines, hostname lookups and housekeeping. */
+  #rearm(): void {
+    const at = Math.min(this.#deadlines.earliest(), this.#housekeepingAt, this.endpointNames.nextDeadline());
+    this.#arm(at);
+  }
+
+  /** (Re)arms the one timer at `at` unless it is already armed at or before then. */
+  #arm(at: number): void {
+    if (!this.#started || this.#closed || !this.#up || at === Infinity) return;
+    if (this.#timer !== null && this.#timerAt <= at) return;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    const delay = Math.min(MAX_TIMER_DELAY_MS, Math.max(this.#tickMs, Math.ceil(at - this.now())));
+    this.#timerAt = at;
+    this.#timer = setTimeout(this.#onTimer, delay);
+    // As the interval it replaces: an embedded device never keeps a program alive by itself.
+    this.#timer.unref();
   }
 
   /**
    * Picks up a changed link MTU (`ip link set mtu`, as wg-quick does after starting the daemon),
-   * so padding never rounds a packet past the real MTU. Runs from the scheduler once a second.
+   * so padding never rounds a packet past the real MTU. Runs on each link event where the owner
+   * has a link watch (DeviceOptions.linkEvents), else from housekeeping once a second.
    */
   followTunMtu(): void {
     if (!this.#mtuFollowsTun || this.tun === null || this.#closed) return;

@@ -72,6 +72,19 @@ export class EndpointName {
     return `${this.host}:${this.port}`;
   }
 
+  /**
+   * The earliest time `due` can say a lookup should start, given the same `stalled` (Infinity:
+   * not before something changes: a lookup settles, or the handshake stalls, which only happens
+   * on a timer event of the peer).
+   */
+  nextDue(stalled: boolean, intervalMs: number): number {
+    if (this.inFlight) return Infinity;
+    if (this.failures > 0) return this.retryAt;
+    let at = intervalMs > 0 ? this.startedAt + intervalMs : Infinity;
+    if (stalled) at = Math.min(at, this.startedAt + RESOLVE_STALL_GAP_MS);
+    return at;
+  }
+
   /** Why a lookup should start at `now`; null when none should. */
   due(now: number, stalled: boolean, intervalMs: number): ResolveReason | null {
     if (this.inFlight) return null;

@@ -1,7 +1,8 @@
 /**
  * Drives the re-resolution of hostname endpoints (rules in endpoint-name.ts, extension in
- * docs/uapi-extensions.md): the device's coarse scheduler calls `tick(now)`, which starts the
- * lookups that are due, and a lookup's answer moves the peer's endpoint when the rules say so.
+ * docs/uapi-extensions.md): the device calls `tick(now)` on each of its timer events, which starts
+ * the lookups that are due, and arms its timer for `nextDeadline()`; a lookup's answer moves the
+ * peer's endpoint when the rules say so, and its settling calls `wake` so the device re-arms.
  * Lookups run off the data path (getaddrinfo on libuv's pool) and are bounded: one in flight per
  * peer, RESOLVE_MAX_IN_FLIGHT in the whole device (an abandoned lookup still counts until it
  * really ends, since it still holds a pool thread), each given up after RESOLVE_TIMEOUT_MS. Only
@@ -27,6 +28,8 @@ export interface EndpointResolverOptions {
   readonly now: () => number;
   /** Per-lookup deadline; default RESOLVE_TIMEOUT_MS. */
   readonly timeoutMs?: number;
+  /** Told when a lookup settled, so the device's timer can be armed for `nextDeadline()`. */
+  readonly wake?: () => void;
 }
 
 class LookupTimeout extends Error {
@@ -43,6 +46,7 @@ export class EndpointResolver {
   /** Lookups not yet settled, abandoned ones included. */
   #running = 0;
   #closed = false;
+  readonly #wake: () => void;
 
   constructor(o: EndpointResolverOptions) {
     this.#lookup = o.lookup;
@@ -50,6 +54,12 @@ export class EndpointResolver {
     this.#timeoutMs = o.timeoutMs ?? RESOLVE_TIMEOUT_MS;
     this.#log = o.log;
     this.#now = o.now;
+    this.#wake = o.wake ?? (() => {});
+  }
+
+  /** Peers with a hostname endpoint (the device's housekeeping runs while there are any). */
+  get size(): number {
+    return this.#names.size;
   }
 
   /** The name `peer`'s endpoint was configured with, if any. */
@@ -85,6 +95,19 @@ export class EndpointResolver {
     }
   }
 
+  /**
+   * When `tick` should run next to start a lookup (Infinity: not until a lookup settles, which
+   * calls `wake`, or a peer's handshake stalls, which happens on a tick).
+   */
+  nextDeadline(): number {
+    if (this.#names.size === 0 || this.#running >= RESOLVE_MAX_IN_FLIGHT) return Infinity;
+    let at = Infinity;
+    for (const [peer, name] of this.#names) {
+      at = Math.min(at, name.nextDue(handshakeStalled(peer.tunnel.timers), this.#intervalMs));
+    }
+    return at;
+  }
+
   #start(peer: Peer, name: EndpointName, reason: ResolveReason, now: number): void {
     name.start(now);
     // To the back of the line, so that under the device-wide cap every due name gets its turn.
@@ -92,10 +115,11 @@ export class EndpointResolver {
     this.#names.set(peer, name);
     this.#running++;
     const lookup = this.#lookup(name.host);
-    void lookup.then(
-      () => this.#running--,
-      () => this.#running--,
-    );
+    const settled = (): void => {
+      this.#running--;
+      if (!this.#closed) this.#wake();
+    };
+    void lookup.then(settled, settled);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -118,6 +142,8 @@ export class EndpointResolver {
         const code = (err as { code?: unknown } | null)?.code;
         const message = err instanceof Error ? err.message : String(err);
         this.#failed(peer, name, typeof code === 'string' ? `${code} (${message})` : message);
+        // Its retry time is set now (a lookup given up at its deadline has not settled yet).
+        if (!this.#closed) this.#wake();
       },
     );
     this.#log.verbose(`peer ${peer.id.slice(0, 8)}: resolving ${name.text} (${reason})`);

@@ -2,8 +2,11 @@
  * The per-peer timer state machine (whitepaper section 6, "Timers & Stateless Reaction"), in the
  * kernel's form: five deadlines, hooks named after the events that arm or disarm them, and one
  * decision function, `due(now)`, that says which have expired. Deadlines are monotonic
- * milliseconds (Infinity when disarmed); nothing here reads a clock or schedules anything: the
- * device ticks every peer on one coarse scheduler and acts on what `due` returns.
+ * milliseconds (Infinity when disarmed); nothing here reads a clock or schedules anything. Every
+ * deadline a hook arms is also told to `onArm` (when set): the device queues the peer there and
+ * sleeps until the earliest deadline of all peers (src/device/deadline-queue.ts), then calls
+ * `due` for the peers whose time came. A deadline pushed later is told too; the device ignores
+ * it (the peer wakes at the old one, finds nothing due, and is queued again at `nextDeadline`).
  *
  *   retransmitHandshake  REKEY_TIMEOUT + jitter after an initiation; resend, give up after
  *                        MAX_TIMER_HANDSHAKES retries (then zero keys in 3 × REJECT_AFTER_TIME)
@@ -44,19 +47,31 @@ export class Timers {
   /** Persistent keepalive interval in seconds; 0 is off. */
   persistentKeepaliveInterval = 0;
 
+  /**
+   * Told each deadline a hook or `due` arms (a finite monotonic time), so a scheduler can sleep
+   * until the earliest one instead of polling. Null: nobody listens.
+   */
+  onArm: ((at: number) => void) | null = null;
+
   /** `jitter()` returns a random delay in [0, REKEY_TIMEOUT_JITTER_MAX_MS). */
   constructor(private readonly jitter: () => number) {}
+
+  #armed(at: number): number {
+    this.onArm?.(at);
+    return at;
+  }
 
   // ---- hooks ------------------------------------------------------------------------------------
 
   /** A data packet (not a keepalive) was sent. */
   onDataSent(now: number): void {
-    if (this.newHandshakeAt === OFF) this.newHandshakeAt = now + NEW_HANDSHAKE_AFTER_MS + this.jitter();
+    if (this.newHandshakeAt === OFF)
+      this.newHandshakeAt = this.#armed(now + NEW_HANDSHAKE_AFTER_MS + this.jitter());
   }
 
   /** A data packet (not a keepalive) was received. */
   onDataReceived(now: number): void {
-    if (this.sendKeepaliveAt === OFF) this.sendKeepaliveAt = now + KEEPALIVE_TIMEOUT_MS;
+    if (this.sendKeepaliveAt === OFF) this.sendKeepaliveAt = this.#armed(now + KEEPALIVE_TIMEOUT_MS);
     else this.needAnotherKeepalive = true;
   }
 
@@ -73,13 +88,13 @@ export class Timers {
   /** Any authenticated packet went either way: push the persistent keepalive back. */
   onAnyAuthenticatedPacketTraversal(now: number): void {
     if (this.persistentKeepaliveInterval > 0) {
-      this.persistentKeepaliveAt = now + this.persistentKeepaliveInterval * 1000;
+      this.persistentKeepaliveAt = this.#armed(now + this.persistentKeepaliveInterval * 1000);
     }
   }
 
   /** An initiation was sent. */
   onHandshakeInitiated(now: number): void {
-    this.retransmitHandshakeAt = now + REKEY_TIMEOUT_MS + this.jitter();
+    this.retransmitHandshakeAt = this.#armed(now + REKEY_TIMEOUT_MS + this.jitter());
   }
 
   /** A handshake completed (response consumed, or first data on a responder's new keypair). */
@@ -91,13 +106,13 @@ export class Timers {
 
   /** New transport keys exist: they must be gone 3 × REJECT_AFTER_TIME from now unless renewed. */
   onSessionDerived(now: number): void {
-    this.zeroKeyMaterialAt = now + KEY_ZEROING_AFTER_MS;
+    this.zeroKeyMaterialAt = this.#armed(now + KEY_ZEROING_AFTER_MS);
   }
 
   /** The persistent keepalive interval changed; `now` arms the first one. */
   setPersistentKeepalive(seconds: number, now: number): void {
     this.persistentKeepaliveInterval = seconds;
-    this.persistentKeepaliveAt = seconds > 0 ? now + seconds * 1000 : OFF;
+    this.persistentKeepaliveAt = seconds > 0 ? this.#armed(now + seconds * 1000) : OFF;
   }
 
   /** Disarms everything (peer removed or keys zeroed). */
@@ -124,7 +139,7 @@ export class Timers {
       if (this.handshakeAttempts > MAX_TIMER_HANDSHAKES) {
         actions.push('giveUpHandshake');
         this.sendKeepaliveAt = OFF;
-        if (this.zeroKeyMaterialAt === OFF) this.zeroKeyMaterialAt = now + KEY_ZEROING_AFTER_MS;
+        if (this.zeroKeyMaterialAt === OFF) this.zeroKeyMaterialAt = this.#armed(now + KEY_ZEROING_AFTER_MS);
       } else {
         this.handshakeAttempts++;
         actions.push('retransmitHandshake');
@@ -135,7 +150,7 @@ export class Timers {
       actions.push('sendKeepalive');
       if (this.needAnotherKeepalive) {
         this.needAnotherKeepalive = false;
-        this.sendKeepaliveAt = now + KEEPALIVE_TIMEOUT_MS;
+        this.sendKeepaliveAt = this.#armed(now + KEEPALIVE_TIMEOUT_MS);
       }
     }
     if (this.newHandshakeAt <= now) {

@@ -55,8 +55,8 @@ export interface DeviceNetOptions {
    * seeded source makes a whole run reproducible (test/fuzz). Default: node:crypto.
    */
   readonly random?: (n: number) => Uint8Array;
-  /** Passed to every node's Device: a fake hostname lookup, the re-resolution interval. */
-  readonly device?: Pick<DeviceOptions, 'lookupHost' | 'resolveIntervalMs'>;
+  /** Passed to every node's Device: a fake hostname lookup, the re-resolution interval, timer options. */
+  readonly device?: Pick<DeviceOptions, 'lookupHost' | 'resolveIntervalMs' | 'tickMs' | 'linkEvents'>;
   /** The logger of node N (default none). */
   readonly logger?: (n: number) => Logger;
 }
