@@ -14,7 +14,7 @@ import type { Keypair } from '../protocol/keypairs.js';
 import { toNetwork } from '../protocol/results.js';
 import type { Endpoint, Tunnel } from '../protocol/tunnel.js';
 import { IP_SOURCE_OFFSET } from '../protocol/transport.js';
-import type { Device } from './device.js';
+import type { DataPathHost } from './data-path.js';
 import { DROP_INDEX } from './drops.js';
 import type { Peer } from './peer.js';
 
@@ -45,7 +45,7 @@ export interface OpenedRun {
  * to the TUN (buffer[p .. p + length)).
  */
 export function acceptRun(
-  device: Device,
+  device: DataPathHost,
   run: OpenedRun,
   now: number,
   deliver: (p: number, length: number) => void,
@@ -103,7 +103,7 @@ export function innerLength(b: Uint8Array, p: number, plain: number): number {
  * length when it may go to the TUN, else 0 after counting the drop (and logging it) by reason.
  */
 export function acceptInner(
-  device: Device,
+  device: DataPathHost,
   b: Uint8Array,
   p: number,
   plain: number,

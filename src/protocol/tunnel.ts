@@ -269,12 +269,21 @@ export class Tunnel {
   }
 
   /**
-   * The keypair a transport message to `receiver` opens under, if it may still receive at `now`;
-   * null sends the message through `consumeTransport` (which drops it with its reason).
+   * The keypair a transport message to `receiver` opens under, or why there is none: the one rule
+   * for every driver (consumeTransport here, and the batched receivers, which then replay-check,
+   * open and call transportBatchReceived). An index of this tunnel's that is no keypair's (a
+   * handshake in flight) is an unknown index, as for the kernel's index hashtable.
    */
-  receivingKeypair(receiver: number, now: number): Keypair | null {
+  checkReceive(receiver: number, now: number): Keypair | 'unknown-index' | 'expired-keypair' {
     const kp = this.session.keypairs.byIndex(receiver);
-    return kp !== null && kp.canReceive(now) ? kp : null;
+    if (kp === null) return 'unknown-index';
+    return kp.canReceive(now) ? kp : 'expired-keypair';
+  }
+
+  /** The keypair a transport message to `receiver` opens under, if it may still receive at `now`. */
+  receivingKeypair(receiver: number, now: number): Keypair | null {
+    const kp = this.checkReceive(receiver, now);
+    return typeof kp === 'string' ? null : kp;
   }
 
   /**
@@ -454,9 +463,8 @@ export class Tunnel {
 
   /** A transport message: replay check, decrypt, mark, rotate, roam, then deliver. */
   consumeTransport(msg: TransportMessage, from: Endpoint | null, now: number): TunnelResult {
-    const kp = this.session.keypairs.byIndex(msg.receiver);
-    if (kp === null) return drop('unknown-index');
-    if (!kp.canReceive(now)) return drop('expired-keypair');
+    const kp = this.checkReceive(msg.receiver, now);
+    if (typeof kp === 'string') return drop(kp);
     if (!kp.replay.check(msg.counter)) return drop('replay');
     const plain = openTransport(kp, msg.counter, msg.encrypted);
     if (plain === null) return drop('bad-tag');
