@@ -413,7 +413,7 @@ export class Device implements UapiTarget, DataPathHost {
 
   /** Sends whatever a Tunnel asked for to its peer's current endpoint. */
   transmit(peer: Peer, r: TunnelResult): void {
-    if (r.kind !== 'toNetwork' && r.kind !== 'toTunnel') return;
+    if (r.kind === 'none' || r.datagrams === undefined) return;
     if (r.datagrams.length === 0 || !this.#up) return;
     const endpoint = this.sendEndpoint(peer);
     if (endpoint === null) {

@@ -30,7 +30,7 @@ import type { LocalIdentity } from './identity.js';
 import type { CookieReplyMessage, InitiationMessage, ResponseMessage, TransportMessage } from './messages.js';
 import { parseMessage } from './messages.js';
 import { Responder } from './responder.js';
-import { NONE, drop, toNetwork, type TunnelResult } from './results.js';
+import { NONE, drop, toNetwork, type DropReason, type TunnelResult } from './results.js';
 import { Session } from './session.js';
 import { Timers } from './timers.js';
 import { innerPacket, openTransport, sealTransport } from './transport.js';
@@ -485,10 +485,11 @@ export class Tunnel {
     this.timers.onDataReceived(now);
     const inner = innerPacket(plain);
     // The packet authenticated, so its side effects (rotation, roaming, staged packets sealed and
-    // counted) have happened: if its content is refused, what it released must still go out.
-    if (!inner.ok) return out.length > 0 ? toNetwork(out) : drop(inner.reason);
+    // counted) have happened: if its content is refused, what it released must still go out, and
+    // the refusal is still a drop with its reason (the batched drivers count it too).
+    if (!inner.ok) return refused(inner.reason, out);
     if (this.#allowedSource && !this.#allowedSource(inner.packet, inner.family)) {
-      return out.length > 0 ? toNetwork(out) : drop('disallowed-source');
+      return refused('disallowed-source', out);
     }
     return { kind: 'toTunnel', packet: inner.packet, family: inner.family, datagrams: out };
   }
@@ -599,4 +600,9 @@ export class Tunnel {
 /** Whether `b` is the address and port of `a` (the sticky source does not count: not roaming). */
 function sameAddress(a: Endpoint | null, b: Endpoint): boolean {
   return a !== null && a.port === b.port && Buffer.compare(a.address, b.address) === 0;
+}
+
+/** A refused input that still has datagrams to send (none: a plain drop). */
+function refused(reason: DropReason, datagrams: Uint8Array[]): TunnelResult {
+  return datagrams.length > 0 ? { kind: 'drop', reason, datagrams } : drop(reason);
 }
