@@ -12,7 +12,9 @@
  * substitutions in header, ciphertext or tag, truncation, extension, another type, another
  * receiver index, another counter); inner packets mutated BEFORE sealing (so they authenticate
  * and reach the inner-length and allowed-source rules); untouched controls; garbage of every
- * type; and every tenth case a batch of several of these (one run, or several). The replay
+ * type; and every tenth case a batch of several of these (one run, or several). Every run starts
+ * with fixed boundary inputs (empty, 1 and 3 bytes, one byte short of each message's size, a
+ * forged keepalive, unknown and reserved-byte types). The replay
  * window is reset before each driver, so each sees the same state.
  *
  * WGTS_FUZZ_SEED=<n> replays another seed; WGTS_FUZZ_CASES=<n> changes the case count. Needs the
@@ -134,6 +136,30 @@ function entry(prng: Prng, path: PacketPairPath, rx: Keypair): Uint8Array {
   return g;
 }
 
+/** Boundary inputs every run starts with (sizes and types next to each rule's edge). */
+function edges(path: PacketPairPath, rx: Keypair): Uint8Array[][] {
+  const typed = (type: number, length: number, receiver = 0): Uint8Array => {
+    const d = new Uint8Array(length);
+    if (length >= 4) writeU32(d, 0, type);
+    if (length >= 8) writeU32(d, 4, receiver);
+    return d;
+  };
+  const idx = rx.localIndex;
+  return [
+    [new Uint8Array(0)],
+    [Uint8Array.of(4)],
+    [Uint8Array.of(4, 0, 0)],
+    [typed(4, 31, idx)], // one byte short of a transport message
+    [typed(4, 32, idx)], // a forged keepalive
+    [typed(4 | (1 << 8), 64, idx)], // type 4 with a non-zero reserved byte
+    [typed(1, 147), typed(1, 148), typed(1, 149)],
+    [typed(2, 91, idx), typed(2, 92, idx), typed(2, 93, idx)],
+    [typed(3, 63, idx), typed(3, 64, idx), typed(3, 65, idx)],
+    [typed(5, 64), typed(0, 64), typed(0xffffffff, 64)],
+    [path.sealNext(new Uint8Array(0)), new Uint8Array(0), path.sealNext(udp4(X, 24_000))],
+  ];
+}
+
 describe('the seeded mutation corpus through both drivers', { skip }, () => {
   let path: PacketPairPath;
   let rx: Keypair;
@@ -148,11 +174,14 @@ describe('the seeded mutation corpus through both drivers', { skip }, () => {
     const prng = new Prng(SEED);
     const reasons = new Map<string, number>();
     let delivered = 0;
-    for (let c = 0; c < CASES; c++) {
+    const fixed = edges(path, rx);
+    for (let c = 0; c < fixed.length + CASES; c++) {
       const batch =
-        c % 10 === 9
-          ? Array.from({ length: prng.between(2, 6) }, () => entry(prng, path, rx))
-          : [entry(prng, path, rx)];
+        c < fixed.length
+          ? fixed[c]!
+          : c % 10 === 9
+            ? Array.from({ length: prng.between(2, 6) }, () => entry(prng, path, rx))
+            : [entry(prng, path, rx)];
       const verdicts: Verdict[] = [];
       for (const driver of DRIVERS) verdicts.push(await path.verdict(driver, batch, rx));
       const inputs = batch.map((d) => Buffer.from(d).toString('hex'));
