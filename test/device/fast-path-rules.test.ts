@@ -16,6 +16,9 @@
  *   with that run's local address as the sticky source;
  * - a UDP GSO run of 64 segments (one GRO slot) arrives whole and in order, with a replayed and a
  *   forged segment in it dropped by reason;
+ * - a 128-segment UDP GSO burst (the issue's crash) is delivered whole;
+ * - an exception inside a batch handler drops that batch, counted as batch-error, and the path
+ *   goes on;
  * - handshake messages and cookie replies between transport datagrams keep their order;
  * - rx bytes and the handshake time are counted.
  *
@@ -162,6 +165,45 @@ describe('fast path receive rules over the packet-pair fixture', { skip }, () =>
     assert.deepEqual(got, want);
     assert.deepEqual(path.dropsSince(before), { replay: 1, 'bad-tag': 1 });
     assert.ok(path.y.bind.stats.receiveBatches - batches <= 2, 'the run came in one GRO slot or two');
+  });
+
+  test('a 128-segment GSO burst (one GRO slot) is delivered whole, or dropped with a counted reason', async () => {
+    const packets = Array.from({ length: 128 }, (_, i) => udp4(X_INNER, 42000 + i, 380));
+    const before = path.drops();
+    const mark = path.y.received.length;
+    path.sendRun(packets.map(seal));
+    await path.waitReceived(path.y, mark + 128, 'the 128-segment burst');
+    assert.deepEqual(
+      path.y.received.slice(mark).map((p) => destinationPort(p)),
+      packets.map((_, i) => 42000 + i),
+    );
+    assert.deepEqual(path.dropsSince(before), {});
+  });
+
+  test('an exception inside a batch handler drops that batch, counted as batch-error; the path goes on', async () => {
+    const device = path.y.device;
+    const begin = device.beginBatch.bind(device);
+    let thrown = 0;
+    device.beginBatch = (outbound: boolean): number => {
+      if (!outbound && thrown++ === 0) throw new Error('injected');
+      return begin(outbound);
+    };
+    try {
+      const before = path.drops();
+      const mark = path.y.received.length;
+      path.send([seal(udp4(X_INNER, 40070))]);
+      await waitFor(() => path.dropsSince(before)['batch-error'] === 1, {
+        timeoutMs: 5_000,
+        intervalMs: 5,
+        what: 'the batch error counted',
+      });
+      assert.equal(path.y.received.length, mark, 'the thrown batch wrote nothing');
+      const v = await path.verdict('fast', [seal(udp4(X_INNER, 40071))]);
+      assert.deepEqual(ports(v), [40071]);
+      assert.deepEqual(path.dropsSince(before), { 'batch-error': 1 });
+    } finally {
+      device.beginBatch = begin;
+    }
   });
 
   test('replayed initiation and transport from another port: no reply, nothing written, endpoint kept', async () => {
