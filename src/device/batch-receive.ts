@@ -6,24 +6,25 @@
  * datagram BEFORE decryption, opened with one native openBatch, marked in the replay window only
  * AFTER its tag verified, its inner packet and allowed source checked, and its side effects
  * (rotation, roaming, timers, keep-key-fresh) applied once by Tunnel.transportBatchReceived: the
- * same core calls, in the same order, as fast-path.ts. What it does not take (an index that is not
- * a live keypair's) goes through Device.consumeTransportDatagram, the per-packet path. Plaintext
+ * same core calls, in the same order, as fast-path.ts (Tunnel.checkReceive decides the keypair or
+ * the drop reason for both). Plaintext
  * reaches the TUN as views into the arena in one write per batch; the TUN's receivers
  * (UserspaceTun -> NetStack, LinuxTun, the test fakes) copy what they keep.
  */
 import type { NativeAddon } from '../io/native.js';
+import type { TunDevice } from '../io/tun.js';
 import type { Keypair } from '../protocol/keypairs.js';
 import type { Endpoint, Tunnel } from '../protocol/tunnel.js';
 import { Arena, ARENA_SLOTS } from './batch-arena.js';
-import type { Device } from './device.js';
+import type { DataPathHost } from './data-path.js';
 import { DROP_INDEX } from './drops.js';
 import { acceptRun } from './inner-rule.js';
 
 const REPLAY = DROP_INDEX['replay'];
-const UNKNOWN_INDEX = DROP_INDEX['unknown-index'];
 
 export class BatchReceive {
-  readonly #device: Device;
+  readonly #device: DataPathHost;
+  readonly #tun: TunDevice | null;
   readonly #native: NativeAddon;
   readonly #rx = new Arena();
   readonly #rxResults = new Int32Array(ARENA_SLOTS);
@@ -35,8 +36,9 @@ export class BatchReceive {
   /** The arena slot the current run starts at (earlier runs' plaintext waits there for the TUN). */
   #runFirst = 0;
 
-  constructor(device: Device, native: NativeAddon) {
+  constructor(device: DataPathHost, native: NativeAddon, tun: TunDevice | null) {
     this.#device = device;
+    this.#tun = tun;
     this.#native = native;
   }
 
@@ -56,17 +58,17 @@ export class BatchReceive {
     let kp = this.#rxKeypair;
     if (kp === null || kp.localIndex !== receiver || !sameSource(this.#rxSource, from)) {
       this.flushReceive(now, toTun);
-      const tunnel = device.indices.get(receiver);
+      const tunnel = device.tunnelOf(receiver);
       if (tunnel === undefined) {
-        device.drops.counts[UNKNOWN_INDEX]++;
+        device.drops.count('unknown-index');
         return;
       }
-      kp = tunnel.receivingKeypair(receiver, now);
-      if (kp === null) {
-        // Expired, or not a keypair's index: the per-packet path drops it with its reason.
-        device.consumeTransportDatagram(d, from, now, toTun);
+      const found = tunnel.checkReceive(receiver, now);
+      if (typeof found === 'string') {
+        device.drops.count(found); // the core's reason: not a keypair's index, or expired
         return;
       }
+      kp = found;
       this.#rxKeypair = kp;
       this.#rxTunnel = tunnel;
       this.#rxSource = from;
@@ -112,7 +114,7 @@ export class BatchReceive {
 
   /** Writes what was decrypted to the TUN and frees the arena for the next batch. */
   #writeTun(toTun: Uint8Array[]): void {
-    if (toTun.length > 0) this.#device.tun?.write(toTun);
+    if (toTun.length > 0) this.#tun?.write(toTun);
     toTun.length = 0;
     this.#rx.reset();
     this.#runFirst = 0;

@@ -15,16 +15,18 @@ import type { NativeAddon } from '../io/native.js';
 import { toNetwork } from '../protocol/results.js';
 import { paddedLength } from '../protocol/transport.js';
 import { Arena } from './batch-arena.js';
-import type { Device } from './device.js';
+import { countSent, type DataPathHost } from './data-path.js';
 import type { Peer } from './peer.js';
 
 export class BatchSend {
-  readonly #device: Device;
+  readonly #device: DataPathHost;
+  readonly #bind: Bind;
   readonly #native: NativeAddon;
   readonly #tx = new Arena();
 
-  constructor(device: Device, native: NativeAddon) {
+  constructor(device: DataPathHost, native: NativeAddon, bind: Bind) {
     this.#device = device;
+    this.#bind = bind;
     this.#native = native;
   }
 
@@ -101,7 +103,7 @@ export class BatchSend {
       return;
     }
     const tx = this.#tx;
-    const bind = device.bind;
+    const bind = this.#bind;
     let sent: number;
     if (hasSegments(bind)) {
       sent = bind.sendSegments(tx.bytes, tx.offsets, tx.lengths, 0, n, endpoint);
@@ -112,8 +114,7 @@ export class BatchSend {
       sent = bind.send(datagrams, endpoint);
     }
     if (endpoint.source != null && bind.sourceRefused === true) device.sourceRefused(peer, endpoint);
-    if (sent === n) peer.txBytes += bytes;
-    else for (let k = 0; k < sent; k++) peer.txBytes += tx.lengths[k]!;
+    countSent(peer, tx.lengths, 0, n, sent, bytes);
   }
 }
 

@@ -17,8 +17,16 @@ import type { Bind } from '../io/bind.js';
 import type { TunDevice } from '../io/tun.js';
 import { IndexTable } from '../protocol/indices.js';
 import { LocalIdentity } from '../protocol/identity.js';
-import { parseMessage, type TransportMessage } from '../protocol/messages.js';
-import { INITIATION_SIZE, RESPONSE_SIZE, TRANSPORT_MIN_SIZE } from '../constants.js';
+import { messageType, parseMessage, type TransportMessage } from '../protocol/messages.js';
+import {
+  INITIATION_SIZE,
+  MESSAGE_TYPE_COOKIE_REPLY,
+  MESSAGE_TYPE_INITIATION,
+  MESSAGE_TYPE_RESPONSE,
+  MESSAGE_TYPE_TRANSPORT,
+  RESPONSE_SIZE,
+  TRANSPORT_MIN_SIZE,
+} from '../constants.js';
 import { Responder } from '../protocol/responder.js';
 import type { DropReason, TunnelResult } from '../protocol/results.js';
 import { Tunnel, type Endpoint } from '../protocol/tunnel.js';
@@ -29,6 +37,7 @@ import { loadNative } from '../io/native.js';
 import { applyDeviceSet } from './apply.js';
 import { BatchReceive, copyEndpoint } from './batch-receive.js';
 import { BatchSend } from './batch-send.js';
+import type { DataPathHost, MessageSource } from './data-path.js';
 import { EndpointResolver, type HostLookup } from './endpoint-resolver.js';
 import { lookupFirstAddress } from '../io/host-lookup.js';
 import { RESOLVE_INTERVAL_DEFAULT_S } from '../constants.js';
@@ -146,7 +155,7 @@ const HOUSEKEEPING_MS = 1000;
 /** setTimeout's largest delay (a signed 32-bit ms count); longer ones would fire at once. */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
-export class Device implements UapiTarget {
+export class Device implements UapiTarget, DataPathHost {
   readonly identity = new LocalIdentity();
   readonly responder: Responder;
   readonly indices: IndexTable<Tunnel>;
@@ -266,12 +275,12 @@ export class Device implements UapiTarget {
 
   #sendBatched(): BatchSend | null {
     if (!this.#batched) return null;
-    return (this.#batchSend ??= new BatchSend(this, loadNative()));
+    return (this.#batchSend ??= new BatchSend(this, loadNative(), this.bind));
   }
 
   #receiveBatched(): BatchReceive | null {
     if (!this.#batched) return null;
-    return (this.#batchReceive ??= new BatchReceive(this, loadNative()));
+    return (this.#batchReceive ??= new BatchReceive(this, loadNative(), this.tun));
   }
   readonly #fastPath: ((device: Device) => { start(): void }) | null;
 
@@ -352,6 +361,11 @@ export class Device implements UapiTarget {
   /** The peer a Tunnel belongs to. */
   peerOfTunnel(tunnel: Tunnel): Peer | undefined {
     return this.#peerOfTunnel.get(tunnel);
+  }
+
+  /** The tunnel that owns receiver index `receiver` (a keypair's or a handshake's), if any. */
+  tunnelOf(receiver: number): Tunnel | undefined {
+    return this.indices.get(receiver);
   }
 
   removePeer(peer: Peer): void {
@@ -445,7 +459,7 @@ export class Device implements UapiTarget {
 
   /** Sends whatever a Tunnel asked for to its peer's current endpoint. */
   transmit(peer: Peer, r: TunnelResult): void {
-    if (r.kind !== 'toNetwork' && r.kind !== 'toTunnel') return;
+    if (r.kind === 'none' || r.datagrams === undefined) return;
     if (r.datagrams.length === 0 || !this.#up) return;
     const endpoint = this.sendEndpoint(peer);
     if (endpoint === null) {
@@ -488,6 +502,19 @@ export class Device implements UapiTarget {
   sourceRefused(peer: Peer, endpoint: Endpoint): void {
     peer.tunnel.forgetSource(endpoint);
     this.peerLog?.limited(peer, 'source-gone', () => "source address gone: sending from the kernel's choice");
+  }
+
+  /**
+   * Starts a batch of either data path (data-path.ts): re-reads the link state when down (see
+   * sendPackets and receiveDatagrams for why), refreshes route MTUs for an outbound batch, and
+   * returns the batch's time, or -1 when the device is down.
+   */
+  beginBatch(outbound: boolean): number {
+    if (!this.#up) this.syncLinkState();
+    if (!this.#up) return -1;
+    const now = this.now();
+    if (outbound) this.routeMtus?.refresh(now);
+    return now;
   }
 
   /** Re-reads the link state through the `linkUp` option, if there is one. */
@@ -535,53 +562,82 @@ export class Device implements UapiTarget {
   receiveDatagrams(datagrams: readonly Uint8Array[], sources: readonly Endpoint[]): void {
     // Re-read the link state rather than trust the last poll: a peer's first initiation right
     // after `ip link set up` would otherwise be dropped and retried only REKEY_TIMEOUT later.
-    if (!this.#up) this.syncLinkState();
-    if (!this.#up) return;
-    const now = this.now();
+    const now = this.beginBatch(false);
+    if (now < 0) return;
     const toTun: Uint8Array[] = [];
     const batch = this.#receiveBatched();
     for (let i = 0; i < datagrams.length; i++) {
       const d = datagrams[i]!;
       const src = sources[i]!;
-      const type = d.length >= 4 ? d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24) : 0;
-      if (type === 1 || type === 2) {
-        this.offerHandshake(
-          d,
-          0,
-          d.length,
-          type,
-          src.address,
-          0,
-          src.address.length,
-          src.port,
-          src.source,
-          src.sourceIfindex,
-        );
+      // Transport data of any length the batch takes; the rest goes through the one dispatch.
+      if (batch !== null && d.length >= TRANSPORT_MIN_SIZE && messageType(d) === MESSAGE_TYPE_TRANSPORT) {
+        batch.receiveTransport(d, src, now, toTun);
         continue;
       }
-      if (batch !== null) {
-        if (type === 4 && d.length >= TRANSPORT_MIN_SIZE) {
-          batch.receiveTransport(d, src, now, toTun);
-          continue;
-        }
-        batch.flushReceive(now, toTun); // what came before it first
-      }
-      const msg = parseMessage(d);
-      if (msg.type === 'transport') {
-        this.consumeTransportDatagram(d, src, now, toTun, msg);
-      } else if (msg.type === 'cookieReply') {
+      this.#dispatch(d, 0, d.length, sourceOf(src), now, toTun);
+    }
+    if (batch !== null) batch.endReceive(now, toTun);
+    else if (toTun.length > 0) this.tun?.write(toTun);
+  }
+
+  /**
+   * The one inbound entry point of the batched data paths (data-path.ts) for a message they do
+   * not take themselves: buf[at .. at + length) from `from` (views valid during this call).
+   */
+  receiveMessage(buf: Uint8Array, at: number, length: number, from: MessageSource): void {
+    if (this.#closed) return;
+    const toTun: Uint8Array[] = [];
+    this.#dispatch(buf, at, length, from, this.now(), toTun);
+    if (toTun.length > 0) this.tun?.write(toTun);
+  }
+
+  /**
+   * The one dispatch on the message type (whitepaper section 5.4): handshake messages wait in
+   * the bounded queue, cookie replies and transport data go to the tunnel that owns their
+   * receiver index (decrypted packets appended to `toTun`), anything else is counted by reason.
+   */
+  #dispatch(
+    buf: Uint8Array,
+    at: number,
+    length: number,
+    from: MessageSource,
+    now: number,
+    toTun: Uint8Array[],
+  ): void {
+    const type = length >= 4 ? readType(buf, at) : -1;
+    switch (type) {
+      case MESSAGE_TYPE_INITIATION:
+      case MESSAGE_TYPE_RESPONSE:
+        this.offerHandshake(
+          buf,
+          at,
+          length,
+          type,
+          from.address,
+          from.addressAt,
+          from.addressLength,
+          from.port,
+          from.local,
+          from.localIfindex,
+        );
+        return;
+      case MESSAGE_TYPE_TRANSPORT:
+        this.consumeTransportDatagram(buf.subarray(at, at + length), endpointOf(from), now, toTun);
+        return;
+      case MESSAGE_TYPE_COOKIE_REPLY: {
+        const msg = parseMessage(buf.subarray(at, at + length));
+        if (msg.type !== 'cookieReply') break;
         this.stats.cookieRepliesReceived++;
         const tunnel = this.indices.get(msg.receiver);
         const r = tunnel === undefined ? null : tunnel.consumeCookieReply(msg, now);
         if (r === null) this.drops.count('unknown-index');
         else if (r.kind === 'drop') this.drops.count(r.reason);
-      } else if (msg.type === 'invalid') {
-        this.drops.count(msg.reason);
+        return;
       }
     }
-    if (batch !== null) batch.endReceive(now, toTun);
-    else if (toTun.length > 0) this.tun?.write(toTun);
-    if (this.queue.length > 0) this.#scheduleDrain();
+    // A wrong size or an unknown type: the parser's reason.
+    const msg = parseMessage(buf.subarray(at, at + length));
+    if (msg.type === 'invalid') this.drops.count(msg.reason);
   }
 
   /**
@@ -867,6 +923,33 @@ export class Device implements UapiTarget {
     this.mtu = mtu;
     for (const peer of this.peers.values()) peer.tunnel.mtu = mtu;
   }
+}
+
+/** The little-endian message type at buf[at..] (whitepaper section 5.4: a u8 and three zeros). */
+function readType(buf: Uint8Array, at: number): number {
+  return (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0;
+}
+
+/** A bind's source as the raw fields the inbound entry point takes. */
+function sourceOf(src: Endpoint): MessageSource {
+  return {
+    address: src.address,
+    addressAt: 0,
+    addressLength: src.address.length,
+    port: src.port,
+    local: src.source ?? null,
+    localIfindex: src.sourceIfindex ?? 0,
+  };
+}
+
+/** The endpoint of a raw source (views: the tunnel copies what it keeps). */
+function endpointOf(from: MessageSource): Endpoint {
+  return {
+    address: from.address.subarray(from.addressAt, from.addressAt + from.addressLength),
+    port: from.port,
+    source: from.local,
+    sourceIfindex: from.localIfindex,
+  };
 }
 
 /** Whether the native addon loads (the batched data path needs it). */

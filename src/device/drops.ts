@@ -1,8 +1,8 @@
 /**
  * Packets the device dropped, counted by reason: the protocol core's reasons (DROP_REASONS in
  * src/protocol/results.ts) plus the few only the device can see (a full handshake queue, a
- * packet from the TUN that no peer can carry, a routing loop). Both data paths, the per-packet
- * one in device.ts and the batched one in fast-path.ts, count here, so the metrics endpoint and
+ * packet from the TUN that no peer can carry, a routing loop, a batch lost to an exception). Both
+ * data paths, the per-packet one in device.ts and the batched ones (data-path.ts), count here, so the metrics endpoint and
  * WGTS_STATS report one set of numbers.
  *
  * Counting is one indexed increment of a Float64Array (exact to 2^53, no allocation, no string
@@ -20,6 +20,11 @@ export const DEVICE_DROP_REASONS = [
   'no-endpoint',
   /** Our own datagram to a peer's endpoint read back from the TUN (loop-guard.ts). */
   'routing-loop',
+  /**
+   * A whole batch of a batched data path dropped because its handler threw (counted once per
+   * batch): nothing the network sends should get here, and if something does, the daemon goes on.
+   */
+  'batch-error',
 ] as const;
 
 export type DeviceDropReason = (typeof DEVICE_DROP_REASONS)[number];

@@ -16,12 +16,14 @@
  * to keeps that address as its sticky source, and the GSO sends of the outbound path leave from
  * it (src/io/bind.ts).
  *
- * Every protocol decision stays in TypeScript (Tunnel, Keypair, ReplayWindow, AllowedIPs); the
- * native calls only move, checksum and encrypt bytes. Anything that is not transport data
- * (handshakes, cookie replies, garbage) goes through the device's ordinary path, in order.
- * WGTS_OFFLOAD=0 turns this path off (the daemon then uses plain TUN and UDP I/O).
+ * Every protocol decision stays in TypeScript (Tunnel.checkReceive / reserveSend /
+ * transportBatchReceived, ReplayWindow, AllowedIPs); the native calls only move, checksum and
+ * encrypt bytes. It meets the device only at the seam of data-path.ts: anything that is not
+ * transport data of a live keypair (handshakes, cookie replies, short or unknown messages) goes
+ * to its one inbound entry point, in order. WGTS_OFFLOAD=0 turns this path off (the daemon then
+ * uses plain TUN and UDP I/O).
  */
-import { TRANSPORT_HEADER_SIZE } from '../constants.js';
+import { MESSAGE_TYPE_TRANSPORT, TRANSPORT_HEADER_SIZE, TRANSPORT_MIN_SIZE } from '../constants.js';
 import type { LinuxBind, RawBatch } from '../io/bind.js';
 import { LOCAL_RECORD, localIfindex, stickySource, UDP_SLOT_STRIDE } from '../io/bind.js';
 import { loadNative, type NativeAddon } from '../io/native.js';
@@ -29,7 +31,7 @@ import { ipLength, TUN_HEADROOM, TUN_SLOT_STRIDE, VNET_HEADER_LENGTH, type Linux
 import type { Keypair } from '../protocol/keypairs.js';
 import { toNetwork } from '../protocol/results.js';
 import type { Endpoint, Tunnel } from '../protocol/tunnel.js';
-import type { Device } from './device.js';
+import { countSent, type DataPathHost, type MessageSource } from './data-path.js';
 import { DROP_INDEX } from './drops.js';
 import { acceptRun } from './inner-rule.js';
 import type { Peer } from './peer.js';
@@ -39,15 +41,12 @@ const TX_SLOTS = 4096;
 const TX_ARENA_BYTES = 8 << 20;
 /** Transport messages opened per native call at most (one UDP batch holds up to 64 x 64). */
 const RX_SLOTS = 4096;
-const TRANSPORT_TYPE = 4;
-const MIN_TRANSPORT = 32;
 // The drop counters this path increments (drops.ts), looked up once.
-const UNKNOWN_INDEX = DROP_INDEX['unknown-index'];
-const EXPIRED_KEYPAIR = DROP_INDEX['expired-keypair'];
 const REPLAY = DROP_INDEX['replay'];
+const BATCH_ERROR = DROP_INDEX['batch-error'];
 
 export class FastPath {
-  readonly #device: Device;
+  readonly #device: DataPathHost;
   readonly #tun: LinuxTun;
   readonly #bind: LinuxBind;
   readonly #native: NativeAddon;
@@ -73,13 +72,17 @@ export class FastPath {
   #tunCount = 0;
   #rxBatch: RawBatch | null = null;
   #rxView: DataView | null = null;
-  /**
-   * Batches dropped whole because their handler threw. Nothing the network sends should make it
-   * throw; if something does, that batch is lost and counted, and the daemon goes on.
-   */
-  batchErrors = 0;
+  /** The source of a message handed to the device's inbound entry point (reused: no object each). */
+  readonly #from: MessageSource = {
+    address: new Uint8Array(0),
+    addressAt: 0,
+    addressLength: 4,
+    port: 0,
+    local: null,
+    localIfindex: 0,
+  };
 
-  constructor(device: Device, tun: LinuxTun, bind: LinuxBind) {
+  constructor(device: DataPathHost, tun: LinuxTun, bind: LinuxBind) {
     this.#device = device;
     this.#tun = tun;
     this.#bind = bind;
@@ -100,7 +103,7 @@ export class FastPath {
     try {
       handle();
     } catch (err) {
-      this.batchErrors++;
+      const errors = ++this.#device.drops.counts[BATCH_ERROR]!;
       this.#txCount = 0;
       this.#txCursor[0] = 0;
       this.#txPeer = null;
@@ -109,8 +112,8 @@ export class FastPath {
       this.#tunCount = 0;
       this.#rxBatch = null;
       // The first, then one in 1,000: enough to see it, never a flood.
-      if (this.batchErrors % 1000 === 1) {
-        this.#device.log.error(`batch dropped (${this.batchErrors} so far): ${String(err)}`);
+      if (errors % 1000 === 1) {
+        this.#device.log.error(`batch dropped (${errors} so far): ${String(err)}`);
       }
     }
   }
@@ -119,12 +122,10 @@ export class FastPath {
 
   #fromTun(count: number): void {
     const device = this.#device;
-    if (!device.up) device.syncLinkState(); // see Device.sendPackets
-    if (!device.up) return;
+    const now = device.beginBatch(true);
+    if (now < 0) return;
     const slots = this.#tun.slots;
     const lengths = this.#tun.slotLengths;
-    const now = device.now();
-    device.routeMtus?.refresh(now);
     for (let i = 0; i < count; i++) {
       const off = i * TUN_SLOT_STRIDE + TUN_HEADROOM;
       const len = lengths[i]!;
@@ -204,9 +205,7 @@ export class FastPath {
     } else {
       const sent = this.#bind.sendSegments(this.#txBytes, this.#txOffsets, this.#txLengths, 0, n, endpoint);
       if (endpoint.source != null && this.#bind.sourceRefused) device.sourceRefused(peer, endpoint);
-      // Count what the kernel took, as wireguard-go does.
-      if (sent === n) peer.txBytes += bytes;
-      else for (let k = 0; k < sent; k++) peer.txBytes += this.#txLengths[k]!;
+      countSent(peer, this.#txLengths, 0, n, sent, bytes);
     }
     if (r.extra !== null) device.transmit(peer, toNetwork([r.extra]));
   }
@@ -215,9 +214,8 @@ export class FastPath {
 
   #fromNetwork(batch: RawBatch): void {
     const device = this.#device;
-    if (!device.up) device.syncLinkState(); // see Device.receiveDatagrams
-    if (!device.up) return;
-    const now = device.now();
+    const now = device.beginBatch(false);
+    if (now < 0) return;
     const { slots, lengths, gsoSizes, count } = batch;
     this.#rxBatch = batch;
     if (this.#rxView === null || this.#rxView.buffer !== slots.buffer) {
@@ -229,39 +227,40 @@ export class FastPath {
       const base = i * UDP_SLOT_STRIDE;
       const len = lengths[i]!;
       const seg = gsoSizes[i]! > 0 ? gsoSizes[i]! : len;
-      for (let at = 0; at < len; at += seg) {
+      // An empty datagram is a message too (counted by the device's dispatch): at least one pass.
+      let at = 0;
+      do {
         total++;
         const d = base + at;
         const dl = len - at < seg ? len - at : seg;
-        const type = dl >= 4 ? view.getUint32(d, true) : 0;
-        if (type === TRANSPORT_TYPE && dl >= MIN_TRANSPORT) {
+        if (dl >= TRANSPORT_MIN_SIZE && view.getUint32(d, true) === MESSAGE_TYPE_TRANSPORT) {
           this.#transport(d, dl, i, view, now);
-        } else if (type === 1 || type === 2) {
-          // Handshakes only wait in the queue, so the order against transport data is kept.
-          const alen = batch.family === 4 ? 4 : 16;
-          device.offerHandshake(
-            slots,
-            d,
-            dl,
-            type,
-            batch.addresses,
-            i * 16,
-            alen,
-            batch.ports[i]!,
-            stickySource(batch.locals, i * LOCAL_RECORD, alen),
-            localIfindex(batch.locals, i * LOCAL_RECORD),
-          );
         } else {
-          // Cookie replies and anything else: the ordinary path, after what came before it.
-          this.#flushRx(now);
-          device.receiveDatagrams([slots.subarray(d, d + dl)], [this.#source(i)]);
+          // Not transport data: the device's one inbound entry point. Handshakes only wait in its
+          // queue and nothing else it takes writes to the TUN, so the open run goes on after it.
+          this.#other(d, dl, i);
         }
-      }
+        at += seg;
+      } while (at < len);
     }
     this.#flushRx(now);
     this.#bind.stats.datagramsReceived += total;
     this.#flushTun();
     this.#rxBatch = null;
+  }
+
+  /** Hands slots[d .. d + dl) from slot `slot`'s source to the device's inbound entry point. */
+  #other(d: number, dl: number, slot: number): void {
+    const b = this.#rxBatch!;
+    const from = this.#from;
+    const alen = b.family === 4 ? 4 : 16;
+    from.address = b.addresses;
+    from.addressAt = slot * 16;
+    from.addressLength = alen;
+    from.port = b.ports[slot]!;
+    from.local = stickySource(b.locals, slot * LOCAL_RECORD, alen);
+    from.localIfindex = localIfindex(b.locals, slot * LOCAL_RECORD);
+    this.#device.receiveMessage(b.slots, d, dl, from);
   }
 
   /**
@@ -281,15 +280,19 @@ export class FastPath {
     let kp = this.#rxKeypair;
     if (kp === null || kp.localIndex !== receiver || !this.#sameSource(slot)) {
       this.#flushRx(now);
-      const tunnel = this.#device.indices.get(receiver);
-      kp = tunnel?.receivingKeypair(receiver, now) ?? null;
-      if (kp === null) {
-        // Unknown index or expired keypair: dropped, as consumeTransport would.
-        this.#device.drops.counts[tunnel === undefined ? UNKNOWN_INDEX : EXPIRED_KEYPAIR]++;
+      const tunnel = this.#device.tunnelOf(receiver);
+      if (tunnel === undefined) {
+        this.#device.drops.count('unknown-index');
         return;
       }
+      const found = tunnel.checkReceive(receiver, now);
+      if (typeof found === 'string') {
+        this.#device.drops.count(found); // the core's reason: unknown index or expired keypair
+        return;
+      }
+      kp = found;
       this.#rxKeypair = kp;
-      this.#rxTunnel = tunnel!;
+      this.#rxTunnel = tunnel;
       this.#rxSlot = slot;
     }
     const counter = view.getBigUint64(d + 8, true);

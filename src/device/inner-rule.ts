@@ -3,7 +3,7 @@
  * receive paths (whitepaper section 5.4.6 "Receive", and the cryptokey-routing check of section
  * 2): a bad tag is dropped; the replay window is marked only for a verified tag (a duplicate
  * within the run is a replay); the plaintext must be one whole IPv4 or IPv6 packet
- * (transport.ts's innerPacket, whose reasons these are, read in place without a view per
+ * (transport.ts's innerLength, the one inner-length rule, read in place without a view per
  * packet) whose source is one of the sending peer's allowed IPs; then the run's bookkeeping
  * (timers, counters, endpoint) happens once, in Tunnel.transportBatchReceived. Both batched
  * receivers — fast-path.ts on the offload TUN and batch-receive.ts on any TunDevice — call
@@ -13,8 +13,8 @@ import { TRANSPORT_HEADER_SIZE } from '../constants.js';
 import type { Keypair } from '../protocol/keypairs.js';
 import { toNetwork } from '../protocol/results.js';
 import type { Endpoint, Tunnel } from '../protocol/tunnel.js';
-import { IP_SOURCE_OFFSET } from '../protocol/transport.js';
-import type { Device } from './device.js';
+import { innerLength, IP_SOURCE_OFFSET } from '../protocol/transport.js';
+import type { DataPathHost } from './data-path.js';
 import { DROP_INDEX } from './drops.js';
 import type { Peer } from './peer.js';
 
@@ -45,7 +45,7 @@ export interface OpenedRun {
  * to the TUN (buffer[p .. p + length)).
  */
 export function acceptRun(
-  device: Device,
+  device: DataPathHost,
   run: OpenedRun,
   now: number,
   deliver: (p: number, length: number) => void,
@@ -79,31 +79,11 @@ export function acceptRun(
 }
 
 /**
- * The length of the IP packet at b[p .. p + plain), or 0 for an IPv4/IPv6 packet cut short or
- * with a bad length, -1 when it is neither.
- */
-export function innerLength(b: Uint8Array, p: number, plain: number): number {
-  const version = b[p]! >> 4;
-  if (version === 4) {
-    if (plain < 20) return 0;
-    const total = (b[p + 2]! << 8) | b[p + 3]!;
-    const ihl = (b[p]! & 0x0f) * 4;
-    return ihl < 20 || total < ihl || total > plain ? 0 : total;
-  }
-  if (version === 6) {
-    if (plain < 40) return 0;
-    const total = 40 + ((b[p + 4]! << 8) | b[p + 5]!);
-    return total > plain ? 0 : total;
-  }
-  return -1;
-}
-
-/**
  * Applies the rule to the `plain` bytes at b[p ..] received from `peer`: the inner packet's
  * length when it may go to the TUN, else 0 after counting the drop (and logging it) by reason.
  */
 export function acceptInner(
-  device: Device,
+  device: DataPathHost,
   b: Uint8Array,
   p: number,
   plain: number,

@@ -49,7 +49,16 @@ export type TunnelResult =
    * packet whose content is refused (not IP, wrong source) has still roamed and been counted, as
    * in the kernel.
    */
-  | { readonly kind: 'drop'; readonly reason: DropReason };
+  | {
+      readonly kind: 'drop';
+      readonly reason: DropReason;
+      /**
+       * Datagrams that must still go out although the input was refused: an authenticated
+       * transport packet whose content is refused may have released staged packets (its reason
+       * is counted all the same, on every data path).
+       */
+      readonly datagrams?: Uint8Array[];
+    };
 
 export const NONE: TunnelResult = { kind: 'none' };
 

@@ -44,23 +44,34 @@ export type InnerPacket =
   | { readonly ok: true; readonly family: 4 | 6; readonly packet: Uint8Array }
   | { readonly ok: false; readonly reason: 'not-ip' | 'bad-ip-length' };
 
-/** Validates a decrypted (non-empty) plaintext as an IP packet and trims the padding. */
-export function innerPacket(plain: Uint8Array): InnerPacket {
-  const version = plain[0]! >> 4;
+/**
+ * The one inner-length rule, for every driver (innerPacket here; the batched receivers read it
+ * in place, device/inner-rule.ts): the length the IP header at b[p ..] states for the `plain`
+ * decrypted bytes there — 0 for an IPv4/IPv6 packet cut short or with a bad length, -1 when it is
+ * neither IPv4 nor IPv6. Anything past the stated length is padding.
+ */
+export function innerLength(b: Uint8Array, p: number, plain: number): number {
+  const version = b[p]! >> 4;
   if (version === 4) {
-    if (plain.length < 20) return { ok: false, reason: 'bad-ip-length' };
-    const total = (plain[2]! << 8) | plain[3]!;
-    const ihl = (plain[0]! & 0x0f) * 4;
-    if (ihl < 20 || total < ihl || total > plain.length) return { ok: false, reason: 'bad-ip-length' };
-    return { ok: true, family: 4, packet: plain.subarray(0, total) };
+    if (plain < 20) return 0;
+    const total = (b[p + 2]! << 8) | b[p + 3]!;
+    const ihl = (b[p]! & 0x0f) * 4;
+    return ihl < 20 || total < ihl || total > plain ? 0 : total;
   }
   if (version === 6) {
-    if (plain.length < 40) return { ok: false, reason: 'bad-ip-length' };
-    const total = 40 + ((plain[4]! << 8) | plain[5]!);
-    if (total > plain.length) return { ok: false, reason: 'bad-ip-length' };
-    return { ok: true, family: 6, packet: plain.subarray(0, total) };
+    if (plain < 40) return 0;
+    const total = 40 + ((b[p + 4]! << 8) | b[p + 5]!);
+    return total > plain ? 0 : total;
   }
-  return { ok: false, reason: 'not-ip' };
+  return -1;
+}
+
+/** Validates a decrypted (non-empty) plaintext as an IP packet and trims the padding. */
+export function innerPacket(plain: Uint8Array): InnerPacket {
+  const length = innerLength(plain, 0, plain.length);
+  if (length < 0) return { ok: false, reason: 'not-ip' };
+  if (length === 0) return { ok: false, reason: 'bad-ip-length' };
+  return { ok: true, family: plain[0]! >> 4 === 4 ? 4 : 6, packet: plain.subarray(0, length) };
 }
 
 /** Byte offsets of the source and destination address in an IP header of `family`. */

@@ -30,7 +30,7 @@ import type { LocalIdentity } from './identity.js';
 import type { CookieReplyMessage, InitiationMessage, ResponseMessage, TransportMessage } from './messages.js';
 import { parseMessage } from './messages.js';
 import { Responder } from './responder.js';
-import { NONE, drop, toNetwork, type TunnelResult } from './results.js';
+import { NONE, drop, toNetwork, type DropReason, type TunnelResult } from './results.js';
 import { Session } from './session.js';
 import { Timers } from './timers.js';
 import { innerPacket, openTransport, sealTransport } from './transport.js';
@@ -269,12 +269,21 @@ export class Tunnel {
   }
 
   /**
-   * The keypair a transport message to `receiver` opens under, if it may still receive at `now`;
-   * null sends the message through `consumeTransport` (which drops it with its reason).
+   * The keypair a transport message to `receiver` opens under, or why there is none: the one rule
+   * for every driver (consumeTransport here, and the batched receivers, which then replay-check,
+   * open and call transportBatchReceived). An index of this tunnel's that is no keypair's (a
+   * handshake in flight) is an unknown index, as for the kernel's index hashtable.
    */
-  receivingKeypair(receiver: number, now: number): Keypair | null {
+  checkReceive(receiver: number, now: number): Keypair | 'unknown-index' | 'expired-keypair' {
     const kp = this.session.keypairs.byIndex(receiver);
-    return kp !== null && kp.canReceive(now) ? kp : null;
+    if (kp === null) return 'unknown-index';
+    return kp.canReceive(now) ? kp : 'expired-keypair';
+  }
+
+  /** The keypair a transport message to `receiver` opens under, if it may still receive at `now`. */
+  receivingKeypair(receiver: number, now: number): Keypair | null {
+    const kp = this.checkReceive(receiver, now);
+    return typeof kp === 'string' ? null : kp;
   }
 
   /**
@@ -454,9 +463,8 @@ export class Tunnel {
 
   /** A transport message: replay check, decrypt, mark, rotate, roam, then deliver. */
   consumeTransport(msg: TransportMessage, from: Endpoint | null, now: number): TunnelResult {
-    const kp = this.session.keypairs.byIndex(msg.receiver);
-    if (kp === null) return drop('unknown-index');
-    if (!kp.canReceive(now)) return drop('expired-keypair');
+    const kp = this.checkReceive(msg.receiver, now);
+    if (typeof kp === 'string') return drop(kp);
     if (!kp.replay.check(msg.counter)) return drop('replay');
     const plain = openTransport(kp, msg.counter, msg.encrypted);
     if (plain === null) return drop('bad-tag');
@@ -477,10 +485,11 @@ export class Tunnel {
     this.timers.onDataReceived(now);
     const inner = innerPacket(plain);
     // The packet authenticated, so its side effects (rotation, roaming, staged packets sealed and
-    // counted) have happened: if its content is refused, what it released must still go out.
-    if (!inner.ok) return out.length > 0 ? toNetwork(out) : drop(inner.reason);
+    // counted) have happened: if its content is refused, what it released must still go out, and
+    // the refusal is still a drop with its reason (the batched drivers count it too).
+    if (!inner.ok) return refused(inner.reason, out);
     if (this.#allowedSource && !this.#allowedSource(inner.packet, inner.family)) {
-      return out.length > 0 ? toNetwork(out) : drop('disallowed-source');
+      return refused('disallowed-source', out);
     }
     return { kind: 'toTunnel', packet: inner.packet, family: inner.family, datagrams: out };
   }
@@ -591,4 +600,9 @@ export class Tunnel {
 /** Whether `b` is the address and port of `a` (the sticky source does not count: not roaming). */
 function sameAddress(a: Endpoint | null, b: Endpoint): boolean {
   return a !== null && a.port === b.port && Buffer.compare(a.address, b.address) === 0;
+}
+
+/** A refused input that still has datagrams to send (none: a plain drop). */
+function refused(reason: DropReason, datagrams: Uint8Array[]): TunnelResult {
+  return datagrams.length > 0 ? { kind: 'drop', reason, datagrams } : drop(reason);
 }
