@@ -20,7 +20,22 @@ export interface RawX25519 {
 
 // RFC 8410 section 7 and 4: the fixed DER prefixes of an X25519 (OID 1.3.101.110) key.
 const PKCS8_PREFIX = Uint8Array.of(
-  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20,
+  0x30,
+  0x2e,
+  0x02,
+  0x01,
+  0x00,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x6e,
+  0x04,
+  0x22,
+  0x04,
+  0x20,
 );
 const SPKI_PREFIX = Uint8Array.of(0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00);
 
@@ -50,7 +65,10 @@ export const derX25519: RawX25519 = {
   x25519(out, privateKey, publicKey) {
     let shared: Buffer;
     try {
-      shared = diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: publicKeyObject(publicKey) });
+      shared = diffieHellman({
+        privateKey: privateKeyObject(privateKey),
+        publicKey: publicKeyObject(publicKey),
+      });
     } catch {
       // OpenSSL refuses a low-order point (its result would be all zeros).
       wipe(out);
