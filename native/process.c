@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <sys/prctl.h>
 
@@ -71,8 +72,13 @@ static napi_value x25519(napi_env env, napi_callback_info info) {
     size_t len = X25519_LEN;
     ok = EVP_PKEY_derive(ctx, out, &len) == 1 && len == X25519_LEN;
   }
-  /* A refused derive may have left part of a result: the caller must see all zeros or a secret. */
-  if (!ok) OPENSSL_cleanse(out, X25519_LEN);
+  /* A refused derive may have left part of a result: the caller must see all zeros or a secret.
+   * Its error stays on OpenSSL's per-thread queue, where node:crypto's next call would find it
+   * and fail (a DER import right after a low-order point did): clear it. */
+  if (!ok) {
+    OPENSSL_cleanse(out, X25519_LEN);
+    ERR_clear_error();
+  }
   EVP_PKEY_CTX_free(ctx);
   EVP_PKEY_free(theirs);
   EVP_PKEY_free(mine);
@@ -90,7 +96,10 @@ static napi_value x25519_public(napi_env env, napi_callback_info info) {
   size_t len = X25519_LEN;
   int ok = key != NULL && EVP_PKEY_get_raw_public_key(key, out, &len) == 1 && len == X25519_LEN;
   EVP_PKEY_free(key);
-  if (!ok) return wgts_throw_range(env, "x25519Public: OpenSSL refused the key");
+  if (!ok) {
+    ERR_clear_error();
+    return wgts_throw_range(env, "x25519Public: OpenSSL refused the key");
+  }
   return NULL;
 }
 

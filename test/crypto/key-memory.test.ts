@@ -56,7 +56,9 @@ async function scanChild(backend: 'native' | 'node', t: { skip(message: string):
     const line = await Promise.race([
       new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve)),
       exited.then((code) => Promise.reject(new Error(`child exited ${code}: ${stderr}`))),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('child timed out')), 30_000).unref()),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('child timed out')), 30_000).unref(),
+      ),
     ]);
     const r = JSON.parse(line) as ChildReport;
     assert.equal(r.completed, ROUNDS, 'every round completed a handshake');
@@ -79,8 +81,16 @@ async function scanChild(backend: 'native' | 'node', t: { skip(message: string):
       throw err;
     }
     const found = Object.fromEntries(counts);
-    assert.equal(counts.get('static 0'), 1, `static key A: its identity's copy only ${JSON.stringify(found)}`);
-    assert.equal(counts.get('static 1'), 1, `static key B: its identity's copy only ${JSON.stringify(found)}`);
+    assert.equal(
+      counts.get('static 0'),
+      1,
+      `static key A: its identity's copy only ${JSON.stringify(found)}`,
+    );
+    assert.equal(
+      counts.get('static 1'),
+      1,
+      `static key B: its identity's copy only ${JSON.stringify(found)}`,
+    );
     for (let i = 0; i < r.ephemerals.length; i++)
       assert.equal(counts.get(`ephemeral ${i}`), 0, `ephemeral ${i} wiped ${JSON.stringify(found)}`);
     assert.equal(counts.get('replaced psk'), 0, 'the replaced preshared key is wiped');
@@ -93,9 +103,13 @@ async function scanChild(backend: 'native' | 'node', t: { skip(message: string):
   }
 }
 
-test('memory scan, native X25519: one copy of each static key, no ephemeral or replaced psk', { skip: nativeMissing() }, async (t) => {
-  await scanChild('native', t);
-});
+test(
+  'memory scan, native X25519: one copy of each static key, no ephemeral or replaced psk',
+  { skip: nativeMissing() },
+  async (t) => {
+    await scanChild('native', t);
+  },
+);
 
 test('memory scan, node:crypto X25519 (DER): one copy of each static key, no ephemeral or replaced psk', async (t) => {
   await scanChild('node', t);
