@@ -24,6 +24,23 @@ export function wipe(...buffers: readonly (Uint8Array | null | undefined)[]): vo
   for (const b of buffers) b?.fill(0);
 }
 
+/**
+ * A zeroed array for a secret, on its own ArrayBuffer. V8 keeps a small `new Uint8Array(n)` (up
+ * to 64 bytes) inside the JavaScript heap, and its garbage collector moves such objects, leaving
+ * the old bytes behind where no wipe reaches them; an ArrayBuffer's store lives outside the heap
+ * and never moves, so wiping it wipes the only copy.
+ */
+export function secretBytes(length: number): Uint8Array {
+  return new Uint8Array(new ArrayBuffer(length));
+}
+
+/** A copy of `bytes` in a `secretBytes` array (for keys a caller hands over and may reuse). */
+export function secretCopy(bytes: Uint8Array): Uint8Array {
+  const out = secretBytes(bytes.length);
+  out.set(bytes);
+  return out;
+}
+
 /** Value of a lowercase hex digit by char code (-1 for anything else, uppercase included). */
 const HEX_VALUE = new Int8Array(128).fill(-1);
 for (let i = 0; i < 16; i++) HEX_VALUE['0123456789abcdef'.charCodeAt(i)] = i;

@@ -5,9 +5,9 @@
  * digits. Node's own decoders accept garbage silently, so neither is used for validation. Keys
  * compare in constant time, can be wiped, and never print their bytes through inspect/toString.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { KEY_LENGTH } from '../constants.js';
-import { constantTimeEqual, isAllZero, parseHex, toHex, wipe } from './bytes.js';
+import { constantTimeEqual, isAllZero, parseHex, secretBytes, secretCopy, toHex, wipe } from './bytes.js';
 import { clampPrivateKey, generatePrivateKey, publicKeyOf } from './x25519.js';
 
 // 42 free characters, then one whose low two bits are zero (index a multiple of 4), then '='.
@@ -39,7 +39,8 @@ export abstract class Key {
         `a key is ${KEY_LENGTH} bytes, got ${bytes instanceof Uint8Array ? bytes.length : typeof bytes}`,
       );
     }
-    this.#bytes = Uint8Array.from(bytes);
+    // Outside the JavaScript heap, so that wipe() reaches the only copy (bytes.ts secretBytes).
+    this.#bytes = secretCopy(bytes);
   }
 
   /** The raw bytes (a live view: do not keep it past the key's life). */
@@ -114,7 +115,10 @@ export class PrivateKey extends Key {
   }
   /** Returns a clamped copy (wg clamps a key it is given before deriving the public key). */
   clamped(): PrivateKey {
-    return new PrivateKey(clampPrivateKey(Uint8Array.from(this.bytes)));
+    const raw = clampPrivateKey(secretCopy(this.bytes));
+    const key = new PrivateKey(raw);
+    wipe(raw);
+    return key;
   }
 }
 
@@ -124,7 +128,7 @@ export class PresharedKey extends Key {
   }
   static generate(): PresharedKey {
     // A psk is 32 uniformly random bytes, not clamped.
-    const raw = new Uint8Array(randomBytes(KEY_LENGTH));
+    const raw = randomFillSync(secretBytes(KEY_LENGTH));
     const key = new PresharedKey(raw);
     wipe(raw);
     return key;

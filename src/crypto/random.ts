@@ -8,8 +8,11 @@
  * never holds a value someone already has.
  */
 import { randomFillSync } from 'node:crypto';
+import { secretCopy } from './bytes.js';
 
 const POOL_BYTES = 4096;
+/** From this size on a draw is treated as a secret key. */
+const SECRET_BYTES = 32;
 
 export class RandomPool {
   readonly #pool = new Uint8Array(POOL_BYTES);
@@ -24,7 +27,12 @@ export class RandomPool {
       randomFillSync(this.#pool);
       this.#at = 0;
     }
-    const out = this.#pool.slice(this.#at, this.#at + n);
+    // Key-sized draws (ephemeral private keys) go outside the JavaScript heap, where the garbage
+    // collector cannot leave moved copies behind (bytes.ts secretBytes); small ones stay cheap.
+    const out =
+      n >= SECRET_BYTES
+        ? secretCopy(this.#pool.subarray(this.#at, this.#at + n))
+        : this.#pool.slice(this.#at, this.#at + n);
     this.#pool.fill(0, this.#at, this.#at + n);
     this.#at += n;
     return out;

@@ -14,6 +14,7 @@ import { linkFollower, openKernelTun, startKernelDevice } from '../embed/kernel-
 import { warmUpEnabled } from '../device/warm-up.js';
 import { UapiServer } from '../uapi/server.js';
 import { signalFailure, signalReady, takeDetached } from './daemonize.js';
+import { disableCoreDumps } from './harden.js';
 import { daemonLogOutput, type LogOutput } from './log-sink.js';
 import { ensureSocketDirectory, inodeOf, probeSocket, socketPath } from './socket-path.js';
 import { announceExtensions, withdrawExtensions } from '../uapi/extensions.js';
@@ -55,6 +56,9 @@ export async function runDaemon(requested: string, options: DaemonOptions = {}):
     return 1;
   }
   let log: Logger = createLogger(requested, level, output.sink, output.stamped);
+  // No core dump and no /proc/PID/mem for others: keys arrive later and must stay in memory.
+  const dumpable = disableCoreDumps();
+  if (dumpable !== null) log.error(`cannot turn core dumps off (keys could reach a dump): ${dumpable}`);
   const fail = (message: string): number => {
     log.error(message);
     signalFailure(message);

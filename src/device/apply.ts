@@ -104,8 +104,7 @@ function applyPeer(device: Device, p: PeerSet): void {
   const tunnel = peer.tunnel;
   if (device.peerLog !== null)
     for (const line of describePeerSet(p)) device.peerLog.say(peer, `UAPI: ${line}`);
-  if (p.presharedKey !== undefined)
-    tunnel.presharedKey = p.presharedKey ? Uint8Array.from(p.presharedKey) : null;
+  if (p.presharedKey !== undefined) tunnel.setPresharedKey(p.presharedKey);
   if (p.endpoint !== undefined) {
     tunnel.endpoint = { address: ENDPOINT_ADDRESSES.copy(p.endpoint.address), port: p.endpoint.port };
     // The wgts extension's hostname, re-resolved from now on; an address alone forgets any name.

@@ -15,6 +15,7 @@ import { randomPooled } from '../crypto/random.js';
 import { tai64nFromMillis } from '../crypto/tai64n.js';
 import type { Bind } from '../io/bind.js';
 import type { TunDevice } from '../io/tun.js';
+import { wipeHandshakeState } from '../protocol/handshake.js';
 import { IndexTable } from '../protocol/indices.js';
 import { LocalIdentity } from '../protocol/identity.js';
 import { messageType, parseMessage, type TransportMessage } from '../protocol/messages.js';
@@ -795,6 +796,7 @@ export class Device implements UapiTarget, DataPathHost {
       }
       const peer = this.peers.get(toHex(partial.remoteStatic));
       if (peer === undefined) {
+        wipeHandshakeState(partial); // its chaining key is secret; no tunnel will consume it
         this.drops.count('unknown-peer');
         log?.limited(
           null,

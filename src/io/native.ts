@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { useRawX25519 } from '../crypto/x25519.js';
 
 /** Reader kinds for `readerCreate`: 0 reads a TUN with read(), 4/6 a UDP socket with recvmmsg. */
 export type ReaderKind = 0 | 4 | 6;
@@ -246,6 +247,17 @@ export interface NativeAddon {
     status: Int32Array,
     source?: Uint8Array | null,
   ): void;
+  /**
+   * prctl(PR_SET_DUMPABLE) (native/process.c): false means no core dump and /proc/PID/mem,
+   * environ and ptrace closed to all but CAP_SYS_PTRACE, so keys in memory stay there.
+   */
+  setDumpable(on: boolean): void;
+  /** prctl(PR_GET_DUMPABLE): 0 off, 1 on, 2 root-only dumps. */
+  dumpable(): number;
+  /** out := X25519(privateKey, publicKey) on raw 32-byte keys; false (out zero) when OpenSSL refuses the point. */
+  x25519(out: Uint8Array, privateKey: Uint8Array, publicKey: Uint8Array): boolean;
+  /** out := X25519(privateKey, 9). */
+  x25519Public(out: Uint8Array, privateKey: Uint8Array): void;
 }
 
 /** Thrown when the addon cannot be loaded. */
@@ -298,6 +310,8 @@ export function loadNative(): NativeAddon {
         `rebuild it from source with \`npm run build:native\` in ${root}`,
     );
   }
+  // From now on every DH runs on raw bytes in OpenSSL (an older build without it keeps node:crypto).
+  if (typeof cached.x25519 === 'function') useRawX25519(cached);
   return cached;
 }
 

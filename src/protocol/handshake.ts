@@ -13,7 +13,7 @@
  * zeros (a low-order point) fails the handshake.
  */
 import { IDENTIFIER, KEY_LENGTH, TIMESTAMP_LENGTH } from '../constants.js';
-import { wipe } from '../crypto/bytes.js';
+import { secretCopy, wipe } from '../crypto/bytes.js';
 import { dh, publicKeyOf } from '../crypto/x25519.js';
 import { writeInitiation, writeResponse, type InitiationMessage, type ResponseMessage } from './messages.js';
 import {
@@ -32,7 +32,18 @@ const EMPTY = new Uint8Array(0);
 const ZERO_PSK = new Uint8Array(KEY_LENGTH);
 
 function clone(s: SymmetricState): SymmetricState {
-  return { chainingKey: Uint8Array.from(s.chainingKey), hash: Uint8Array.from(s.hash) };
+  return { chainingKey: secretCopy(s.chainingKey), hash: Uint8Array.from(s.hash) };
+}
+
+/**
+ * Wipes what a handshake state holds secret once it is consumed or abandoned (whitepaper 5.4.2-
+ * 5.4.4 zeroes the chaining key and ephemeral keys): the chaining key, and an initiator's
+ * ephemeral private key. The hash is public input digested and stays.
+ */
+export function wipeHandshakeState(state: InitiatorState | ResponderState | null | undefined): void {
+  if (state == null) return;
+  wipe(state.symmetric.chainingKey);
+  if ('ephemeralPrivate' in state) wipe(state.ephemeralPrivate);
 }
 
 /** A static key pair: S_priv, S_pub. */
@@ -77,7 +88,10 @@ export function writeMessage1(
   mixChain(s, ephemeral);
   /* es */
   const es = dh(ephemeralPrivate, remoteStatic);
-  if (es === null) return null;
+  if (es === null) {
+    wipe(s.chainingKey);
+    return null;
+  }
   const kEs = mixKey(s, es);
   wipe(es);
   /* s */
@@ -87,7 +101,8 @@ export function writeMessage1(
   /* {payload} */
   const encryptedPayload = encryptAndHash(s, kSs, payload);
   return {
-    state: { symmetric: s, ephemeralPrivate: Uint8Array.from(ephemeralPrivate) },
+    // A copy the session wipes when the handshake completes or is abandoned; the caller wipes its own.
+    state: { symmetric: s, ephemeralPrivate: secretCopy(ephemeralPrivate) },
     ephemeral,
     encryptedStatic,
     encryptedPayload,
@@ -110,12 +125,18 @@ export function readMessage1Static(
   mixChain(s, ephemeral);
   /* es */
   const es = dh(local.privateKey, ephemeral);
-  if (es === null) return null;
+  if (es === null) {
+    wipe(s.chainingKey);
+    return null;
+  }
   const kEs = mixKey(s, es);
   wipe(es);
   /* s */
   const remoteStatic = decryptAndHash(s, kEs, encryptedStatic);
-  if (remoteStatic === null) return null;
+  if (remoteStatic === null) {
+    wipe(s.chainingKey);
+    return null;
+  }
   return { symmetric: s, remoteEphemeral: Uint8Array.from(ephemeral), remoteStatic };
 }
 
@@ -130,7 +151,10 @@ export function readMessage1Payload(
   const kSs = mixKey(s, staticStatic);
   /* {payload} */
   const payload = decryptAndHash(s, kSs, encryptedPayload);
-  if (payload === null) return null;
+  if (payload === null) {
+    wipe(s.chainingKey);
+    return null;
+  }
   return { state: { ...partial, symmetric: s }, payload };
 }
 
@@ -150,7 +174,10 @@ export function writeMessage2(
   const ee = dh(ephemeralPrivate, state.remoteEphemeral);
   /* se */
   const se = dh(ephemeralPrivate, state.remoteStatic);
-  if (ee === null || se === null) return null;
+  if (ee === null || se === null) {
+    wipe(ee, se, s.chainingKey);
+    return null;
+  }
   mixChain(s, ee);
   mixChain(s, se);
   wipe(ee, se);
@@ -177,7 +204,10 @@ export function readMessage2(
   const ee = dh(state.ephemeralPrivate, ephemeral);
   /* se */
   const se = dh(localPrivate, ephemeral);
-  if (ee === null || se === null) return null;
+  if (ee === null || se === null) {
+    wipe(ee, se, s.chainingKey);
+    return null;
+  }
   mixChain(s, ee);
   mixChain(s, se);
   wipe(ee, se);
@@ -185,7 +215,10 @@ export function readMessage2(
   const k = mixKeyAndHash(s, psk);
   /* {payload} */
   const payload = decryptAndHash(s, k, encryptedPayload);
-  if (payload === null) return null;
+  if (payload === null) {
+    wipe(s.chainingKey);
+    return null;
+  }
   return { symmetric: s, payload };
 }
 
@@ -229,7 +262,11 @@ export function finishInitiation(
   msg: InitiationMessage,
 ): { state: ResponderState; timestamp: Uint8Array } | null {
   const r = readMessage1Payload(partial, staticStatic, msg.encryptedTimestamp);
-  if (r === null || r.payload.length !== TIMESTAMP_LENGTH) return null;
+  if (r === null) return null;
+  if (r.payload.length !== TIMESTAMP_LENGTH) {
+    wipe(r.state.symmetric.chainingKey);
+    return null;
+  }
   return { state: r.state, timestamp: r.payload };
 }
 
@@ -257,6 +294,10 @@ export function consumeResponse(
   msg: ResponseMessage,
 ): SymmetricState | null {
   const r = readMessage2(state, localPrivate, msg.ephemeral, psk ?? ZERO_PSK, msg.encryptedNothing);
-  if (r === null || r.payload.length !== 0) return null;
+  if (r === null) return null;
+  if (r.payload.length !== 0) {
+    wipe(r.symmetric.chainingKey);
+    return null;
+  }
   return r.symmetric;
 }

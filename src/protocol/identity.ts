@@ -3,7 +3,7 @@
  * device. Changing the private key bumps `version`, which tells each tunnel to drop its sessions
  * and recompute DH(S_priv, S_pub_peer) (the whitepaper's precomputable static-static value).
  */
-import { wipe } from '../crypto/bytes.js';
+import { secretCopy, wipe } from '../crypto/bytes.js';
 import { publicKeyOf } from '../crypto/x25519.js';
 import type { StaticKeys } from './handshake.js';
 
@@ -32,9 +32,7 @@ export class LocalIdentity {
     if (old !== null && privateKey !== null && Buffer.compare(old.privateKey, privateKey) === 0) return false;
     if (old) wipe(old.privateKey);
     this.#keys =
-      privateKey === null
-        ? null
-        : { privateKey: Uint8Array.from(privateKey), publicKey: publicKeyOf(privateKey) };
+      privateKey === null ? null : { privateKey: secretCopy(privateKey), publicKey: publicKeyOf(privateKey) };
     this.#version++;
     return true;
   }

@@ -12,6 +12,7 @@ import {
   createResponse,
   finishInitiation,
   transportKeys,
+  wipeHandshakeState,
   type InitiatorState,
   type ResponderState,
 } from './handshake.js';
@@ -73,7 +74,7 @@ export class Session<Owner = unknown> {
   abandonHandshake(): void {
     if (this.#handshake === null) return;
     this.indices.release(this.#handshake.localIndex);
-    wipe(this.#handshake.initiator?.ephemeralPrivate);
+    wipeHandshakeState(this.#handshake.initiator);
     this.#handshake = null;
   }
 
@@ -120,7 +121,8 @@ export class Session<Owner = unknown> {
     const symmetric = consumeResponse(hs.initiator, keys.privateKey, psk, msg);
     if (symmetric === null) return 'failed';
     const tk = transportKeys(symmetric, true);
-    wipe(symmetric.chainingKey, hs.initiator.ephemeralPrivate);
+    wipe(symmetric.chainingKey);
+    wipeHandshakeState(hs.initiator);
     // The handshake's index now names the keypair: move it, do not free it.
     this.#handshake = null;
     this.#install(new Keypair(tk.sendKey, tk.receiveKey, hs.localIndex, msg.sender, true, now));
@@ -155,6 +157,10 @@ export class Session<Owner = unknown> {
   /** Forgets everything: key zeroing after 3 × REJECT_AFTER_TIME, or peer removal. */
   clear(): void {
     this.abandonHandshake();
+    // DH(S_priv, S_pub_peer) is as secret as a key; recomputed if the peer handshakes again.
+    wipe(this.#staticStatic);
+    this.#staticStatic = null;
+    this.#staticStaticVersion = -1;
     if (this.#keypairs === null) return;
     for (const d of this.#keypairs.clear()) this.indices.release(d.localIndex);
   }

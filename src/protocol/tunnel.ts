@@ -20,11 +20,11 @@ import {
   REKEY_TIMEOUT_JITTER_MAX_MS,
   REKEY_TIMEOUT_MS,
 } from '../constants.js';
-import { BytePool } from '../crypto/bytes.js';
+import { BytePool, secretCopy, wipe } from '../crypto/bytes.js';
 import { tai64nAfter } from '../crypto/tai64n.js';
 import { CookieGenerator, type RandomSource } from './cookie.js';
 import type { TunnelObserver } from './events.js';
-import { createInitiation, type ResponderState } from './handshake.js';
+import { createInitiation, wipeHandshakeState, type ResponderState } from './handshake.js';
 import { IndexTable } from './indices.js';
 import type { LocalIdentity } from './identity.js';
 import type { CookieReplyMessage, InitiationMessage, ResponseMessage, TransportMessage } from './messages.js';
@@ -148,7 +148,7 @@ export class Tunnel {
       throw new TypeError('presharedKey must be 32 bytes');
     this.#identity = o.identity;
     this.remotePublic = PUBLIC_KEYS.copy(o.remotePublic);
-    this.presharedKey = o.presharedKey ? Uint8Array.from(o.presharedKey) : null;
+    this.presharedKey = o.presharedKey ? secretCopy(o.presharedKey) : null;
     this.mtu = o.mtu ?? DEFAULT_MTU;
     this.#random = o.random;
     this.#timestamp = o.timestamp;
@@ -331,14 +331,18 @@ export class Tunnel {
     if (keys === null || ss === null) return null; // no key, our own key, or a low-order peer key
     this.#lastSentHandshake = now;
     const localIndex = this.session.beginInitiation();
+    // E_priv: the handshake state keeps its own copy (wiped by the session when the handshake
+    // completes or is abandoned), so this one is wiped at once.
+    const ephemeralPrivate = this.#random(KEY_LENGTH);
     const created = createInitiation(
       keys,
       this.remotePublic,
       ss,
       localIndex,
-      this.#random(KEY_LENGTH),
+      ephemeralPrivate,
       this.#timestamp(),
     );
+    wipe(ephemeralPrivate);
     if (created === null) {
       this.session.abandonHandshake();
       return null;
@@ -396,6 +400,21 @@ export class Tunnel {
     now: number,
   ): TunnelResult {
     const r = this.session.finishInitiation(partial, msg);
+    // Consumed here whatever happens: the chaining keys of both halves are wiped on return.
+    try {
+      return this.#consumeVerifiedInitiation(r, msg, from, now);
+    } finally {
+      wipeHandshakeState(partial);
+      wipeHandshakeState(r?.state);
+    }
+  }
+
+  #consumeVerifiedInitiation(
+    r: { state: ResponderState; timestamp: Uint8Array } | null,
+    msg: InitiationMessage,
+    from: Endpoint | null,
+    now: number,
+  ): TunnelResult {
     if (r === null) return drop('handshake-failed');
     // Replay and flood checks come after decryption (the timestamp is inside) and before any state changes.
     if (this.#lastTimestamp !== null && !tai64nAfter(r.timestamp, this.#lastTimestamp))
@@ -583,9 +602,21 @@ export class Tunnel {
     this.observer?.({ kind: 'sessions-expired' });
   }
 
+  /**
+   * Replaces (null: removes) the preshared key Q. The old key is wiped, not left to the garbage
+   * collector: a snapshot taken earlier sees zeros rather than a key that is no longer configured.
+   */
+  setPresharedKey(psk: Uint8Array | null): void {
+    if (psk !== null && psk.length !== KEY_LENGTH) throw new TypeError('presharedKey must be 32 bytes');
+    const old = this.presharedKey;
+    this.presharedKey = psk === null ? null : secretCopy(psk);
+    wipe(old);
+  }
+
   /** The peer is being removed: free its indices and wipe its keys. */
   destroy(): void {
     this.session.clear();
+    wipe(this.presharedKey);
     this.timers.stopAll();
     this.#staged = NOTHING_STAGED;
     this.#cookieGenerator?.wipe();
