@@ -12,7 +12,7 @@
  * A driver that moves transport data in batches keeps no Device type: tests run it against a
  * Device, and nothing stops a fake.
  */
-import type { Endpoint } from '../io/bind.js';
+import type { Endpoint, RawBatch } from '../io/bind.js';
 import type { TunnelResult } from '../protocol/results.js';
 import type { Tunnel } from '../protocol/tunnel.js';
 import type { AllowedIPs } from '../routing/allowed-ips.js';
@@ -71,6 +71,35 @@ export interface DataPathHost {
   receiveMessage(buf: Uint8Array, at: number, length: number, from: MessageSource): void;
   /** The TUN reader stopped on an error. */
   tunReadFailed(err: Error & { code?: string }): void;
+}
+
+/**
+ * The TUN as the fast path sees it (LinuxTun on an offload TUN, or a packetPair() stand-in): read
+ * batches into fixed slots (slot i at i * TUN_SLOT_STRIDE + TUN_HEADROOM, vnet header first), and
+ * one coalescing write of packets lying in one buffer. No packet becomes an object.
+ */
+export interface BatchTun {
+  readonly slots: Uint8Array;
+  readonly slotLengths: Int32Array;
+  startRaw(onBatch: (count: number) => void, onError: (err: Error) => void): void;
+  writeCoalesced(buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): void;
+}
+
+/** The UDP side as the fast path sees it (LinuxBind): receive batches in place, GSO sends. */
+export interface BatchBind {
+  readonly stats: { datagramsReceived: number };
+  /** Whether the last send's sticky source was refused by the kernel (and sent without it). */
+  readonly sourceRefused: boolean;
+  startRaw(onBatch: (batch: RawBatch) => void): void;
+  /** Sends datagrams [first, first + count) of one buffer to `to`; how many the kernel took. */
+  sendSegments(
+    buffer: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    first: number,
+    count: number,
+    to: Endpoint,
+  ): number;
 }
 
 /**

@@ -18,7 +18,7 @@ import type { TunDevice } from '../io/tun.js';
 import { wipeHandshakeState } from '../protocol/handshake.js';
 import { IndexTable } from '../protocol/indices.js';
 import { LocalIdentity } from '../protocol/identity.js';
-import { messageType, parseMessage, type TransportMessage } from '../protocol/messages.js';
+import { parseMessage, type TransportMessage } from '../protocol/messages.js';
 import {
   INITIATION_SIZE,
   MESSAGE_TYPE_COOKIE_REPLY,
@@ -460,7 +460,7 @@ export class Device implements UapiTarget, DataPathHost {
 
   /** Sends whatever a Tunnel asked for to its peer's current endpoint. */
   transmit(peer: Peer, r: TunnelResult): void {
-    if (r.kind === 'none' || r.datagrams === undefined) return;
+    if (r.kind !== 'toNetwork' && r.kind !== 'toTunnel') return;
     if (r.datagrams.length === 0 || !this.#up) return;
     const endpoint = this.sendEndpoint(peer);
     if (endpoint === null) {
@@ -571,7 +571,7 @@ export class Device implements UapiTarget, DataPathHost {
       const d = datagrams[i]!;
       const src = sources[i]!;
       // Transport data of any length the batch takes; the rest goes through the one dispatch.
-      if (batch !== null && d.length >= TRANSPORT_MIN_SIZE && messageType(d) === MESSAGE_TYPE_TRANSPORT) {
+      if (batch !== null && d.length >= TRANSPORT_MIN_SIZE && readType(d, 0) === MESSAGE_TYPE_TRANSPORT) {
         batch.receiveTransport(d, src, now, toTun);
         continue;
       }
@@ -666,9 +666,10 @@ export class Device implements UapiTarget, DataPathHost {
     const r = tunnel.consumeTransport(msg, copyEndpoint(src), now);
     const peer = this.#peerOfTunnel.get(tunnel)!;
     if (r.kind === 'toTunnel') toTun.push(r.packet);
-    else if (r.kind === 'drop') {
-      this.drops.count(r.reason);
-      if (this.peerLog !== null) this.#logRefused(peer, r.reason);
+    const refused = r.kind === 'drop' ? r.reason : r.kind === 'toNetwork' ? r.refused : undefined;
+    if (refused !== undefined) {
+      this.drops.count(refused);
+      if (this.peerLog !== null) this.#logRefused(peer, refused);
     }
     this.transmit(peer, r);
   }

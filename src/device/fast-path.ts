@@ -24,14 +24,20 @@
  * uses plain TUN and UDP I/O).
  */
 import { MESSAGE_TYPE_TRANSPORT, TRANSPORT_HEADER_SIZE, TRANSPORT_MIN_SIZE } from '../constants.js';
-import type { LinuxBind, RawBatch } from '../io/bind.js';
+import type { RawBatch } from '../io/bind.js';
 import { LOCAL_RECORD, localIfindex, stickySource, UDP_SLOT_STRIDE } from '../io/bind.js';
 import { loadNative, type NativeAddon } from '../io/native.js';
-import { ipLength, TUN_HEADROOM, TUN_SLOT_STRIDE, VNET_HEADER_LENGTH, type LinuxTun } from '../io/tun.js';
+import { ipLength, TUN_HEADROOM, TUN_SLOT_STRIDE, VNET_HEADER_LENGTH } from '../io/tun.js';
 import type { Keypair } from '../protocol/keypairs.js';
 import { toNetwork } from '../protocol/results.js';
 import type { Endpoint, Tunnel } from '../protocol/tunnel.js';
-import { countSent, type DataPathHost, type MessageSource } from './data-path.js';
+import {
+  countSent,
+  type BatchBind,
+  type BatchTun,
+  type DataPathHost,
+  type MessageSource,
+} from './data-path.js';
 import { DROP_INDEX } from './drops.js';
 import { acceptRun } from './inner-rule.js';
 import type { Peer } from './peer.js';
@@ -47,8 +53,8 @@ const BATCH_ERROR = DROP_INDEX['batch-error'];
 
 export class FastPath {
   readonly #device: DataPathHost;
-  readonly #tun: LinuxTun;
-  readonly #bind: LinuxBind;
+  readonly #tun: BatchTun;
+  readonly #bind: BatchBind;
   readonly #native: NativeAddon;
   // Outbound arena: sealed datagram k at txBytes[txOffsets[k] .. + txLengths[k]).
   readonly #txBytes = new Uint8Array(TX_ARENA_BYTES);
@@ -82,7 +88,7 @@ export class FastPath {
     localIfindex: 0,
   };
 
-  constructor(device: DataPathHost, tun: LinuxTun, bind: LinuxBind) {
+  constructor(device: DataPathHost, tun: BatchTun, bind: BatchBind) {
     this.#device = device;
     this.#tun = tun;
     this.#bind = bind;

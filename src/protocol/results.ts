@@ -35,8 +35,13 @@ export type DropReason = (typeof DROP_REASONS)[number];
 export type TunnelResult =
   /** Nothing to do (a keepalive arrived, a cookie was stored, a timer had nothing due). */
   | { readonly kind: 'none' }
-  /** Datagrams to send to the peer's endpoint, in order. */
-  | { readonly kind: 'toNetwork'; readonly datagrams: Uint8Array[] }
+  /**
+   * Datagrams to send to the peer's endpoint, in order. `refused` is set when the input itself
+   * was refused for that reason although it released these datagrams (an authenticated transport
+   * packet whose content is refused may have confirmed a session and flushed staged packets): a
+   * drop all the same, which the caller counts.
+   */
+  | { readonly kind: 'toNetwork'; readonly datagrams: Uint8Array[]; readonly refused?: DropReason }
   /** A decrypted IP packet for the TUN, plus any datagrams that must also go out now. */
   | {
       readonly kind: 'toTunnel';
@@ -49,16 +54,7 @@ export type TunnelResult =
    * packet whose content is refused (not IP, wrong source) has still roamed and been counted, as
    * in the kernel.
    */
-  | {
-      readonly kind: 'drop';
-      readonly reason: DropReason;
-      /**
-       * Datagrams that must still go out although the input was refused: an authenticated
-       * transport packet whose content is refused may have released staged packets (its reason
-       * is counted all the same, on every data path).
-       */
-      readonly datagrams?: Uint8Array[];
-    };
+  | { readonly kind: 'drop'; readonly reason: DropReason };
 
 export const NONE: TunnelResult = { kind: 'none' };
 

@@ -635,5 +635,5 @@ function sameAddress(a: Endpoint | null, b: Endpoint): boolean {
 
 /** A refused input that still has datagrams to send (none: a plain drop). */
 function refused(reason: DropReason, datagrams: Uint8Array[]): TunnelResult {
-  return datagrams.length > 0 ? { kind: 'drop', reason, datagrams } : drop(reason);
+  return datagrams.length > 0 ? { kind: 'toNetwork', datagrams, refused: reason } : drop(reason);
 }
