@@ -101,6 +101,11 @@ const ENVIRONMENT: readonly { readonly name: string; readonly value: string; rea
     help: 'Turn the batched data path off: plain TUN, one datagram per packet, no UDP GSO/GRO.',
   },
   {
+    name: 'WGTS_THREADS',
+    value: 'N',
+    help: 'Threads for the transport crypto of big batches (default: the CPUs, at most 8; 1: one).',
+  },
+  {
     name: 'WGTS_WARMUP',
     value: '0',
     help: 'Skip the 0.3 s JIT warm-up of the data path before the socket appears.',
