@@ -11,9 +11,10 @@
 // implementation a fresh pair is started, reached with one ping, and then pinged slowly
 // (`--interval`, default 0.2 s: every ping finds both daemons asleep and their caches cold, the
 // case the latency target is about; bench/run.mjs pings every 20 ms). Plain mode prints the ping
-// medians fresh, then after a 3 s iperf3 TCP load (--noload: without it). `--rounds N` repeats
-// the list, alternating its order. A variant `wgtsd~NAME` is wgtsd with the extra environment
-// given by --env-NAME (an A/B of flags in one run, e.g. --env-b8 'WGTS_V8_FLAGS=--interrupt-budget=8192').
+// medians fresh, then after a 3 s iperf3 TCP load, and that load's Gbit/s (--noload: no load).
+// `--rounds N` repeats the list, alternating its order. A variant `wgtsd~NAME` is wgtsd with the
+// extra environment given by --env-NAME (an A/B of flags in one run, e.g.
+// --env-b8 'WGTS_V8_FLAGS=--interrupt-budget=8192').
 //
 // Tracing modes (the fresh pings only; each slows the daemons, so compare implementations under
 // the same mode, never against an untraced RTT):
@@ -122,7 +123,9 @@ async function load(nsA, nsB) {
   const server = spawn(nsB, 'iperf3', ['-s', '-1', '-p', '5201']);
   try {
     await waitForTcpListen(nsB, 5201, 5_000);
-    await runBounded(nsA, 'iperf3', ['-c', INNER[1], '-p', '5201', '-t', '3'], 20_000);
+    const r = await runBounded(nsA, 'iperf3', ['-c', INNER[1], '-p', '5201', '-t', '3', '-J'], 20_000);
+    const j = JSON.parse(r.output.slice(r.output.indexOf('{'), r.output.lastIndexOf('}') + 1));
+    return (j.end?.sum_received?.bits_per_second ?? NaN) / 1e9;
   } finally {
     await server.stop();
   }
@@ -311,11 +314,11 @@ try {
         for (let i = 0; i < 2; i++) summarizeTrace(i === 0 ? 'A' : 'B', parseStrace(files[i]));
       } else {
         fresh = await slowPing(nsA);
-        if (!flagArg('noload')) await load(nsA, nsB);
+        const gbps = flagArg('noload') ? NaN : await load(nsA, nsB).catch(() => NaN);
         const after = await slowPing(nsA);
         console.log(
           `${impl.padEnd(20)} rtt median fresh ${median(fresh).toFixed(3)} ms, after load ${median(after).toFixed(3)} ms ` +
-            `(min ${Math.min(...fresh).toFixed(3)} / ${Math.min(...after).toFixed(3)})`,
+            `(min ${Math.min(...fresh).toFixed(3)} / ${Math.min(...after).toFixed(3)}); load tcp1 ${gbps.toFixed(2)} Gbit/s`,
         );
       }
     } finally {
