@@ -6,7 +6,8 @@
  * without their route, so it asks the kernel: the MTU of the route to the packet's destination
  * (a UDP connect and IP_MTU / IPV6_MTU, native/route-mtu.c), cached per destination and
  * forgotten whenever the kernel announces a route or address change (route-check.c's
- * NETLINK_ROUTE subscription, drained at most once a millisecond from the TUN batches), with a time limit as a backstop.
+ * NETLINK_ROUTE subscription, read by the event loop: src/io/route-watch.ts), with a time limit
+ * as a backstop.
  *
  * Cost on the data path: nothing for a packet whose length is already a multiple of 16 (padding
  * adds nothing) or whose padding cannot pass the route MTU... which we cannot know without asking,
@@ -16,6 +17,7 @@
  * cap never rises above the link MTU either way (padding less than the kernel would is harmless).
  */
 import { loadNative } from '../io/native.js';
+import { RouteWatch } from '../io/route-watch.js';
 import { paddedLength } from '../protocol/transport.js';
 
 /** Where route MTUs come from: the kernel (nativeRouteMtuSource) or a test's fake. */
@@ -91,18 +93,23 @@ export class RouteMtus {
   }
 }
 
-/** Route MTUs from the kernel of the daemon's namespace (native/route-mtu.c). */
+/**
+ * Route MTUs from the kernel of the daemon's namespace (native/route-mtu.c), forgotten on the
+ * change notifications of a RouteWatch of its own (read by the event loop: asking costs no
+ * system call).
+ */
 export function nativeRouteMtuSource(): RouteMtuSource {
   const native = loadNative();
-  let fd = native.routeCheckWatch(); // our own watch: draining it tells no one else
+  const watch = new RouteWatch(native);
+  let seen = watch.generation;
   return {
     lookup: (family, b, at) => native.routeMtu(family, b, at),
-    // Once closed, no watch: every answer is "changed", so nothing stale is ever kept.
-    changed: () => fd < 0 || native.routeCheckChanged(fd),
-    close: () => {
-      if (fd < 0) return;
-      native.closeFd(fd);
-      fd = -1;
+    // Once closed, every answer is "changed", so nothing stale is ever kept.
+    changed: () => {
+      if (!watch.changedSince(seen)) return false;
+      seen = watch.generation;
+      return true;
     },
+    close: () => watch.close(),
   };
 }

@@ -7,9 +7,9 @@
  * ifindex) after each route change. Both do it for IPv4 only (the kernel's send6 keeps a source
  * as long as the address is ours), and so do we, on the send path:
  *
- * - the bind's route watch says whether anything changed (drained at most once a millisecond, so
- *   a flood of sends costs no syscall each; a change within that millisecond is seen by the next
- *   send after it);
+ * - the bind's route watch says whether anything changed (src/io/route-watch.ts: the event loop
+ *   reads the kernel's notifications, so asking costs no system call; it is still asked at most
+ *   once a millisecond, and a change within that millisecond is seen by the next send after it);
  * - per peer, the last answer is kept with what it was asked for (remote, source, interface) and
  *   the change count it belongs to, so a peer whose endpoint object is renewed by every received
  *   packet asks the kernel once per real change, not once per packet;

@@ -50,8 +50,14 @@ const BULK_EVERY = 20;
 const BULK_PACKETS = 8;
 /** Segments per superpacket: 44 MTU-sized segments stay under 64 KB. */
 const BULK_SEGMENTS = 44;
-/** A round trip not back in this long ends the warm-up (a lost packet, no loopback). */
+/**
+ * A step not back in this long is sent again (a packet lost, or a handshake slow, on a loaded
+ * machine); after MAX_STALLS of them the warm-up ends (no loopback, a broken path). Ending at the
+ * first one left a daemon started on a busy machine cold: in 6 runs under a load average of 16
+ * here, 2 ended after 0 and 19 round trips.
+ */
 const STALL_MS = 500;
+const MAX_STALLS = 3;
 /** Read batch of the stand-in TUNs: the warm-up has one packet in flight. */
 const BATCH = 4;
 const MTU = 1420;
@@ -263,6 +269,7 @@ export async function warmUp(offloadFlags: number): Promise<WarmUpResult> {
       let finished = false;
       // A bulk burst in flight: the TCP payload bytes still to come out of Y's TUN.
       let bulkLeft = 0;
+      let stalls = 0;
       const finish = (why: string | null): void => {
         if (stall !== null) clearTimeout(stall);
         stall = null;
@@ -287,7 +294,14 @@ export async function warmUp(offloadFlags: number): Promise<WarmUpResult> {
             x.device.setUp(true);
           }
         }
-        stall = setTimeout(() => finish('a round trip did not come back'), STALL_MS).unref();
+        stall = setTimeout(() => {
+          stall = null;
+          if (++stalls >= MAX_STALLS) return finish(`${stalls} round trips did not come back`);
+          // The same step again (`done` has not moved); a late answer to the lost one only puts
+          // a second step in flight, which the next burst (unanswered echoes) takes back out.
+          bulkLeft = 0;
+          next();
+        }, STALL_MS).unref();
         if (burst) {
           // A burst of TSO superpackets instead of an echo: split, sealed and sent in GSO runs,
           // received in GRO batches, opened and coalesced again (the paths a TCP stream takes).

@@ -34,6 +34,7 @@
  * (SO_RCVBUFFORCE/SO_SNDBUFFORCE as root, else capped by net.core.[rw]mem_max), as wireguard-go.
  */
 import { errnoName, loadNative, systemError, type NativeAddon, type ReaderHandle } from './native.js';
+import { RouteWatch } from './route-watch.js';
 
 /** A UDP endpoint: a 4- or 16-byte address and a port (the protocol's Endpoint shape). */
 export interface Endpoint {
@@ -261,7 +262,8 @@ export class LinuxBind implements Bind {
   readonly #localWords: Uint32Array;
   #v4: UdpSocket | null = null;
   /** The route and address change watch behind routesChanged, opened on first use. */
-  #routeWatch: number | null = null;
+  #routeWatch: RouteWatch | null = null;
+  #routeSeen = 0;
   #v6: UdpSocket | null = null;
   #port = 0;
   #mark = 0;
@@ -304,10 +306,13 @@ export class LinuxBind implements Bind {
   routesChanged(): boolean {
     // Opened on first use: the first call reports a change, so every source is checked once.
     if (this.#routeWatch === null) {
-      this.#routeWatch = this.#native.routeCheckWatch();
+      this.#routeWatch = new RouteWatch(this.#native);
+      this.#routeSeen = this.#routeWatch.generation;
       return true;
     }
-    return this.#native.routeCheckChanged(this.#routeWatch);
+    if (!this.#routeWatch.changedSince(this.#routeSeen)) return false;
+    this.#routeSeen = this.#routeWatch.generation;
+    return true;
   }
 
   routeInterface(to: Endpoint): number {
@@ -610,7 +615,7 @@ export class LinuxBind implements Bind {
 
   close(): void {
     this.#closeSockets();
-    if (this.#routeWatch !== null) this.#native.closeFd(this.#routeWatch);
+    this.#routeWatch?.close();
     this.#routeWatch = null;
     this.#port = 0;
     this.#onDatagrams = null;

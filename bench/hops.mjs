@@ -1,0 +1,333 @@
+#!/usr/bin/env node
+// Per-hop latency of an idle ping through a pair of daemons (issue 11, latency target): where the
+// round trip's time goes inside each of the four daemon hops (A tun->udp, B udp->tun, B tun->udp,
+// A udp->tun), for wgtsd and for the anchors, side by side in one run.
+//
+//   node bench/hops.mjs [--impls wgtsd,boringtun] [--pings 30] [--interval 0.2] [--rounds 1]
+//                       [--noload] [--strace | --perf | --stat | --record] [--dump] [--keep DIR]
+//                       [--env-NAME 'K=V ...' with wgtsd~NAME in --impls]
+//
+// Topology as in bench/run.mjs (namespaces A and B over a veth, MTU 1420, IPv4 only). For each
+// implementation a fresh pair is started, reached with one ping, and then pinged slowly
+// (`--interval`, default 0.2 s: every ping finds both daemons asleep and their caches cold, the
+// case the latency target is about; bench/run.mjs pings every 20 ms). Plain mode prints the ping
+// medians fresh, then after a 3 s iperf3 TCP load, and that load's Gbit/s (--noload: no load).
+// `--rounds N` repeats the list, alternating its order. A variant `wgtsd~NAME` is wgtsd with the
+// extra environment given by --env-NAME (an A/B of flags in one run, e.g.
+// --env-b8 'WGTS_V8_FLAGS=--interrupt-budget=8192').
+//
+// Tracing modes (the fresh pings only; each slows the daemons, so compare implementations under
+// the same mode, never against an untraced RTT):
+//   --strace  strace -f -ttt -T on each daemon; prints per daemon the syscalls made, and per
+//             packet-carrying wake the time from the wake to the read, from the read to the
+//             send, and sample wakes with every syscall
+//   --perf    one `perf trace` of both daemons' I/O syscalls (one clock: the whole timeline) into
+//             DIR/IMPL.perf
+//   --stat    perf stat per thread (task clock, context switches) into DIR/IMPL.stat
+//   --record  perf record -g of both daemons into DIR/IMPL.data (with NODE_OPTIONS=--perf-basic-prof
+//             for JavaScript names)
+// --dump writes each daemon's output to DIR/IMPL-N.out (with WGTS_V8_FLAGS=--trace-deopt, say).
+// Needs root, iperf3, ping, and strace/perf for those modes. Everything created is removed at
+// the end; every run is bounded (ping count, 3 s iperf3).
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { setTimeout } from 'node:timers';
+import { join } from 'node:path';
+import {
+  cleanup,
+  createNamespace,
+  createVethPair,
+  ping,
+  spawn,
+  waitFor,
+  waitForTcpListen,
+} from '../dist/test/helpers/netns.js';
+import {
+  configureInterface,
+  genKeyPair,
+  implUnavailable,
+  startDaemon,
+} from '../dist/test/helpers/wg-peer.js';
+import { median, numberArg, runBounded, stringArg, flagArg, wgtsdEnv } from './lib.mjs';
+
+const rounds = numberArg('rounds', 1, 1, 20);
+const impls = Array.from({ length: rounds }, (_, r) => {
+  const list = stringArg('impls', 'wgtsd,boringtun').split(',').filter(Boolean);
+  return r % 2 === 0 ? list : list.reverse(); // alternate the order: drift hits all alike
+}).flat();
+const pings = numberArg('pings', 30, 3, 500);
+const interval = numberArg('interval', 0.2, 0.01, 2);
+const traced = flagArg('strace');
+const perf = flagArg('perf');
+const stat = flagArg('stat');
+const record = flagArg('record');
+const keep = stringArg('keep', '');
+const MTU = 1420;
+const PORTS = [51820, 51821];
+const OUTER = ['10.77.0.1', '10.77.0.2'];
+const INNER = ['10.78.0.1', '10.78.0.2'];
+const env = wgtsdEnv();
+
+function rtts(text) {
+  return [...text.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+}
+
+/**
+ * `wgtsd` or an anchor, or a wgtsd variant `wgtsd~NAME` whose extra environment is given by
+ * `--env-NAME 'K=V K=V'` (A/B of flags in one run, e.g. --env-budget 'WGTS_V8_FLAGS=--x').
+ */
+function variant(name) {
+  const [impl, label] = name.split('~');
+  if (label === undefined) return { impl, env };
+  const extra = Object.fromEntries(
+    stringArg(`env-${label}`, '')
+      .split(/\s+(?=[A-Z_]+=)/)
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  return { impl, env: { ...env, ...extra } };
+}
+
+async function startPair(nsA, nsB, name) {
+  const daemons = [];
+  const v = variant(name);
+  daemons.push(await startDaemon(nsA, v));
+  daemons.push(await startDaemon(nsB, v));
+  const keys = await Promise.all([genKeyPair(), genKeyPair()]);
+  await Promise.all(
+    [0, 1].map((i) =>
+      configureInterface(daemons[i], {
+        privateKey: keys[i].privateKey,
+        listenPort: PORTS[i],
+        mtu: MTU,
+        addresses: [`${INNER[i]}/24`],
+        peers: [
+          {
+            publicKey: keys[1 - i].publicKey,
+            endpoint: `${OUTER[1 - i]}:${PORTS[1 - i]}`,
+            allowedIps: [`${INNER[1 - i]}/32`],
+          },
+        ],
+      }),
+    ),
+  );
+  await waitFor(async () => (await ping(nsA, INNER[1], { count: 1, waitS: 1 })).ok, {
+    timeoutMs: 15_000,
+    intervalMs: 100,
+    what: 'a first ping through the tunnel',
+  });
+  return daemons;
+}
+
+async function load(nsA, nsB) {
+  const server = spawn(nsB, 'iperf3', ['-s', '-1', '-p', '5201']);
+  try {
+    await waitForTcpListen(nsB, 5201, 5_000);
+    const r = await runBounded(nsA, 'iperf3', ['-c', INNER[1], '-p', '5201', '-t', '3', '-J'], 20_000);
+    const j = JSON.parse(r.output.slice(r.output.indexOf('{'), r.output.lastIndexOf('}') + 1));
+    return (j.end?.sum_received?.bits_per_second ?? NaN) / 1e9;
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Parses one strace -f -ttt -T file into events {t, pid, call, ret, dur, line}. */
+function parseStrace(file) {
+  const out = [];
+  const pending = new Map();
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^(\d+)\s+(\d+\.\d+)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const [, pid, ts, rest] = m;
+    let text = rest;
+    if (text.includes('<unfinished ...>')) {
+      pending.set(pid, text.replace(/\s*<unfinished \.\.\.>$/, ''));
+      continue;
+    }
+    const resumed = /^<\.\.\. (\w+) resumed>(.*)$/.exec(text);
+    if (resumed) text = (pending.get(pid) ?? `${resumed[1]}(`) + resumed[2];
+    const call = /^(\w+)\(/.exec(text)?.[1];
+    if (!call) continue;
+    const ret = /\)\s+=\s+(-?\d+|\?)/.exec(text)?.[1];
+    const dur = Number(/<([\d.]+)>$/.exec(text)?.[1] ?? 0);
+    // -ttt stamps the call's start; an unfinished call's start is the earlier line's stamp.
+    out.push({ t: Number(ts), pid: Number(pid), call, ret: Number(ret), dur, line: text });
+  }
+  return out;
+}
+
+function summarizeTrace(name, events) {
+  // Per-thread syscall counts while the pings ran, and per-wake sequences: every epoll_wait that
+  // returned > 0 starts a wake; everything that thread did until its next epoll_wait is the wake.
+  const counts = new Map();
+  for (const e of events) counts.set(e.call, (counts.get(e.call) ?? 0) + 1);
+  const threads = new Set(events.map((e) => e.pid));
+  console.log(`  ${name}: ${events.length} syscalls on ${threads.size} thread(s) during ${pings} pings:`);
+  console.log(
+    '    ' +
+      [...counts]
+        .sort((a, b) => b[1] - a[1])
+        .map(([c, n]) => `${c} ${n}`)
+        .join(', '),
+  );
+  const wakes = [];
+  const byPid = new Map();
+  for (const e of events) {
+    if (!byPid.has(e.pid)) byPid.set(e.pid, []);
+    byPid.get(e.pid).push(e);
+  }
+  for (const list of byPid.values()) {
+    let cur = null;
+    for (const e of list) {
+      if (e.call === 'epoll_wait' || e.call === 'epoll_pwait') {
+        if (cur) wakes.push(cur);
+        cur = e.ret > 0 ? { start: e.t + e.dur, pid: e.pid, calls: [] } : null;
+        continue;
+      }
+      if (cur) cur.calls.push(e);
+    }
+    if (cur) wakes.push(cur);
+  }
+  // Wakes that carried a packet: a read/recv returning > 0 then a send/write.
+  const io = wakes.filter((w) =>
+    w.calls.some((c) => /^(read|recvmmsg|recvmsg|recvfrom)$/.test(c.call) && c.ret > 0),
+  );
+  const firstIo = (w) => w.calls.find((c) => /^(read|recvmmsg|recvmsg|recvfrom)$/.test(c.call) && c.ret > 0);
+  const lastOut = (w) =>
+    [...w.calls].reverse().find((c) => /^(write|writev|sendmmsg|sendmsg|sendto)$/.test(c.call));
+  const toRead = [];
+  const readToSend = [];
+  const wakeLen = [];
+  const perWake = [];
+  for (const w of io) {
+    const r = firstIo(w);
+    const s = lastOut(w);
+    toRead.push((r.t - w.start) * 1e6);
+    if (s) readToSend.push((s.t - r.t - r.dur) * 1e6);
+    const last = w.calls[w.calls.length - 1];
+    wakeLen.push((last.t + last.dur - w.start) * 1e6);
+    perWake.push(w.calls.length);
+  }
+  const f = (xs) => (xs.length ? median(xs).toFixed(0) : '-');
+  console.log(
+    `    packet wakes ${io.length}; median µs: wake->read ${f(toRead)}, read->send ${f(readToSend)}, ` +
+      `whole wake ${f(wakeLen)}; syscalls per wake ${f(perWake)}`,
+  );
+  const sample = io.slice(Math.floor(io.length / 2), Math.floor(io.length / 2) + 4);
+  for (const w of sample) {
+    console.log(`    wake at ${w.start.toFixed(6)} (tid ${w.pid}):`);
+    for (const c of w.calls.slice(0, 14))
+      console.log(`      +${((c.t - w.start) * 1e6).toFixed(0).padStart(5)} µs ${c.line.slice(0, 110)}`);
+  }
+}
+
+async function slowPing(nsA) {
+  const r = await ping(nsA, INNER[1], { count: pings, intervalS: interval, waitS: 1 });
+  return rtts(r.output);
+}
+
+const dir = keep || mkdtempSync(join(tmpdir(), 'lt-hops-'));
+if (keep) mkdirSync(keep, { recursive: true });
+try {
+  const nsA = await createNamespace();
+  const nsB = await createNamespace();
+  await createVethPair(nsA, nsB, { v4: [`${OUTER[0]}/24`, `${OUTER[1]}/24`] });
+  for (const impl of impls) {
+    const why = implUnavailable(variant(impl).impl);
+    if (why !== null) {
+      console.log(`${impl}: left out (${why})`);
+      continue;
+    }
+    const daemons = await startPair(nsA, nsB, impl);
+    try {
+      let fresh;
+      if (record) {
+        const file = join(dir, `${impl}.data`);
+        const pids = daemons.map((d) => d.proc.pid).join(',');
+        const tracer = spawn(null, 'perf', [
+          'record',
+          '-e',
+          'cpu-clock',
+          '-F',
+          '25000',
+          '-g',
+          '-p',
+          pids,
+          '-o',
+          file,
+        ]);
+        await new Promise((r) => setTimeout(r, 800));
+        fresh = await slowPing(nsA);
+        const closed = new Promise((r) => tracer.child.once('close', r));
+        tracer.child.kill('SIGINT');
+        await Promise.race([closed, new Promise((r) => setTimeout(r, 5000))]);
+        await tracer.stop();
+        console.log(`${impl} (perf record, pids ${pids}) rtt median ${median(fresh).toFixed(3)} ms; ${file}`);
+      } else if (stat) {
+        const file = join(dir, `${impl}.stat`);
+        const pids = daemons.map((d) => d.proc.pid).join(',');
+        const tracer = spawn(null, 'perf', [
+          'stat',
+          '--per-thread',
+          '-e',
+          'task-clock,context-switches,cycles:u,instructions:u,cycles:k,instructions:k,page-faults',
+          '-p',
+          pids,
+          '-o',
+          file,
+        ]);
+        await new Promise((r) => setTimeout(r, 500));
+        fresh = await slowPing(nsA);
+        const closed = new Promise((r) => tracer.child.once('close', r));
+        tracer.child.kill('SIGINT');
+        await Promise.race([closed, new Promise((r) => setTimeout(r, 3000))]);
+        await tracer.stop();
+        console.log(`${impl} (perf stat, pids ${pids}) rtt median ${median(fresh).toFixed(3)} ms`);
+        console.log(readFileSync(file, 'utf8'));
+      } else if (perf) {
+        const file = join(dir, `${impl}.perf`);
+        const pids = daemons.map((d) => d.proc.pid).join(',');
+        const tracer = spawn(null, 'perf', [
+          'trace',
+          '-p',
+          pids,
+          '-e',
+          'read,write,recvmmsg,recvfrom,sendmsg,sendto,sendmmsg,epoll_wait,epoll_pwait',
+          '-o',
+          file,
+        ]);
+        await new Promise((r) => setTimeout(r, 1000));
+        fresh = await slowPing(nsA);
+        await tracer.stop();
+        console.log(
+          `${impl} (perf trace, pids ${pids}) rtt median ${median(fresh).toFixed(3)} ms; trace in ${file}`,
+        );
+      } else if (traced) {
+        const files = daemons.map((_, i) => join(dir, `${impl}-${i === 0 ? 'A' : 'B'}.strace`));
+        const tracers = daemons.map((d, i) =>
+          spawn(null, 'strace', ['-f', '-ttt', '-T', '-o', files[i], '-p', String(d.proc.pid)]),
+        );
+        await new Promise((r) => setTimeout(r, 500));
+        fresh = await slowPing(nsA);
+        await Promise.all(tracers.map((t) => t.stop()));
+        console.log(`${impl} (traced) rtt median ${median(fresh).toFixed(3)} ms over ${fresh.length}`);
+        for (let i = 0; i < 2; i++) summarizeTrace(i === 0 ? 'A' : 'B', parseStrace(files[i]));
+      } else {
+        fresh = await slowPing(nsA);
+        const gbps = flagArg('noload') ? NaN : await load(nsA, nsB).catch(() => NaN);
+        const after = await slowPing(nsA);
+        console.log(
+          `${impl.padEnd(20)} rtt median fresh ${median(fresh).toFixed(3)} ms, after load ${median(after).toFixed(3)} ms ` +
+            `(min ${Math.min(...fresh).toFixed(3)} / ${Math.min(...after).toFixed(3)}); load tcp1 ${gbps.toFixed(2)} Gbit/s`,
+        );
+      }
+    } finally {
+      if (flagArg('dump'))
+        daemons.forEach((d, i) => writeFileSync(join(dir, `${impl}-${i}.out`), d.output()));
+      await Promise.all(daemons.map((d) => d.stop()));
+    }
+  }
+} finally {
+  await cleanup();
+  if (!keep) rmSync(dir, { recursive: true, force: true });
+}
