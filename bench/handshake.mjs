@@ -10,7 +10,8 @@
 // ROOT is a checkout with dist/ built (default: this one); `native` loads the addon first (the
 // daemon's case), `node` does not (X25519 on node:crypto).
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { URL, fileURLToPath, pathToFileURL } from 'node:url';
+import { performance } from 'node:perf_hooks';
 import { join, resolve } from 'node:path';
 
 const args = process.argv.slice(2);
