@@ -13,7 +13,7 @@ import { isAllZero, toHex } from '../../src/crypto/bytes.js';
 import { parseKeyBase64, parseKeyHex } from '../../src/crypto/keys.js';
 import { randomPooled } from '../../src/crypto/random.js';
 import { tai64nFromMillis } from '../../src/crypto/tai64n.js';
-import { generatePrivateKey } from '../../src/crypto/x25519.js';
+import { clampPrivateKey, generatePrivateKey } from '../../src/crypto/x25519.js';
 import { createInitiation, identifyInitiation, type InitiatorState } from '../../src/protocol/handshake.js';
 import { LocalIdentity } from '../../src/protocol/identity.js';
 import { IndexTable } from '../../src/protocol/indices.js';
@@ -256,7 +256,12 @@ test('the UAPI server wipes the private and preshared keys it decoded once the d
       `set=1\nprivate_key=${'a8'.repeat(32)}\npublic_key=${peer}\npreshared_key=${'b7'.repeat(32)}\n\n`,
     );
     assert.deepEqual(errnos(r.reply), [0]);
-    const set = target.applied.at(-1)!;
+    const set = target.received.at(-1)!;
+    assert.deepEqual(
+      target.applied.at(-1)!.privateKey,
+      clampPrivateKey(new Uint8Array(32).fill(0xa8)),
+      'what it got',
+    );
     assert.ok(set.privateKey instanceof Uint8Array);
     zero(set.privateKey, 'the decoded private key');
     zero(set.peers[0]!.presharedKey!, 'the decoded preshared key');
