@@ -7,23 +7,38 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { KEY_LENGTH } from '../constants.js';
-import { constantTimeEqual, isAllZero, parseHex, secretBytes, secretCopy, toHex, wipe } from './bytes.js';
+import {
+  constantTimeEqual,
+  decodeHexInto,
+  isAllZero,
+  secretBytes,
+  secretCopy,
+  toHex,
+  wipe,
+} from './bytes.js';
 import { clampPrivateKey, generatePrivateKey, publicKeyOf } from './x25519.js';
 
 // 42 free characters, then one whose low two bits are zero (index a multiple of 4), then '='.
 const BASE64_KEY_RE = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
-/** Decodes a key from wg's base64 form; null unless the text is canonical. */
+/**
+ * Decodes a key from wg's base64 form; null unless the text is canonical. Private and preshared
+ * keys come through here, so the bytes go straight into a `secretBytes` array (Buffer.from would
+ * leave a copy in Node's shared Buffer pool, and a small Uint8Array lives in the moving heap).
+ */
 export function parseKeyBase64(text: string): Uint8Array | null {
   if (!BASE64_KEY_RE.test(text)) return null;
-  return new Uint8Array(Buffer.from(text, 'base64'));
+  const out = secretBytes(KEY_LENGTH);
+  Buffer.from(out.buffer, out.byteOffset, out.length).write(text, 'base64');
+  return out;
 }
 
 /** Decodes a key from the UAPI's hex form; null unless exactly 64 lowercase hex digits. */
 export function parseKeyHex(text: string): Uint8Array | null {
   if (text.length !== KEY_LENGTH * 2) return null;
-  return parseHex(text);
+  const out = secretBytes(KEY_LENGTH);
+  return decodeHexInto(text, out) ? out : null;
 }
 
 export function keyToBase64(bytes: Uint8Array): string {

@@ -26,13 +26,14 @@
  * Socket path policy (directory, umask, stale sockets, removal) belongs to the daemon.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { wipe } from '../crypto/bytes.js';
 import { EIO, UapiError, errnoName } from './errno.js';
 import { UapiBudget, type BudgetHolder } from './budget.js';
 import { SET_CHUNK_ITEMS, encodeGet, parseSetChunks } from './codec.js';
 import { redactSecrets } from './redact.js';
 import { RequestReader, type ReaderEvent } from './reader.js';
 import type { SetLines } from './set-lines.js';
-import type { UapiTarget } from './types.js';
+import type { DeviceSet, UapiTarget } from './types.js';
 
 /** Where wireguard-go (and wgtsd) put an interface's UAPI socket. */
 export function uapiSocketPath(ifname: string): string {
@@ -258,12 +259,18 @@ export class UapiServer {
  */
 async function applySetInChunks(target: UapiTarget, lines: SetLines): Promise<number> {
   const check = parseSetChunks(lines, SET_CHUNK_ITEMS);
-  while (check.next().done !== true);
+  for (let c = check.next(); c.done !== true; c = check.next()) wipeKeys(c.value);
   for (const chunk of parseSetChunks(lines, SET_CHUNK_ITEMS)) {
     const errno = await target.apply(chunk);
+    wipeKeys(chunk); // the device keeps its own copies
     if (errno !== 0) return errno;
   }
   return 0;
+}
+
+/** Wipes the private and preshared keys a set decoded (key hygiene: no copy outlives its use). */
+function wipeKeys(set: DeviceSet): void {
+  wipe(set.privateKey, ...set.peers.map((p) => p.presharedKey));
 }
 
 /** What goes back for one request: text for the short errno replies, bytes for a get's body. */

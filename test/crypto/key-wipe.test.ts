@@ -8,10 +8,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isAllZero } from '../../src/crypto/bytes.js';
+import { join } from 'node:path';
+import { isAllZero, toHex } from '../../src/crypto/bytes.js';
+import { parseKeyBase64, parseKeyHex } from '../../src/crypto/keys.js';
 import { randomPooled } from '../../src/crypto/random.js';
 import { tai64nFromMillis } from '../../src/crypto/tai64n.js';
-import { generatePrivateKey } from '../../src/crypto/x25519.js';
+import { clampPrivateKey, generatePrivateKey } from '../../src/crypto/x25519.js';
 import { createInitiation, identifyInitiation, type InitiatorState } from '../../src/protocol/handshake.js';
 import { LocalIdentity } from '../../src/protocol/identity.js';
 import { IndexTable } from '../../src/protocol/indices.js';
@@ -22,6 +24,8 @@ import { Session } from '../../src/protocol/session.js';
 import { Tunnel } from '../../src/protocol/tunnel.js';
 import { DeviceNet, assertOk, deviceSet, peerUpdate } from '../helpers/device-net.js';
 import { datagramsOf, ipv4 } from '../helpers/pair.js';
+import { UapiServer } from '../../src/uapi/server.js';
+import { FakeTarget, errnos, rawExchange, tempDir } from '../uapi/helpers.js';
 
 const zero = (b: Uint8Array, what: string): void => assert.ok(isAllZero(b), `${what} is not wiped`);
 const nonzero = (b: Uint8Array, what: string): void => assert.ok(!isAllZero(b), `${what} is zero too early`);
@@ -225,4 +229,44 @@ test('a dropped keypair has its transport keys wiped; DH(S_priv, S_pub) is wiped
   zero(dropped[1]!.receiveKey, 'the previous keypair after clear');
   zero(dropped[2]!.sendKey, 'the current keypair after clear');
   zero(ss, 'the static-static DH after clear');
+});
+
+test('keys decoded from UAPI hex or wg base64 live outside the heap and its Buffer pool', () => {
+  const hex = parseKeyHex('a8'.repeat(32))!;
+  const b64 = parseKeyBase64(Buffer.alloc(32, 7).toString('base64'))!;
+  for (const k of [hex, b64]) {
+    // A view of a 32-byte ArrayBuffer of its own: not a slice of an 8 KiB pool, not on the heap.
+    assert.equal(k.buffer.byteLength, 32);
+    assert.equal(k.byteOffset, 0);
+  }
+  assert.equal(toHex(hex), 'a8'.repeat(32));
+  assert.equal(toHex(b64), '07'.repeat(32));
+});
+
+test('the UAPI server wipes the private and preshared keys it decoded once the device has applied them', async () => {
+  const tmp = tempDir('keywipe');
+  const target = new FakeTarget();
+  const server = new UapiServer(target, {});
+  const path = join(tmp.dir, 'ky.sock');
+  await server.listen(path);
+  try {
+    const peer = Buffer.alloc(32, 9).toString('hex');
+    const r = await rawExchange(
+      path,
+      `set=1\nprivate_key=${'a8'.repeat(32)}\npublic_key=${peer}\npreshared_key=${'b7'.repeat(32)}\n\n`,
+    );
+    assert.deepEqual(errnos(r.reply), [0]);
+    const set = target.received.at(-1)!;
+    assert.deepEqual(
+      target.applied.at(-1)!.privateKey,
+      clampPrivateKey(new Uint8Array(32).fill(0xa8)),
+      'what it got',
+    );
+    assert.ok(set.privateKey instanceof Uint8Array);
+    zero(set.privateKey, 'the decoded private key');
+    zero(set.peers[0]!.presharedKey!, 'the decoded preshared key');
+  } finally {
+    await server.close();
+    tmp.remove();
+  }
 });

@@ -29,12 +29,6 @@ function readableRegions(pid: number): Region[] {
   return out;
 }
 
-function countIn(haystack: Buffer, needle: Buffer): number {
-  let n = 0;
-  for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, at + 1)) n++;
-  return n;
-}
-
 /**
  * How many times each needle occurs in `pid`'s readable memory. Chunks overlap by one needle
  * length less one byte, so a copy straddling a chunk boundary is found exactly once.
@@ -70,5 +64,3 @@ export function countCopies(pid: number, needles: ReadonlyMap<string, Uint8Array
   }
   return counts;
 }
-
-export { countIn };

@@ -27,8 +27,23 @@ export const SAMPLE_SNAPSHOT: DeviceSnapshot = {
   peers: [],
 };
 
+/** `set` with its own copies of the secret keys, as a device keeps them (the server wipes the decoded ones). */
+function keepKeys(set: DeviceSet): DeviceSet {
+  const copy = (k: Uint8Array | null): Uint8Array | null => (k === null ? null : Uint8Array.from(k));
+  return {
+    ...set,
+    ...(set.privateKey === undefined ? {} : { privateKey: copy(set.privateKey) }),
+    peers: set.peers.map((p) =>
+      p.presharedKey === undefined ? p : { ...p, presharedKey: copy(p.presharedKey) },
+    ),
+  };
+}
+
 export class FakeTarget implements UapiTarget {
+  /** The applied sets, with the keys copied as they arrived. */
   readonly applied: DeviceSet[] = [];
+  /** The same sets as the server handed them over (its key buffers, wiped after apply). */
+  readonly received: DeviceSet[] = [];
   state: DeviceSnapshot;
   /** What apply resolves to (or, when a function, does). */
   onApply: (set: DeviceSet) => Promise<number> = () => Promise.resolve(0);
@@ -47,7 +62,8 @@ export class FakeTarget implements UapiTarget {
   async apply(set: DeviceSet): Promise<number> {
     const r = await this.onApply(set);
     if (r === 0) {
-      this.applied.push(set);
+      this.applied.push(keepKeys(set));
+      this.received.push(set);
       if (set.listenPort !== undefined) this.state = { ...this.state, listenPort: set.listenPort };
     }
     return r;
