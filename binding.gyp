@@ -1,7 +1,9 @@
 # The wgts native addon (native/, Node-API C): TUN, UDP (recvmmsg/sendmmsg), SO_MARK, batched
 # readers on Node's event loop, bulk ChaCha20-Poly1305 on Node's OpenSSL, TUN/UDP offloads.
 # Built by node-gyp into build/Release/wgts_native.node.
-# Linux only. -O2 replaces the -O3 of Node's common.gypi (the later flag wins).
+# Linux only. -O2 replaces the -O3 of Node's common.gypi (the later flag wins). Every size and
+# limit of the C code is in native/limits.h. scripts/asan.sh builds these same sources with
+# -fsanitize=address,undefined (through CFLAGS/LDFLAGS) in a scratch copy for CI's sanitizer job.
 {
   "targets": [
     {

@@ -21,6 +21,7 @@ const NOT_SETTINGS: Readonly<Record<string, string>> = {
   PATH: 'the standard search path, used to find ip, nft, resolvconf and the daemon',
   WGTSD_READY_FD: "the daemonising parent's private pipe to its child (src/daemon/daemonize.ts)",
   WGTSD_DETACHED: 'the daemonising parent telling its child it runs detached (src/daemon/daemonize.ts)',
+  WGTS_NATIVE_ADDON: "the sanitizer build of the addon for scripts/asan.sh's test run (src/io/native.ts)",
 };
 
 function sources(dir: string): string[] {
