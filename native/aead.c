@@ -76,7 +76,7 @@ typedef struct batch_task {
   const uint32_t *offs, *lens; /* native copies, indexed from 0 = entry `first` */
   uint32_t *out_lens;          /* sealBatch: the caller's lengths */
   int32_t *results;            /* openBatch: the caller's results */
-  bool keyed[WGTS_POOL_MAX];  /* thread k's context holds the key */
+  bool keyed[WGTS_POOL_MAX];   /* thread k's context holds the key */
   bool failed[WGTS_POOL_MAX];
 } batch_task;
 
@@ -153,8 +153,7 @@ static EVP_CIPHER_CTX *keyed_context(batch_task *t, unsigned thread) {
   EVP_CIPHER_CTX *c = t->seal ? t->a->enc[thread] : t->a->dec[thread];
   if (!t->keyed[thread]) {
     t->keyed[thread] = true; /* wiped when the thread is done, whether or not this worked */
-    if (EVP_CipherInit_ex(c, NULL, NULL, t->key, NULL, t->seal ? 1 : 0) != 1)
-      t->failed[thread] = true;
+    if (EVP_CipherInit_ex(c, NULL, NULL, t->key, NULL, t->seal ? 1 : 0) != 1) t->failed[thread] = true;
   }
   return t->failed[thread] ? NULL : c;
 }
@@ -288,8 +287,7 @@ static int run_batch(aead_ctx *a, batch_task *t, uint32_t count, uint64_t total)
   unsigned threads = by_bytes < 1 ? 1 : by_bytes < pool ? (unsigned)by_bytes : pool;
   memset(t->failed, 0, sizeof t->failed);
   memset(t->keyed, 0, sizeof t->keyed);
-  wgts_pool_run(a->pool, threads, t->seal ? seal_chunk : open_chunk, chunks_done, t, t->first,
-                count);
+  wgts_pool_run(a->pool, threads, t->seal ? seal_chunk : open_chunk, chunks_done, t, t->first, count);
   OPENSSL_cleanse(t->key, KEY_LEN);
   for (unsigned k = 0; k < threads; k++)
     if (t->failed[k]) return -1;
@@ -337,8 +335,8 @@ static napi_value open_batch(napi_env env, napi_callback_info info) {
   aead_ctx *a = get_aead(env);
   if (a == NULL) return wgts_throw_errno(env, "EVP", ENOMEM);
   if (key_arg(env, argv[0], &t) != 0) return NULL;
-  if (batch_args(env, argv + 1, a, &t, &count, 0, HEADER_LEN + TAG_LEN,
-                 MAX_PLAINTEXT + HEADER_LEN + TAG_LEN, &total) != 0)
+  if (batch_args(env, argv + 1, a, &t, &count, 0, HEADER_LEN + TAG_LEN, MAX_PLAINTEXT + HEADER_LEN + TAG_LEN,
+                 &total) != 0)
     goto fail;
   if (wgts_arg_typed(env, argv[6], napi_int32_array, "results", &res_v, &n_res) != 0) goto fail;
   if ((uint64_t)t.first + count > n_res) {
@@ -364,8 +362,7 @@ static napi_value set_threads(napi_env env, napi_callback_info info) {
   WGTS_ARGS(env, info, 1, argv);
   uint32_t n;
   if (wgts_arg_u32(env, argv[0], "threads", &n) != 0) return NULL;
-  if (n < 1 || n > WGTS_POOL_MAX)
-    return wgts_throw_range(env, "wgts_native: threads must be 1..64");
+  if (n < 1 || n > WGTS_POOL_MAX) return wgts_throw_range(env, "wgts_native: threads must be 1..64");
   aead_ctx *a = get_aead(env);
   if (a == NULL) return wgts_throw_errno(env, "EVP", ENOMEM);
   if (ensure_contexts(a, n) != 0) return wgts_throw_errno(env, "EVP_CIPHER_CTX_new", ENOMEM);

@@ -135,8 +135,8 @@ int wgts_pool_resize(wgts_pool *p, unsigned n) {
 
 unsigned wgts_pool_size(const wgts_pool *p) { return p->n_workers + 1; }
 
-void wgts_pool_run(wgts_pool *p, unsigned threads, wgts_pool_fn fn, wgts_pool_done_fn done,
-                   void *task, uint32_t first, uint32_t count) {
+void wgts_pool_run(wgts_pool *p, unsigned threads, wgts_pool_fn fn, wgts_pool_done_fn done, void *task,
+                   uint32_t first, uint32_t count) {
   if (threads > p->n_workers + 1) threads = p->n_workers + 1;
   if (threads > count) threads = count;
   if (threads <= 1) {

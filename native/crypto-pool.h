@@ -34,7 +34,7 @@ unsigned wgts_pool_size(const wgts_pool *p);
  * range is cut into contiguous chunks that the threads claim in index order; the caller claims
  * too, and takes over every chunk a worker has not started, so a worker the scheduler runs late
  * costs a wake-up, never the batch's time. Returns when every chunk is done. */
-void wgts_pool_run(wgts_pool *p, unsigned threads, wgts_pool_fn fn, wgts_pool_done_fn done,
-                   void *task, uint32_t first, uint32_t count);
+void wgts_pool_run(wgts_pool *p, unsigned threads, wgts_pool_fn fn, wgts_pool_done_fn done, void *task,
+                   uint32_t first, uint32_t count);
 
 #endif

@@ -32,10 +32,8 @@
 static napi_value set_dumpable(napi_env env, napi_callback_info info) {
   WGTS_ARGS(env, info, 1, argv);
   bool on;
-  if (napi_get_value_bool(env, argv[0], &on) != napi_ok)
-    return wgts_throw_type(env, "on must be a boolean");
-  if (prctl(PR_SET_DUMPABLE, on ? 1 : 0, 0, 0, 0) != 0)
-    return wgts_throw_errno(env, "prctl", errno);
+  if (napi_get_value_bool(env, argv[0], &on) != napi_ok) return wgts_throw_type(env, "on must be a boolean");
+  if (prctl(PR_SET_DUMPABLE, on ? 1 : 0, 0, 0, 0) != 0) return wgts_throw_errno(env, "prctl", errno);
   return NULL;
 }
 
