@@ -42,15 +42,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TAG_LEN 16
-#define HEADER_LEN 16
-#define KEY_LEN 32
-/* The most plaintext one datagram may carry: an IP packet's largest total length. */
-#define MAX_PLAINTEXT 65535u
-/* A batch is spread over more threads only when each gets at least this many bytes: below it,
- * waking a worker (a futex round trip, 5-40 µs here depending on load) costs about what the
- * crypto it takes over does (~0.9 µs per 1420-byte packet and thread). */
-#define THREAD_MIN_BYTES 32768u
+/* The most plaintext one datagram may carry is an IP packet's largest total length
+ * (WGTS_MAX_PAYLOAD); sizes and thread thresholds are in limits.h. */
 
 typedef struct aead_ctx {
   EVP_CIPHER *cipher; /* fetched once: an implicit fetch per init would cost a provider lookup */
@@ -68,7 +61,7 @@ typedef struct aead_ctx {
 typedef struct batch_task {
   aead_ctx *a;
   bool seal;
-  uint8_t key[KEY_LEN];
+  uint8_t key[WGTS_KEY_LEN];
   uint32_t receiver;
   uint64_t counter; /* the counter of entry `first` */
   uint32_t first;
@@ -80,7 +73,7 @@ typedef struct batch_task {
   bool failed[WGTS_POOL_MAX];
 } batch_task;
 
-static const uint8_t ZERO_KEY[KEY_LEN];
+static const uint8_t ZERO_KEY[WGTS_KEY_LEN];
 static const uint8_t ZERO_NONCE[12];
 
 void wgts_free_aead(void *data) {
@@ -141,10 +134,10 @@ static void make_nonce(uint8_t nonce[12], const uint8_t counter_le[8]) {
  * one empty message sealed (encrypt) or checked (decrypt, the tag is then wrong and ignored), so
  * the Poly1305 state is derived from the zero key too. */
 static void wipe_context(EVP_CIPHER_CTX *c, int enc) {
-  uint8_t tag[TAG_LEN] = {0};
+  uint8_t tag[WGTS_TAG_LEN] = {0};
   int outl = 0;
   if (EVP_CipherInit_ex(c, NULL, NULL, ZERO_KEY, ZERO_NONCE, enc) != 1) return;
-  if (!enc) EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, tag);
+  if (!enc) EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, WGTS_TAG_LEN, tag);
   EVP_CipherFinal_ex(c, tag, &outl);
 }
 
@@ -166,8 +159,8 @@ static void seal_chunk(void *arg, unsigned thread, uint32_t first, uint32_t coun
   if (c == NULL) return;
   for (uint32_t j = first - t->first; j < first - t->first + count; j++) {
     uint8_t *h = t->buf + t->offs[j];
-    uint8_t *p = h + HEADER_LEN;
-    size_t len = t->lens[j]; /* <= MAX_PLAINTEXT, checked */
+    uint8_t *p = h + WGTS_HEADER_LEN;
+    size_t len = t->lens[j]; /* <= WGTS_MAX_PAYLOAD, checked */
     int outl = 0, finl = 0;
     put_le32(h, 4);
     put_le32(h + 4, t->receiver);
@@ -176,11 +169,11 @@ static void seal_chunk(void *arg, unsigned thread, uint32_t first, uint32_t coun
     if (EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 1) != 1 ||
         (len > 0 && EVP_CipherUpdate(c, p, &outl, p, (int)len) != 1) ||
         EVP_CipherFinal_ex(c, p + outl, &finl) != 1 ||
-        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, p + len) != 1) {
+        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, WGTS_TAG_LEN, p + len) != 1) {
       t->failed[thread] = true;
       break;
     }
-    t->out_lens[t->first + j] = (uint32_t)(HEADER_LEN + len + TAG_LEN);
+    t->out_lens[t->first + j] = (uint32_t)(WGTS_HEADER_LEN + len + WGTS_TAG_LEN);
   }
 }
 
@@ -192,12 +185,12 @@ static void open_chunk(void *arg, unsigned thread, uint32_t first, uint32_t coun
   if (c == NULL) return;
   for (uint32_t j = first - t->first; j < first - t->first + count; j++) {
     uint8_t *h = t->buf + t->offs[j];
-    uint8_t *p = h + HEADER_LEN;
-    size_t len = (size_t)t->lens[j] - HEADER_LEN - TAG_LEN; /* lens >= 32, checked */
+    uint8_t *p = h + WGTS_HEADER_LEN;
+    size_t len = (size_t)t->lens[j] - WGTS_HEADER_LEN - WGTS_TAG_LEN; /* lens >= 32, checked */
     int outl = 0, finl = 0;
     make_nonce(nonce, h + 8);
     int ok = EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 0) == 1 &&
-             EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, p + len) == 1 &&
+             EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, WGTS_TAG_LEN, p + len) == 1 &&
              (len == 0 || EVP_CipherUpdate(c, p, &outl, p, (int)len) == 1) &&
              EVP_CipherFinal_ex(c, p + outl, &finl) == 1;
     t->results[t->first + j] = ok ? (int32_t)len : -1;
@@ -271,24 +264,24 @@ static int key_arg(napi_env env, napi_value v, batch_task *t) {
   uint8_t *key;
   size_t key_len;
   if (wgts_arg_bytes(env, v, "key", &key, &key_len) != 0) return -1;
-  if (key_len != KEY_LEN) {
+  if (key_len != WGTS_KEY_LEN) {
     wgts_throw_range(env, "wgts_native: key must be 32 bytes");
     return -1;
   }
-  memcpy(t->key, key, KEY_LEN);
+  memcpy(t->key, key, WGTS_KEY_LEN);
   return 0;
 }
 
 /* Runs the task over its batch on as many threads as the bytes pay for; 0, or -1 if a chunk
  * failed inside OpenSSL. */
 static int run_batch(aead_ctx *a, batch_task *t, uint32_t count, uint64_t total) {
-  uint64_t by_bytes = total / THREAD_MIN_BYTES;
+  uint64_t by_bytes = total / WGTS_THREAD_MIN_BYTES;
   unsigned pool = wgts_pool_size(a->pool);
   unsigned threads = by_bytes < 1 ? 1 : by_bytes < pool ? (unsigned)by_bytes : pool;
   memset(t->failed, 0, sizeof t->failed);
   memset(t->keyed, 0, sizeof t->keyed);
   wgts_pool_run(a->pool, threads, t->seal ? seal_chunk : open_chunk, chunks_done, t, t->first, count);
-  OPENSSL_cleanse(t->key, KEY_LEN);
+  OPENSSL_cleanse(t->key, WGTS_KEY_LEN);
   for (unsigned k = 0; k < threads; k++)
     if (t->failed[k]) return -1;
   return 0;
@@ -315,13 +308,14 @@ static napi_value seal_batch(napi_env env, napi_callback_info info) {
     wgts_throw_range(env, "wgts_native: counters would wrap past 2^64 - 1");
     goto fail;
   }
-  /* Plaintext starts HEADER_LEN after the offset and the tag needs TAG_LEN more. */
-  if (batch_args(env, argv + 3, a, &t, &count, HEADER_LEN + TAG_LEN, 0, MAX_PLAINTEXT, &total) != 0)
+  /* Plaintext starts WGTS_HEADER_LEN after the offset and the tag needs WGTS_TAG_LEN more. */
+  if (batch_args(env, argv + 3, a, &t, &count, WGTS_HEADER_LEN + WGTS_TAG_LEN, 0, WGTS_MAX_PAYLOAD, &total) !=
+      0)
     goto fail;
   if (run_batch(a, &t, count, total) != 0) return wgts_throw_errno(env, "EVP seal", EINVAL);
   return NULL;
 fail:
-  OPENSSL_cleanse(t.key, KEY_LEN);
+  OPENSSL_cleanse(t.key, WGTS_KEY_LEN);
   return NULL;
 }
 
@@ -335,8 +329,8 @@ static napi_value open_batch(napi_env env, napi_callback_info info) {
   aead_ctx *a = get_aead(env);
   if (a == NULL) return wgts_throw_errno(env, "EVP", ENOMEM);
   if (key_arg(env, argv[0], &t) != 0) return NULL;
-  if (batch_args(env, argv + 1, a, &t, &count, 0, HEADER_LEN + TAG_LEN, MAX_PLAINTEXT + HEADER_LEN + TAG_LEN,
-                 &total) != 0)
+  if (batch_args(env, argv + 1, a, &t, &count, 0, WGTS_HEADER_LEN + WGTS_TAG_LEN,
+                 WGTS_MAX_PAYLOAD + WGTS_HEADER_LEN + WGTS_TAG_LEN, &total) != 0)
     goto fail;
   if (wgts_arg_typed(env, argv[6], napi_int32_array, "results", &res_v, &n_res) != 0) goto fail;
   if ((uint64_t)t.first + count > n_res) {
@@ -348,7 +342,7 @@ static napi_value open_batch(napi_env env, napi_callback_info info) {
   if (run_batch(a, &t, count, total) != 0) return wgts_throw_errno(env, "EVP open", EINVAL);
   return NULL;
 fail:
-  OPENSSL_cleanse(t.key, KEY_LEN);
+  OPENSSL_cleanse(t.key, WGTS_KEY_LEN);
   return NULL;
 }
 

@@ -16,10 +16,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-/* Chunks per thread a batch is cut into: more balance a late or slow thread out, each costs a
- * claim (one atomic add) and a few hundred nanoseconds of per-chunk setup in the caller's fn. */
-#define CHUNKS_PER_THREAD 4
-
 typedef struct worker {
   pthread_t tid;
   pthread_cond_t wake;
@@ -144,7 +140,7 @@ void wgts_pool_run(wgts_pool *p, unsigned threads, wgts_pool_fn fn, wgts_pool_do
     if (done != NULL) done(task, 0);
     return;
   }
-  uint32_t n_chunks = threads * CHUNKS_PER_THREAD < count ? threads * CHUNKS_PER_THREAD : count;
+  uint32_t n_chunks = threads * WGTS_CHUNKS_PER_THREAD < count ? threads * WGTS_CHUNKS_PER_THREAD : count;
   pthread_mutex_lock(&p->lock);
   p->fn = fn;
   p->done_fn = done;

@@ -8,10 +8,9 @@
 #ifndef WGTS_CRYPTO_POOL_H
 #define WGTS_CRYPTO_POOL_H
 
-#include <stdint.h>
+#include "limits.h"
 
-/* Most threads one pool runs (the calling thread included). */
-#define WGTS_POOL_MAX 64
+#include <stdint.h>
 
 typedef struct wgts_pool wgts_pool;
 

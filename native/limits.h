@@ -73,4 +73,18 @@
 /* The largest message thrown with an errno (syscall name, strerror text, symbolic name). */
 #define WGTS_ERROR_MESSAGE 192
 
+/* A ChaCha20-Poly1305 transport key and an X25519 key or point (whitepaper 5.4.6, RFC 7748). */
+#define WGTS_KEY_LEN 32u
+
+/* Transport crypto on several threads (aead.c, crypto-pool.c). A batch is spread over more threads
+ * only when each gets at least WGTS_THREAD_MIN_BYTES: below it, waking a worker (a futex round
+ * trip, 5-40 µs here depending on load) costs about what the crypto it takes over does (~0.9 µs
+ * per 1420-byte packet and thread). A pool runs at most WGTS_POOL_MAX threads (the caller
+ * included), and a batch is cut into WGTS_CHUNKS_PER_THREAD chunks per thread: more balance a
+ * late or slow thread out, each costs a claim (one atomic add) and a few hundred nanoseconds of
+ * per-chunk setup. */
+#define WGTS_THREAD_MIN_BYTES 32768u
+#define WGTS_POOL_MAX 64
+#define WGTS_CHUNKS_PER_THREAD 4
+
 #endif

@@ -27,8 +27,6 @@
 #include <openssl/evp.h>
 #include <sys/prctl.h>
 
-#define X25519_LEN 32
-
 static napi_value set_dumpable(napi_env env, napi_callback_info info) {
   WGTS_ARGS(env, info, 1, argv);
   bool on;
@@ -46,11 +44,11 @@ static napi_value get_dumpable(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* A Uint8Array of exactly X25519_LEN bytes, or a thrown TypeError. */
+/* A Uint8Array of exactly WGTS_KEY_LEN bytes, or a thrown TypeError. */
 static int arg_key(napi_env env, napi_value v, const char *what, uint8_t **data) {
   size_t len;
   if (wgts_arg_bytes(env, v, what, data, &len) != 0) return -1;
-  if (len != X25519_LEN) {
+  if (len != WGTS_KEY_LEN) {
     wgts_throw_type(env, "x25519: keys and output are 32 bytes");
     return -1;
   }
@@ -64,19 +62,19 @@ static napi_value x25519(napi_env env, napi_callback_info info) {
   if (arg_key(env, argv[1], "private key", &priv) != 0) return NULL;
   if (arg_key(env, argv[2], "public key", &pub) != 0) return NULL;
   int ok = 0;
-  EVP_PKEY *mine = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, X25519_LEN);
-  EVP_PKEY *theirs = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, pub, X25519_LEN);
+  EVP_PKEY *mine = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, WGTS_KEY_LEN);
+  EVP_PKEY *theirs = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, pub, WGTS_KEY_LEN);
   EVP_PKEY_CTX *ctx = mine == NULL ? NULL : EVP_PKEY_CTX_new_from_pkey(NULL, mine, NULL);
   if (ctx != NULL && theirs != NULL && EVP_PKEY_derive_init(ctx) == 1 &&
       EVP_PKEY_derive_set_peer(ctx, theirs) == 1) {
-    size_t len = X25519_LEN;
-    ok = EVP_PKEY_derive(ctx, out, &len) == 1 && len == X25519_LEN;
+    size_t len = WGTS_KEY_LEN;
+    ok = EVP_PKEY_derive(ctx, out, &len) == 1 && len == WGTS_KEY_LEN;
   }
   /* A refused derive may have left part of a result: the caller must see all zeros or a secret.
    * Its error stays on OpenSSL's per-thread queue, where node:crypto's next call would find it
    * and fail (a DER import right after a low-order point did): clear it. */
   if (!ok) {
-    OPENSSL_cleanse(out, X25519_LEN);
+    OPENSSL_cleanse(out, WGTS_KEY_LEN);
     ERR_clear_error();
   }
   EVP_PKEY_CTX_free(ctx);
@@ -92,9 +90,9 @@ static napi_value x25519_public(napi_env env, napi_callback_info info) {
   uint8_t *out, *priv;
   if (arg_key(env, argv[0], "out", &out) != 0) return NULL;
   if (arg_key(env, argv[1], "private key", &priv) != 0) return NULL;
-  EVP_PKEY *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, X25519_LEN);
-  size_t len = X25519_LEN;
-  int ok = key != NULL && EVP_PKEY_get_raw_public_key(key, out, &len) == 1 && len == X25519_LEN;
+  EVP_PKEY *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, WGTS_KEY_LEN);
+  size_t len = WGTS_KEY_LEN;
+  int ok = key != NULL && EVP_PKEY_get_raw_public_key(key, out, &len) == 1 && len == WGTS_KEY_LEN;
   EVP_PKEY_free(key);
   if (!ok) {
     ERR_clear_error();
