@@ -10,12 +10,12 @@
  * per-packet path does.
  */
 import { TRANSPORT_HEADER_SIZE } from '../constants.js';
-import type { Bind, Endpoint } from '../io/bind.js';
+import type { Bind } from '../io/bind.js';
 import type { NativeAddon } from '../io/native.js';
 import { toNetwork } from '../protocol/results.js';
 import { paddedLength } from '../protocol/transport.js';
 import { Arena } from './batch-arena.js';
-import { countSent, type DataPathHost } from './data-path.js';
+import { countSent, type BatchBind, type DataPathHost } from './data-path.js';
 import type { Peer } from './peer.js';
 
 export class BatchSend {
@@ -119,16 +119,7 @@ export class BatchSend {
 }
 
 /** A bind that sends runs of one buffer with UDP GSO (LinuxBind). */
-interface SegmentBind extends Bind {
-  sendSegments(
-    buffer: Uint8Array,
-    offsets: Uint32Array,
-    lengths: Uint32Array,
-    first: number,
-    count: number,
-    to: Endpoint,
-  ): number;
-}
+type SegmentBind = Bind & Pick<BatchBind, 'sendSegments'>;
 
 function hasSegments(bind: Bind): bind is SegmentBind {
   return typeof (bind as Partial<SegmentBind>).sendSegments === 'function';

@@ -12,20 +12,11 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEVICE_DROP_REASONS } from '../../src/device/drops.js';
 import type { Endpoint } from '../../src/io/bind.js';
-import { loadNative } from '../../src/io/native.js';
 import type { Keypair } from '../../src/protocol/keypairs.js';
 import { sealTransport } from '../../src/protocol/transport.js';
 import { ipv4, ipv6 } from '../helpers/pair.js';
 import { DeviceNet, hex, type DeviceNode } from '../helpers/device-net.js';
-
-const noNative = ((): string | false => {
-  try {
-    loadNative();
-    return false;
-  } catch (err) {
-    return `native addon missing: ${(err as Error).message}`;
-  }
-})();
+import { noNative } from '../helpers/native-skip.js';
 
 let dn: DeviceNet;
 let a: DeviceNode;

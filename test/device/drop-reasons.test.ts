@@ -14,18 +14,9 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEVICE_DROP_REASONS } from '../../src/device/drops.js';
-import { loadNative } from '../../src/io/native.js';
 import { DeviceNet, type DeviceNode } from '../helpers/device-net.js';
 import { ipv4 } from '../helpers/pair.js';
-
-const noNative = ((): string | false => {
-  try {
-    loadNative();
-    return false;
-  } catch (err) {
-    return `native addon missing: ${(err as Error).message}`;
-  }
-})();
+import { noNative } from '../helpers/native-skip.js';
 
 let dn: DeviceNet;
 let a: DeviceNode;

@@ -22,7 +22,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadNative } from '../../src/io/native.js';
 import type { Keypair } from '../../src/protocol/keypairs.js';
 import {
   extend,
@@ -42,15 +41,9 @@ import {
   type Driver,
   type Verdict,
 } from '../helpers/packet-pair-path.js';
+import { noNative } from '../helpers/native-skip.js';
 
-const skip = ((): string | false => {
-  try {
-    loadNative();
-    return false;
-  } catch (err) {
-    return `native addon missing: ${(err as Error).message}`;
-  }
-})();
+const skip = noNative;
 
 const SEED = Number(process.env.WGTS_FUZZ_SEED ?? 0x5eed11);
 const CASES = Number(process.env.WGTS_FUZZ_CASES ?? 300);

@@ -28,7 +28,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { REJECT_AFTER_TIME_MS } from '../../src/constants.js';
-import { loadNative } from '../../src/io/native.js';
 import type { Keypair } from '../../src/protocol/keypairs.js';
 import {
   destinationPort,
@@ -41,15 +40,9 @@ import {
   type Verdict,
 } from '../helpers/packet-pair-path.js';
 import { waitFor } from '../helpers/netns.js';
+import { noNative } from '../helpers/native-skip.js';
 
-const skip = ((): string | false => {
-  try {
-    loadNative();
-    return false;
-  } catch (err) {
-    return `native addon missing: ${(err as Error).message}`;
-  }
-})();
+const skip = noNative;
 
 const DRIVERS: readonly Driver[] = ['fast', 'batched', 'per-packet'];
 const X_INNER = INNER4[0];
