@@ -7,7 +7,6 @@
  * same). Startup failures are logged (LOG_LEVEL) and reported to a daemonising parent.
  */
 import { unlinkSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
 import type { Device } from '../device/device.js';
 import { createLogger, parseLogLevel, type Logger } from '../device/logger.js';
 import type { LinuxTun } from '../io/tun.js';
@@ -260,12 +259,12 @@ export async function runDaemon(requested: string, options: DaemonOptions = {}):
 
 /**
  * Tells `onRemoved` when the socket file at `path` (inode `inode`; null: none to watch) is
- * removed or replaced: on inotify events of its directory (fs.watch), so an idle daemon does not
- * wake to look; every WATCH_MS where the directory cannot be watched.
+ * removed or replaced: on inotify events of the file itself (fs.watch: an unlink changes its link
+ * count, IN_ATTRIB, then IN_DELETE_SELF), so an idle daemon does not wake to look, nor for other
+ * daemons' sockets in the shared directory; every WATCH_MS where the file cannot be watched.
  */
 function watchSocketFile(path: string, inode: number | null, onRemoved: () => void): { close(): void } {
   if (inode === null) return { close: () => {} };
-  const name = basename(path);
   let done = false;
   const look = (): void => {
     if (done || inodeOf(path) === inode) return;
@@ -279,11 +278,9 @@ function watchSocketFile(path: string, inode: number | null, onRemoved: () => vo
   let watcher: FSWatcher | null = null;
   try {
     // Not persistent: the UAPI server keeps the daemon alive, not this watch.
-    watcher = watch(dirname(path), { persistent: false }, (_event, file) => {
-      if (file === null || file === name) look();
-    });
+    watcher = watch(path, { persistent: false }, look);
     watcher.on('error', () => {
-      // The directory itself went away (or the watch broke): look now, then keep looking.
+      // The watch broke: look now, then keep looking.
       watcher?.close();
       watcher = null;
       look();
