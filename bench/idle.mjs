@@ -6,11 +6,12 @@
 // left idle. Nothing is sent to them; a peer's endpoint is a loopback port in its own namespace
 // that nobody listens on.
 //
-//   npm run bench:idle [-- --seconds 60 --settle 10 --peers 10 --keepalive 0 --rounds 1 --out FILE]
+//   npm run bench:idle [-- --seconds 60 --settle 30 --peers 10 --keepalive 0 --rounds 1 --out FILE]
 //
-// The window opens `--settle` seconds after configuration: a fresh wgtsd spends its first seconds
-// collecting the garbage of its JIT warm-up (V8's memory reducer), which is start-up cost, not
-// idle cost (`--settle 0` shows it).
+// The window opens `--settle` seconds after configuration: a fresh wgtsd spends its first half
+// minute or so collecting the garbage of its JIT warm-up (V8's memory reducer: a GC about every
+// 8 s until the heap stops shrinking), which is start-up cost, not idle cost (`--settle 0`
+// shows it; wireguard-go has no such phase).
 // `--keepalive K` gives the first K peers persistent-keepalive 25: those send (unanswered)
 // handshake initiations, as they would for an unreachable peer, so the daemon is then not quite
 // idle; the default, 0, is a truly idle daemon. Per daemon and round it prints:
@@ -99,7 +100,7 @@ async function idleConfig(peers, keepalive) {
  * One idle round: each implementation in `impls` in a fresh namespace of its own, configured
  * with the same peer set, measured over the same `seconds` window. Returns per-impl rates.
  */
-export async function idleRound(impls, { seconds, peers, keepalive, settle = 10 }) {
+export async function idleRound(impls, { seconds, peers, keepalive, settle = 30 }) {
   const daemons = [];
   try {
     for (const impl of impls) {
@@ -134,7 +135,7 @@ export function idleImpls(log = console.log) {
 }
 
 /** Runs `rounds` idle rounds and prints every round and the medians; returns the results. */
-export async function runIdle({ seconds = 60, peers = 10, keepalive = 0, rounds = 1, settle = 10 } = {}) {
+export async function runIdle({ seconds = 60, peers = 10, keepalive = 0, rounds = 1, settle = 30 } = {}) {
   const impls = idleImpls();
   console.log(
     `idle cost: ${impls.map((i) => SHORT[i]).join(' and ')} side by side, ${peers} peers ` +
@@ -183,7 +184,7 @@ export async function runIdle({ seconds = 60, peers = 10, keepalive = 0, rounds 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv.includes('--help')) {
     console.log(
-      'usage: npm run bench:idle -- [--seconds S (60)] [--settle S (10)] [--peers N (10)] [--keepalive K (0)]\n' +
+      'usage: npm run bench:idle -- [--seconds S (60)] [--settle S (30)] [--peers N (10)] [--keepalive K (0)]\n' +
         '         [--rounds R (1)] [--out FILE]',
     );
     process.exit(0);
@@ -192,7 +193,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const peers = numberArg('peers', 10, 0, 1000);
   const keepalive = numberArg('keepalive', 0, 0, peers);
   const rounds = numberArg('rounds', 1, 1, 20);
-  const settle = numberArg('settle', 10, 0, 600);
+  const settle = numberArg('settle', 30, 0, 600);
   const out = stringArg('out', fileURLToPath(new URL('results/idle.json', import.meta.url)));
   const skip = interopSkipReason(['wgtsd']);
   if (skip) {
