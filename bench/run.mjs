@@ -65,12 +65,14 @@ import {
   wgtsdEnv,
   writeJson,
 } from './lib.mjs';
+import { runIdle } from './idle.mjs';
 
 if (flagArg('help')) {
   console.log(
     'usage: npm run bench -- [--rounds N (3)] [--seconds S (10)] [--pings N (50)] [--out FILE]\n' +
       '         [--tests ping,tcp1,tcp4,udp,tcp6,pingAfter,mixed (all)]\n' +
-      '         [--impls wgtsd,wireguard-go-anchor,boringtun,wireguard-go (all that are here)]',
+      '         [--impls wgtsd,wireguard-go-anchor,boringtun,wireguard-go (all that are here)]\n' +
+      '         [--idle-seconds S (60; 0: no idle-cost section, bench/idle.mjs)]',
   );
   process.exit(0);
 }
@@ -529,6 +531,22 @@ if (mrows.length > 1) {
   printTable(mrows);
 }
 
+// Idle cost (bench/idle.mjs): wgtsd and wireguard-go 0.0.20250522 with 10 idle peers, side by
+// side; `--idle-seconds 0` leaves it out.
+const idleSeconds = numberArg('idle-seconds', 60, 0, 600);
+let idle = null;
+if (idleSeconds > 0) {
+  console.log('');
+  try {
+    idle = await runIdle({ seconds: idleSeconds });
+  } catch (err) {
+    errors.push(`idle: ${err.message}`);
+    console.log(`idle: ${err.message}`);
+  } finally {
+    await cleanup();
+  }
+}
+
 const totalS = (Date.now() - t0) / 1000;
 const endLoad = hostInfo().loadavg;
 const endBusy = await machineBusyPct();
@@ -546,6 +564,7 @@ writeJson(out, {
   wgtsdDataPath: dataPath,
   rounds: results,
   summary,
+  idle,
   errors,
 });
 console.log(`results written to ${out}`);

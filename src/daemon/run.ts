@@ -6,11 +6,11 @@
  * first; the socket, the logs and the link watch then use the real name (wireguard-go does the
  * same). Startup failures are logged (LOG_LEVEL) and reported to a daemonising parent.
  */
-import { unlinkSync } from 'node:fs';
+import { unlinkSync, watch, type FSWatcher } from 'node:fs';
 import type { Device } from '../device/device.js';
 import { createLogger, parseLogLevel, type Logger } from '../device/logger.js';
 import type { LinuxTun } from '../io/tun.js';
-import { linkFollower, openKernelTun, startKernelDevice } from '../embed/kernel-device.js';
+import { followLink, openKernelTun, startKernelDevice } from '../embed/kernel-device.js';
 import { warmUpEnabled } from '../device/warm-up.js';
 import { UapiServer } from '../uapi/server.js';
 import { signalFailure, signalReady, takeDetached } from './daemonize.js';
@@ -24,7 +24,7 @@ import { formatListenAddress, parseListenAddress, type ListenAddress } from '../
 import { sharedScrape } from '../metrics/scrape.js';
 import { MetricsServer } from '../metrics/server.js';
 
-/** How often the daemon checks that its link and socket file still exist. */
+/** How often the daemon checks that its socket file still exists where inotify cannot tell it. */
 const WATCH_MS = 250;
 /**
  * How long a start waits for another daemon's socket of the same name to go away, when our TUN
@@ -140,6 +140,8 @@ export async function runDaemon(requested: string, options: DaemonOptions = {}):
         if (err.code === 'EBADFD' || err.code === 'EBADF') linkGone?.(`link ${ifname} deleted`);
       },
       resolveIntervalMs,
+      // followLink below tells the device of MTU changes from netlink link events.
+      linkEvents: true,
     }));
   } catch (err) {
     return fail(`cannot open the UDP sockets: ${(err as Error).message}`);
@@ -199,7 +201,8 @@ export async function runDaemon(requested: string, options: DaemonOptions = {}):
       if (stopping) return;
       stopping = true;
       log.verbose(`shutting down: ${why}`);
-      clearInterval(watcher);
+      socketWatch.close();
+      linkFollow.close();
       void server.close();
       void metrics?.close();
       if (socketInode !== null && inodeOf(path) === socketInode) {
@@ -217,13 +220,10 @@ export async function runDaemon(requested: string, options: DaemonOptions = {}):
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
     linkGone = stop;
-    // The device follows the link's up/down state wherever the link is now (kernel-device.ts).
-    const followLink = linkFollower(tun, device, log, () => stop(`link ${ifname} deleted`));
-    const watcher = setInterval(() => {
-      if (socketInode !== null && inodeOf(path) !== socketInode) stop(`socket ${path} removed`);
-      else followLink();
-    }, WATCH_MS);
-    followLink();
+    // The device follows the link's up/down state and MTU wherever the link is now, on netlink
+    // link events (kernel-device.ts followLink); the socket file is watched with inotify.
+    const linkFollow = followLink(tun, device, log, () => stop(`link ${ifname} deleted`));
+    const socketWatch = watchSocketFile(path, socketInode, () => stop(`socket ${path} removed`));
     // WGTS_STATS=1: a JSON line of the device's counters on stderr every WGTS_STATS_MS (default
     // 1000), for the hostile-input tests and for watching a flood. Off by default.
     if (process.env.WGTS_STATS === '1') {
@@ -259,6 +259,49 @@ export async function runDaemon(requested: string, options: DaemonOptions = {}):
     }
     signalReady();
   });
+}
+
+/**
+ * Tells `onRemoved` when the socket file at `path` (inode `inode`; null: none to watch) is
+ * removed or replaced: on inotify events of the file itself (fs.watch: an unlink changes its link
+ * count, IN_ATTRIB, then IN_DELETE_SELF), so an idle daemon does not wake to look, nor for other
+ * daemons' sockets in the shared directory; every WATCH_MS where the file cannot be watched.
+ */
+function watchSocketFile(path: string, inode: number | null, onRemoved: () => void): { close(): void } {
+  if (inode === null) return { close: () => {} };
+  let done = false;
+  const look = (): void => {
+    if (done || inodeOf(path) === inode) return;
+    done = true;
+    onRemoved();
+  };
+  let poll: NodeJS.Timeout | null = null;
+  const startPoll = (): void => {
+    poll ??= setInterval(look, WATCH_MS);
+  };
+  let watcher: FSWatcher | null = null;
+  try {
+    // Not persistent: the UAPI server keeps the daemon alive, not this watch.
+    watcher = watch(path, { persistent: false }, look);
+    watcher.on('error', () => {
+      // The watch broke: look now, then keep looking.
+      watcher?.close();
+      watcher = null;
+      look();
+      startPoll();
+    });
+  } catch {
+    startPoll();
+  }
+  // A removal between the listen and the watch would otherwise go unseen.
+  look();
+  return {
+    close(): void {
+      done = true;
+      watcher?.close();
+      if (poll !== null) clearInterval(poll);
+    },
+  };
 }
 
 /** WGTS_OFFLOAD=0 turns the batched data path and its TUN/UDP offloads off (default on). */

@@ -4,9 +4,9 @@
  * build it, so the two run the same device. On a TUN opened with offloads (IFF_VNET_HDR), the
  * bind gets UDP GRO/GSO and the device the batched FastPath; an inherited WG_TUN_FD, or offloads
  * turned off, gives the per-packet path. Padding is capped by route MTUs (route-mtu.ts); the
- * device asks the link's up/down state through the TUN's fd, and linkFollower makes it follow
- * that state. What a daemon adds (UAPI server, socket file, the watch timer, metrics, logs) stays
- * with the daemon.
+ * device asks the link's up/down state through the TUN's fd, and followLink makes it follow
+ * that state and the link's MTU on netlink link events (link-watch.ts). What a daemon adds (UAPI
+ * server, socket file and its watch, metrics, logs) stays with the daemon.
  */
 import { Device, type DeviceOptions } from '../device/device.js';
 import { FastPath } from '../device/fast-path.js';
@@ -16,6 +16,7 @@ import { currentThreads } from '../device/threads.js';
 import { createBind, type LinuxBind } from '../io/bind.js';
 import { openTun, type LinuxTun } from '../io/tun.js';
 import { warmUp } from '../device/warm-up.js';
+import { watchLink, type LinkWatch } from './link-watch.js';
 
 export interface KernelTunOptions {
   /** MTU set on the link (not on an adopted fd's link if it cannot be). */
@@ -45,6 +46,11 @@ export interface KernelDeviceOptions<D extends Device> {
   readonly onTunError?: (err: Error & { code?: string }) => void;
   /** Re-resolution of hostname endpoints (DeviceOptions.resolveIntervalMs). */
   readonly resolveIntervalMs?: number;
+  /**
+   * The caller runs followLink on the device, which tells it of MTU changes: the device then
+   * never polls the TUN's MTU (DeviceOptions.linkEvents). Default false.
+   */
+  readonly linkEvents?: boolean;
   /** Builds the device from its options (a Device subclass, say); default `new Device`. */
   readonly create?: (options: DeviceOptions) => D;
 }
@@ -91,6 +97,7 @@ export async function startKernelDevice<D extends Device = Device>(
       ...(fast ? { fastPath: (d: Device) => new FastPath(d, tun, bind) } : {}),
       routeMtus: new RouteMtus(nativeRouteMtuSource()),
       ...(o.resolveIntervalMs === undefined ? {} : { resolveIntervalMs: o.resolveIntervalMs }),
+      ...(o.linkEvents === true ? { linkEvents: true } : {}),
     };
     device = o.create !== undefined ? o.create(options) : (new Device(options) as D);
   } catch (err) {
@@ -114,18 +121,47 @@ export async function startKernelDevice<D extends Device = Device>(
 }
 
 /**
- * A poll that makes `device` follow its link's up/down state (a new TUN starts down), as
- * wireguard-go does, asked through the TUN's fd wherever the link is now: `ip link set IFNAME
- * netns X` moves it while the device and its UDP sockets stay here (src/io/tun.ts link()).
- * `onDeleted` is told when the link is gone.
+ * Makes `device` follow its link's up/down state (a new TUN starts down) and MTU, as
+ * wireguard-go does, on each netlink link event of the link's namespace (link-watch.ts; a poll
+ * where there is no netlink watch). The state is asked through the TUN's fd wherever the link is
+ * now: `ip link set IFNAME netns X` moves it while the device and its UDP sockets stay here
+ * (src/io/tun.ts link()); while it is away, it is asked every POLL_MS. `onDeleted` is told when
+ * the link is gone. Looks once at the start; `close()` ends the watch.
  */
-export function linkFollower(tun: LinuxTun, device: Device, log: Logger, onDeleted: () => void): () => void {
+export function followLink(
+  tun: LinuxTun,
+  device: Device,
+  log: Logger,
+  onDeleted: () => void,
+): { close(): void; readonly mode: 'netlink' | 'poll' } {
+  let watch: LinkWatch | null = null;
+  const check = linkFollower(tun, device, log, onDeleted, (netns) => watch?.follow(netns));
+  watch = watchLink(() => {
+    check();
+    device.followTunMtu();
+  });
+  check();
+  return watch;
+}
+
+/**
+ * One look at the link for followLink: makes `device` follow its up/down state, tells `onNetns`
+ * which namespace the link is in (null: could not tell), `onDeleted` when it is gone.
+ */
+export function linkFollower(
+  tun: LinuxTun,
+  device: Device,
+  log: Logger,
+  onDeleted: () => void,
+  onNetns: (netns: number | null) => void = () => {},
+): () => void {
   let netns: number | null = null;
   let linkUnknown: string | null = null;
   return () => {
     const state = tun.link();
     if (state === 'deleted') return onDeleted();
     if (state === undefined) {
+      onNetns(null);
       // Between namespaces, say: ask again on the next poll. Said once per kind of failure.
       const why = tun.linkError?.message ?? 'unknown';
       if (why !== linkUnknown)
@@ -137,6 +173,7 @@ export function linkFollower(tun: LinuxTun, device: Device, log: Logger, onDelet
     if (netns !== null && state.netns !== netns)
       log.verbose(`link ${state.name} moved to another network namespace`);
     netns = state.netns;
+    onNetns(netns);
     device.setUp(state.up);
   };
 }

@@ -7,9 +7,9 @@
  *   session). It is the moment `latestHandshake` changes.
  * - `peer-up` / `peer-down`: a peer is up while it has a session it may still use: its latest
  *   handshake is less than REJECT_AFTER_TIME (180 s) old. Up on the first completed handshake;
- *   down when that age is reached without a new one (checked each second: an idle peer with no
- *   keepalive goes down ~180 s after its last handshake, an active one never, since rekeying
- *   happens after REKEY_AFTER_TIME), when the keys are zeroed or expired by a private key change,
+ *   down when that age is reached without a new one (checked at that moment, `nextCheck`: an
+ *   idle peer with no keepalive goes down 180 s after its last handshake, an active one never,
+ *   since rekeying happens after REKEY_AFTER_TIME), when the keys are zeroed or expired by a private key change,
  *   or when the peer is removed. Closing the interface reports nothing.
  * - `endpoint`: the address a peer is sent to changed: by roaming (an authenticated packet from
  *   elsewhere), by configuration, or by re-resolving a hostname endpoint.
@@ -73,6 +73,8 @@ function endpointText(peer: Peer): string | null {
 
 export class PeerEvents {
   readonly #states = new Map<Peer, PeerState>();
+  /** Told when a peer came up: `nextCheck` may now be earlier. */
+  onUp: (() => void) | null = null;
 
   constructor(
     readonly emit: Emit,
@@ -102,6 +104,7 @@ export class PeerEvents {
         if (!s.up) {
           s.up = true;
           this.#later('peer-up', { publicKey: s.publicKey, endpoint });
+          this.onUp?.();
         }
         return;
       }
@@ -140,6 +143,21 @@ export class PeerEvents {
       const at = peer.tunnel.lastHandshakeAt;
       if (s.up && (at === null || now - at >= REJECT_AFTER_TIME_MS)) this.#down(s, 'expired');
     }
+  }
+
+  /**
+   * When `check` next has a session to expire: the earliest time an up peer's latest handshake
+   * turns REJECT_AFTER_TIME old (monotonic ms; Infinity when no peer is up). A handshake after
+   * that moves it later, which the check at the old time finds and re-arms for.
+   */
+  nextCheck(): number {
+    let at = Infinity;
+    for (const [peer, s] of this.#states) {
+      if (!s.up) continue;
+      const last = peer.tunnel.lastHandshakeAt;
+      at = Math.min(at, last === null ? -Infinity : last + REJECT_AFTER_TIME_MS);
+    }
+    return at;
   }
 
   /** Takes the endpoints as they are now without reporting them (the configuration at open). */

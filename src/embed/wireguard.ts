@@ -54,15 +54,21 @@ export interface WireGuardOptions {
   readonly configName?: string;
 }
 
-/** How often peers are checked for expired sessions and re-resolved endpoints (peer-events.ts). */
+/**
+ * How often peers are checked for endpoints moved by hostname re-resolution, while any peer has
+ * a hostname endpoint (peer-events.ts); sessions are checked when they expire (nextCheck).
+ */
 const CHECK_MS = 1000;
+/** setTimeout's largest delay (a signed 32-bit ms count). */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 export class WireGuard extends EventEmitter<PeerEventMap> {
   readonly backend: Backend;
   readonly #device: EmbeddedDevice;
   readonly #events: PeerEvents;
   readonly #stack: UserspaceStack | null;
-  readonly #timer: NodeJS.Timeout;
+  #timer: NodeJS.Timeout | null = null;
+  #timerAt = Infinity;
   readonly #extras: string;
   readonly #configName: string;
   #queue: Promise<unknown> = Promise.resolve();
@@ -83,7 +89,30 @@ export class WireGuard extends EventEmitter<PeerEventMap> {
     this.#stack = stack;
     this.#extras = interfaceKey(config);
     this.#configName = configName;
-    this.#timer = setInterval(() => events.check('resolved'), CHECK_MS);
+    events.onUp = () => this.#arm();
+    this.#arm();
+  }
+
+  /**
+   * Arms the one check timer for the next session expiry, or CHECK_MS from now while a hostname
+   * endpoint may move; none when neither is pending, so an idle interface never wakes for it.
+   */
+  #arm(): void {
+    if (this.#closing !== null) return;
+    const now = this.#events.now();
+    let at = this.#events.nextCheck();
+    if (this.#device.endpointNames.size > 0) at = Math.min(at, now + CHECK_MS);
+    if (at === Infinity || (this.#timer !== null && this.#timerAt <= at)) return;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    const delay = Math.min(MAX_TIMER_DELAY_MS, Math.max(0, Math.ceil(at - now)));
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#timerAt = Infinity;
+      this.#events.check('resolved');
+      this.#arm();
+    }, delay);
+    // An embedded interface never keeps the program alive by itself.
     this.#timer.unref();
   }
 
@@ -236,6 +265,8 @@ export class WireGuard extends EventEmitter<PeerEventMap> {
     const wg = await resolveWgConfig(parsed.wg, { onRetry: (m) => this.#device.log.verbose(m) });
     if (this.#closing !== null) throw new Error('the interface is closed');
     if (await applyConfig(this.#device, wg)) this.#events.check('config');
+    // A hostname endpoint added, say.
+    this.#arm();
   }
 
   /** Per peer, what `wg show` shows (peer-info.ts). */
@@ -260,7 +291,8 @@ export class WireGuard extends EventEmitter<PeerEventMap> {
   /** Closes the stack, the device, its UDP sockets, the TUN and the timers. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= this.#queue.then(() => {
-      clearInterval(this.#timer);
+      if (this.#timer !== null) clearTimeout(this.#timer);
+      this.#timer = null;
       this.#events.clear();
       this.#stack?.close();
       this.#device.close();

@@ -80,6 +80,11 @@ export interface NativeAddon {
   tunLinkInfo(fd: number): TunLinkInfo;
   /** SIOCSIFMTU on the link behind a TUN fd, in the link's current namespace. */
   tunSetLinkMtu(fd: number, mtu: number): void;
+  /**
+   * A non-blocking netlink socket on RTMGRP_LINK in our own network namespace
+   * (native/link-watch.c), and that namespace's inode. Absent from an older prebuilt addon.
+   */
+  linkWatchOpen?(): [fd: number, netns: number];
   /** The MTU of the kernel's route to the address at bytes[offset..] (native/route-mtu.c); 0: no route. */
   routeMtu(family: 4 | 6, bytes: Uint8Array, offset: number): number;
   closeFd(fd: number): void;

@@ -85,6 +85,9 @@ test('PeerEvents: up on a completed handshake, down at REJECT_AFTER_TIME, on zer
     () => now,
   );
   const { peer, tunnel } = fakePeer();
+  let ups = 0;
+  events.onUp = () => ups++;
+  assert.equal(events.nextCheck(), Infinity, 'no peer up: nothing to check');
   const observe = events.observe(peer);
   const key = keyToBase64(peer.publicKey);
   assert.ok(key.length === 44);
@@ -94,9 +97,12 @@ test('PeerEvents: up on a completed handshake, down at REJECT_AFTER_TIME, on zer
   observe({ kind: 'session-established' });
   observe({ kind: 'session-established' }); // a rekey: a handshake, not a second peer-up
   assert.equal(seen.length, 0, 'events wait for a microtask');
+  assert.equal(ups, 1, 'onUp told once, on the first session');
   await settle();
   assert.deepEqual(seen, ['handshake:initiator', 'peer-up', 'handshake:initiator']);
   assert.equal(events.isUp(peer), true);
+  // The interface's one check timer is armed for exactly the expiry, not polled each second.
+  assert.equal(events.nextCheck(), now + REJECT_AFTER_TIME_MS);
 
   now += REJECT_AFTER_TIME_MS - 1;
   events.check('resolved');
@@ -107,6 +113,7 @@ test('PeerEvents: up on a completed handshake, down at REJECT_AFTER_TIME, on zer
   await settle();
   assert.deepEqual(seen.slice(3), ['peer-down:expired']);
   assert.equal(events.isUp(peer), false);
+  assert.equal(events.nextCheck(), Infinity, 'no peer up: nothing to check');
 
   tunnel.lastHandshakeAt = now;
   observe({ kind: 'keypair-created', localIndex: 2, initiator: false });
