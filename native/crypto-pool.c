@@ -6,18 +6,22 @@
  * it withdraws the wake-up of any worker that has not started yet (on a busy machine the kernel
  * often queues the woken worker behind the caller on the caller's CPU), then waits only for the
  * workers inside a chunk. The mutex orders every write a worker did before the call returns (and
- * the batch's arguments before the worker reads them).
+ * the batch's arguments before the worker reads them). Threads are libuv's (uv_thread_create,
+ * exported by the node binary): glibc 2.34 moved pthread_create into libc under a new symbol
+ * version, which a prebuilt addon must not require (test/package/prebuilds).
  */
 #include "crypto-pool.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <sys/prctl.h>
+#include <uv.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
 typedef struct worker {
-  pthread_t tid;
+  uv_thread_t tid;
   pthread_cond_t wake;
   struct wgts_pool *pool;
   unsigned thread; /* 1.. (0 is the caller) */
@@ -53,10 +57,10 @@ static void claim_chunks(wgts_pool *p, unsigned thread) {
   if (ran && p->done_fn != NULL) p->done_fn(p->task, thread);
 }
 
-static void *worker_main(void *arg) {
+static void worker_main(void *arg) {
   worker *w = arg;
   wgts_pool *p = w->pool;
-  pthread_setname_np(pthread_self(), "wgts-aead"); /* for top -H, ps -L, /proc/PID/task */
+  prctl(PR_SET_NAME, "wgts-aead", 0, 0, 0); /* for top -H, ps -L, /proc/PID/task */
   pthread_mutex_lock(&p->lock);
   for (;;) {
     while (!w->has_job && !p->stop) pthread_cond_wait(&w->wake, &p->lock);
@@ -68,7 +72,6 @@ static void *worker_main(void *arg) {
     if (--p->pending == 0) pthread_cond_signal(&p->done);
   }
   pthread_mutex_unlock(&p->lock);
-  return NULL;
 }
 
 wgts_pool *wgts_pool_new(void) {
@@ -95,7 +98,7 @@ static void stop_workers(wgts_pool *p) {
   for (unsigned i = 0; i < p->n_workers; i++) pthread_cond_signal(&p->workers[i].wake);
   pthread_mutex_unlock(&p->lock);
   for (unsigned i = 0; i < p->n_workers; i++) {
-    pthread_join(p->workers[i].tid, NULL);
+    uv_thread_join(&p->workers[i].tid);
     pthread_cond_destroy(&p->workers[i].wake);
   }
   p->n_workers = 0;
@@ -108,10 +111,10 @@ static int start_worker(wgts_pool *p, unsigned i) {
   w->thread = i + 1;
   w->has_job = false;
   if (pthread_cond_init(&w->wake, NULL) != 0) return ENOMEM;
-  int err = pthread_create(&w->tid, NULL, worker_main, w);
+  int err = uv_thread_create(&w->tid, worker_main, w);
   if (err != 0) {
     pthread_cond_destroy(&w->wake);
-    return err;
+    return -err; /* libuv errors are negated errnos */
   }
   return 0;
 }

@@ -22,6 +22,10 @@ const NOT_SETTINGS: Readonly<Record<string, string>> = {
   WGTSD_READY_FD: "the daemonising parent's private pipe to its child (src/daemon/daemonize.ts)",
   WGTSD_DETACHED: 'the daemonising parent telling its child it runs detached (src/daemon/daemonize.ts)',
   WGTS_NATIVE_ADDON: "the sanitizer build of the addon for scripts/asan.sh's test run (src/io/native.ts)",
+  WGTS_V8_FLAGS:
+    "V8 flags for a developer's latency study of the daemon (bench/hops.mjs, src/daemon/main.ts)",
+  WGTS_CPU_PROF: "a developer's CPU profile of the daemon (bench/hops.mjs, src/daemon/main.ts)",
+  WGTS_CPU_PROF_INTERVAL: 'the sampling interval of that profile (src/daemon/main.ts)',
 };
 
 function sources(dir: string): string[] {

@@ -457,6 +457,29 @@ function calls(native: NativeAddon): Record<string, Call> {
         source,
       );
     },
+    // The crypto pool: drawn thread counts (the seal and open cases then run on them), then back.
+    setThreads: (f) => n['setThreads']!(f.chance(0.7) ? 1 + f.below(4) : f.pick([...EDGE_INTS, ...WRONG])),
+    getThreads: () => n['getThreads']!(),
+    // Dumpable on or off for this process only (the test restores it); wrong types refused.
+    setDumpable: (f) => n['setDumpable']!(f.chance(0.8) ? f.chance(0.5) : f.pick(WRONG)),
+    dumpable: () => n['dumpable']!(),
+    x25519: (f) =>
+      n['x25519']!(
+        f.buf('u8', f.chance(0.7) ? 32 : f.pick(SIZES)),
+        f.buf('u8', f.chance(0.7) ? 32 : f.pick(SIZES), () => f.below(256)),
+        f.chance(0.9) ? f.buf('u8', f.chance(0.7) ? 32 : f.pick(SIZES), () => f.below(256)) : f.pick(WRONG),
+      ),
+    x25519Public: (f) =>
+      n['x25519Public']!(
+        f.chance(0.9) ? f.buf('u8', f.chance(0.7) ? 32 : f.pick(SIZES)) : f.pick(WRONG),
+        f.buf('u8', f.chance(0.7) ? 32 : f.pick(SIZES), () => f.below(256)),
+      ),
+    // A netlink link watch: two fds that this case closes again (it takes no arguments).
+    linkWatchOpen: () => {
+      const fds = n['linkWatchOpen']!() as [number, number];
+      for (const fd of fds) native.closeFd(fd);
+      return fds;
+    },
   };
 }
 
@@ -587,6 +610,8 @@ test('fuzz: every native entry point, adversarial arguments, guard bytes intact'
   } finally {
     for (const r of f.readers) native.readerClose(r.handle);
     for (const fd of [pa!, pb!, ...udp.map((s) => s.fd)]) native.closeFd(fd);
+    native.setThreads?.(1);
+    native.setDumpable(true);
   }
   t.diagnostic(
     `${cases} cases (returned/called): ${[...hits].map(([k, v]) => `${k} ${returned.get(k) ?? 0}/${v}`).join(', ')}`,

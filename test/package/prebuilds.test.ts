@@ -42,7 +42,7 @@ const TARGETS = [
 const MAX_GLIBC = [2, 28];
 
 /** Symbols the addon takes from Node itself (Node-API, libuv, OpenSSL), not from libc. */
-const FROM_NODE = /^(napi_|uv_|EVP_|OPENSSL_|CRYPTO_)/;
+const FROM_NODE = /^(napi_|uv_|EVP_|ERR_|OPENSSL_|CRYPTO_)/;
 
 const MUSL_LIBC = '/usr/lib/x86_64-linux-musl/libc.so';
 const ARM64_SYSROOT = '/usr/aarch64-linux-gnu';
