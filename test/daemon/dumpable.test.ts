@@ -33,6 +33,7 @@ import {
   type TrackedProcess,
 } from '../helpers/netns.js';
 import { interopSkipReason } from '../helpers/wg-peer.js';
+import { announcementPath } from '../../src/uapi/extensions.js';
 import { WGTSD_MAIN, cleanEnv, daemonPid, killRemembered, signal, socketOf } from '../helpers/wgtsd.js';
 
 const HARDEN = new URL('../../src/daemon/harden.js', import.meta.url).href;
@@ -117,6 +118,7 @@ test(
 
     const ifname = uniqueIfname('k');
     trackPath(socketOf(ifname));
+    trackPath(announcementPath(socketOf(ifname))); // a killed daemon cannot withdraw it
     trackLink(ns, ifname);
     const daemon = withCores(ns, daemonDir, [process.execPath, WGTSD_MAIN, '-f', ifname]);
     try {
