@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The native addon under AddressSanitizer and UBSan (issue 11, "Wild writes in the native code"):
 # builds native/*.c once with -fsanitize=address,undefined in a scratch copy (build/Release of the
-# checkout stays the ordinary build), then runs the test/io suite and the bounded native fuzz with
-# that build (WGTS_NATIVE_ADDON) and the sanitizer runtimes preloaded into node. Fails on a failed
-# test and on any sanitizer report, also one from a child process (every report goes to a file).
+# checkout stays the ordinary build), then runs the test/io suite, the bounded native fuzz and the
+# data path's own tests (the rootless fast-path fixture, the thread order, 128-segment GSO bursts
+# with offloads on and off; daemons the tests spawn inherit the preload) with that build
+# (WGTS_NATIVE_ADDON) and the sanitizer runtimes preloaded into node. Fails on a failed test and
+# on any sanitizer report, also one from a child process (every report goes to a file).
 #
-#   bash scripts/asan.sh [FILTER...]     default filters: dist/test/io/ native-fuzz
+#   bash scripts/asan.sh [FILTER...]     default filters: dist/test/io/ native-fuzz fast-path-rules
+#                                         fast-path-corpus thread-order daemon/gso-burst
 # Needs gcc with libasan and libubsan (Debian's gcc has them), and `npm run build` done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +38,9 @@ addon="$scratch/build/Release/wgts_native.node"
 
 reports="$scratch/reports"
 mkdir -p "$reports"
-if [ "$#" -eq 0 ]; then set -- dist/test/io/ native-fuzz; fi
+if [ "$#" -eq 0 ]; then
+  set -- dist/test/io/ native-fuzz fast-path-rules fast-path-corpus thread-order daemon/gso-burst
+fi
 echo "asan: running $* under the sanitizers" >&2
 status=0
 # detect_leaks=0: node itself keeps memory to exit; the addon's leaks are not what this hunts.
