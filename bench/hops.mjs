@@ -4,7 +4,7 @@
 // A udp->tun), for wgtsd and for the anchors, side by side in one run.
 //
 //   node bench/hops.mjs [--impls wgtsd,boringtun] [--pings 30] [--interval 0.2] [--rounds 1]
-//                       [--noload] [--strace | --perf | --stat | --record] [--dump] [--keep DIR]
+//                       [--noload] [--blocks N] [--strace | --perf | --stat | --record] [--dump] [--keep DIR]
 //                       [--env-NAME 'K=V ...' with wgtsd~NAME in --impls]
 //
 // Topology as in bench/run.mjs (namespaces A and B over a veth, MTU 1420, IPv4 only). For each
@@ -12,6 +12,7 @@
 // (`--interval`, default 0.2 s: every ping finds both daemons asleep and their caches cold, the
 // case the latency target is about; bench/run.mjs pings every 20 ms). Plain mode prints the ping
 // medians fresh, then after a 3 s iperf3 TCP load, and that load's Gbit/s (--noload: no load).
+// `--blocks N` also prints the median of each N consecutive pings (the trend as code settles).
 // `--rounds N` repeats the list, alternating its order. A variant `wgtsd~NAME` is wgtsd with the
 // extra environment given by --env-NAME (an A/B of flags in one run, e.g.
 // --env-b8 'WGTS_V8_FLAGS=--interrupt-budget=8192').
@@ -62,6 +63,7 @@ const perf = flagArg('perf');
 const stat = flagArg('stat');
 const record = flagArg('record');
 const keep = stringArg('keep', '');
+const blocks = numberArg('blocks', 0, 0, 500);
 const MTU = 1420;
 const PORTS = [51820, 51821];
 const OUTER = ['10.77.0.1', '10.77.0.2'];
@@ -320,11 +322,20 @@ try {
           `${impl.padEnd(20)} rtt median fresh ${median(fresh).toFixed(3)} ms, after load ${median(after).toFixed(3)} ms ` +
             `(min ${Math.min(...fresh).toFixed(3)} / ${Math.min(...after).toFixed(3)}); load tcp1 ${gbps.toFixed(2)} Gbit/s`,
         );
+        if (blocks > 0) {
+          // The trend within one run: does the RTT fall as the daemons' code settles?
+          const per = (xs) =>
+            Array.from({ length: Math.ceil(xs.length / blocks) }, (_, k) =>
+              median(xs.slice(k * blocks, (k + 1) * blocks)).toFixed(3),
+            ).join(' ');
+          console.log(`  per ${blocks} pings: fresh ${per(fresh)}; after load ${per(after)}`);
+        }
       }
     } finally {
+      await Promise.all(daemons.map((d) => d.stop()));
+      // After the stop: what a daemon prints as it exits is part of the dump.
       if (flagArg('dump'))
         daemons.forEach((d, i) => writeFileSync(join(dir, `${impl}-${i}.out`), d.output()));
-      await Promise.all(daemons.map((d) => d.stop()));
     }
   }
 } finally {

@@ -4,10 +4,11 @@
  *
  *   readerCreate(fd, kind, buffer, slots, stride, headroom, capacity, lengths,
  *                addresses, ports, callback[, gsoSizes[, locals]]) -> handle
- *       kind 0: TUN, read() until EAGAIN or `slots` packets; kind 4 / 6: a UDP socket of that
- *       family, one recvmmsg() of up to `slots` datagrams. Slot i's bytes land at
- *       buffer[i * stride + headroom], at most `capacity` bytes; lengths[i] (Int32Array) gets its
- *       length. For UDP, addresses[i * 16 ..] (Uint8Array, 16 bytes per slot; a v4 source uses
+ *       kind 0: TUN, read() until EAGAIN or `slots` packets (on an idle link the first packet
+ *       is handed over alone and the rest read after its callback: on_poll_tun); kind 4 / 6:
+ *       a UDP socket of that family, one recvmmsg() of up to `slots` datagrams. Slot i's bytes
+ *       land at buffer[i * stride + headroom], at most `capacity` bytes; lengths[i] (Int32Array)
+ *       gets its length. For UDP, addresses[i * 16 ..] (Uint8Array, 16 bytes per slot; a v4 source uses
  *       the first 4) and ports[i] (Uint16Array) get the source. With `locals` (Uint8Array, 20
  *       bytes per slot), locals[i * 20 ..] gets the local address the datagram arrived at, from
  *       the IP_PKTINFO (ipi_spec_dst: for a broadcast, the address the kernel would answer from)
@@ -83,6 +84,8 @@ typedef struct reader {
   napi_ref buf_ref, lengths_ref, addrs_ref, ports_ref, gso_ref, locals_ref, cb_ref, resource_ref, self_ref;
   napi_async_context async;
   int polling;
+  /* TUN: the last wake found at most one packet (an idle link: see on_poll_tun). */
+  int idle;
   int closed;        /* readerClose (or teardown) ran: references gone */
   int handle_closed; /* uv close callback ran */
   int finalized;     /* JS object collected */
@@ -165,9 +168,11 @@ static void finalize_reader(napi_env env, void *data, void *hint) {
 
 static uint8_t *slot(reader_t *r, uint32_t i) { return r->buf + (size_t)i * r->stride + r->headroom; }
 
-static int32_t read_tun(reader_t *r, int32_t *err) {
+/* Reads up to `limit` packets (at most the slots), stopping at EAGAIN. */
+static int32_t read_tun(reader_t *r, uint32_t limit, int32_t *err) {
   uint32_t n = 0;
-  while (n < r->slots) {
+  if (limit > r->slots) limit = r->slots;
+  while (n < limit) {
     ssize_t got = read(r->fd, slot(r, n), r->capacity);
     if (got < 0) {
       if (errno == EINTR) continue;
@@ -268,7 +273,7 @@ static void deliver(reader_t *r, int32_t count, int32_t err) {
 }
 
 /* Returns the number of slots delivered (0: nothing was read). */
-static int32_t read_and_deliver(reader_t *r, int status);
+static int32_t read_and_deliver(reader_t *r, int status, uint32_t limit);
 
 /* How many full UDP batches one readable event may deliver. A socket that filled every slot
  * probably holds more: reading it again now, rather than after a whole event-loop turn, keeps a
@@ -276,14 +281,37 @@ static int32_t read_and_deliver(reader_t *r, int status);
  * packets queued behind them. Bounded, so the loop's other work still runs. */
 #define UDP_REPEAT WGTS_UDP_REPEAT
 
+/* The TUN side of an idle link (a ping, a keystroke): reading on to EAGAIN before the callback
+ * puts one more system call between the packet and its send, and on this kernel every system
+ * call empties the TLB that the callback then refills (bench/hops.mjs). So a wake after a wake
+ * that found at most one packet hands its first packet over at once and reads on only after
+ * the callback: the same calls, with the empty read after the send, as wireguard-go and
+ * boringtun do it. A second packet waiting then means load: the rest is read as a full batch
+ * and the next wake batches from the start again. */
+static void on_poll_tun(reader_t *r, int status) {
+  if (!r->idle) {
+    int32_t n = read_and_deliver(r, status, r->slots);
+    r->idle = n <= 1;
+    return;
+  }
+  int32_t first = read_and_deliver(r, status, 1);
+  if (first != 1 || r->closed || !r->polling) return;
+  int32_t rest = read_and_deliver(r, 0, r->slots);
+  r->idle = rest == 0;
+}
+
 static void on_poll(uv_poll_t *h, int status, int events) {
   (void)events;
   reader_t *r = h->data;
   if (r->closed || !r->polling) return;
-  int32_t n = read_and_deliver(r, status);
-  for (int i = 1; i < UDP_REPEAT && r->kind != KIND_TUN && n == (int32_t)r->slots; i++) {
+  if (r->kind == KIND_TUN) {
+    on_poll_tun(r, status);
+    return;
+  }
+  int32_t n = read_and_deliver(r, status, r->slots);
+  for (int i = 1; i < UDP_REPEAT && n == (int32_t)r->slots; i++) {
     if (r->closed || !r->polling) break;
-    n = read_and_deliver(r, 0);
+    n = read_and_deliver(r, 0, r->slots);
   }
 }
 
@@ -319,7 +347,7 @@ static int refresh_views(reader_t *r) {
   return 0;
 }
 
-static int32_t read_and_deliver(reader_t *r, int status) {
+static int32_t read_and_deliver(reader_t *r, int status, uint32_t limit) {
   int32_t count = 0, err = 0;
   napi_handle_scope scope;
   if (napi_open_handle_scope(r->env, &scope) != napi_ok) return 0;
@@ -331,7 +359,7 @@ static int32_t read_and_deliver(reader_t *r, int status) {
     deliver(r, 0, -EFAULT);
     return 0;
   }
-  count = r->kind == KIND_TUN ? read_tun(r, &err) : read_udp(r, &err);
+  count = r->kind == KIND_TUN ? read_tun(r, limit, &err) : read_udp(r, &err);
   if (status < 0) {
     /* libuv turns EPOLLERR into UV_EBADF and stops the handle. The read above tells the real
      * error (a TUN whose link was deleted: EBADFD) and consumes a socket's pending error; only a
