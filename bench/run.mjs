@@ -143,6 +143,12 @@ console.log(
   `  plan: ${rounds} round(s); per pair: ${PAIR_TESTS.join(', ')} (pings: ${pingCount} at 20 ms; iperf3: ${seconds} s)` +
     `${MIXED_TESTS.length > 0 && MIXED_PARTNER ? `; mixed wgtsd<->${SHORT[MIXED_PARTNER]} TCP x1 both ways` : ''}; MTU ${MTU}\n`,
 );
+if (seconds < 10) {
+  // The current wireguard-go gains speed over its first seconds and wgtsd does not, so short runs
+  // flatter wgtsd: one stream, the same machine and day, 5 s runs 1.34-1.68 Gbit/s, 10 s runs
+  // 1.95-2.18 (wgtsd 3.3-4.0 and 3.55-3.94). The issue's targets are judged on 10 s runs.
+  console.log(`  note: iperf3 runs of ${seconds} s favour wgtsd (wireguard-go ramps up); compare at 10 s\n`);
+}
 
 // ---------------------------------------------------------------------------------------------
 // One pair of daemons
