@@ -7,7 +7,8 @@
 //                       [--noload] [--blocks N] [--strace | --perf | --stat | --record] [--dump] [--keep DIR]
 //                       [--env-NAME 'K=V ...' with wgtsd~NAME in --impls]
 //
-// Topology as in bench/run.mjs (namespaces A and B over a veth, MTU 1420, IPv4 only). For each
+// Topology as in bench/run.mjs (bench/pair.mjs: namespaces A and B over a veth, MTU 1420; pinged
+// over IPv4). For each
 // implementation a fresh pair is started, reached with one ping, and then pinged slowly
 // (`--interval`, default 0.2 s: every ping finds both daemons asleep and their caches cold, the
 // case the latency target is about; bench/run.mjs pings every 20 ms). Plain mode prints the ping
@@ -34,28 +35,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { setTimeout } from 'node:timers';
 import { join } from 'node:path';
-import {
-  cleanup,
-  createNamespace,
-  createVethPair,
-  ping,
-  spawn,
-  waitFor,
-  waitForTcpListen,
-} from '../dist/test/helpers/netns.js';
-import {
-  configureInterface,
-  genKeyPair,
-  implUnavailable,
-  startDaemon,
-} from '../dist/test/helpers/wg-peer.js';
+import { cleanup, ping, spawn, waitForTcpListen } from '../dist/test/helpers/netns.js';
 import { median, numberArg, runBounded, stringArg, flagArg, wgtsdEnv } from './lib.mjs';
+import { createTopology, eachPair, implsByRound, INNER } from './pair.mjs';
 
-const rounds = numberArg('rounds', 1, 1, 20);
-const impls = Array.from({ length: rounds }, (_, r) => {
-  const list = stringArg('impls', 'wgtsd,boringtun').split(',').filter(Boolean);
-  return r % 2 === 0 ? list : list.reverse(); // alternate the order: drift hits all alike
-}).flat();
+const impls = implsByRound('wgtsd,boringtun', 20);
 const pings = numberArg('pings', 30, 3, 500);
 const interval = numberArg('interval', 0.2, 0.01, 2);
 const traced = flagArg('strace');
@@ -64,68 +48,17 @@ const stat = flagArg('stat');
 const record = flagArg('record');
 const keep = stringArg('keep', '');
 const blocks = numberArg('blocks', 0, 0, 500);
-const MTU = 1420;
-const PORTS = [51820, 51821];
-const OUTER = ['10.77.0.1', '10.77.0.2'];
-const INNER = ['10.78.0.1', '10.78.0.2'];
 const env = wgtsdEnv();
 
 function rtts(text) {
   return [...text.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
 }
 
-/**
- * `wgtsd` or an anchor, or a wgtsd variant `wgtsd~NAME` whose extra environment is given by
- * `--env-NAME 'K=V K=V'` (A/B of flags in one run, e.g. --env-budget 'WGTS_V8_FLAGS=--x').
- */
-function variant(name) {
-  const [impl, label] = name.split('~');
-  if (label === undefined) return { impl, env };
-  const extra = Object.fromEntries(
-    stringArg(`env-${label}`, '')
-      .split(/\s+(?=[A-Z_]+=)/)
-      .filter(Boolean)
-      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-  );
-  return { impl, env: { ...env, ...extra } };
-}
-
-async function startPair(nsA, nsB, name) {
-  const daemons = [];
-  const v = variant(name);
-  daemons.push(await startDaemon(nsA, v));
-  daemons.push(await startDaemon(nsB, v));
-  const keys = await Promise.all([genKeyPair(), genKeyPair()]);
-  await Promise.all(
-    [0, 1].map((i) =>
-      configureInterface(daemons[i], {
-        privateKey: keys[i].privateKey,
-        listenPort: PORTS[i],
-        mtu: MTU,
-        addresses: [`${INNER[i]}/24`],
-        peers: [
-          {
-            publicKey: keys[1 - i].publicKey,
-            endpoint: `${OUTER[1 - i]}:${PORTS[1 - i]}`,
-            allowedIps: [`${INNER[1 - i]}/32`],
-          },
-        ],
-      }),
-    ),
-  );
-  await waitFor(async () => (await ping(nsA, INNER[1], { count: 1, waitS: 1 })).ok, {
-    timeoutMs: 15_000,
-    intervalMs: 100,
-    what: 'a first ping through the tunnel',
-  });
-  return daemons;
-}
-
 async function load(nsA, nsB) {
   const server = spawn(nsB, 'iperf3', ['-s', '-1', '-p', '5201']);
   try {
     await waitForTcpListen(nsB, 5201, 5_000);
-    const r = await runBounded(nsA, 'iperf3', ['-c', INNER[1], '-p', '5201', '-t', '3', '-J'], 20_000);
+    const r = await runBounded(nsA, 'iperf3', ['-c', INNER.v4[1], '-p', '5201', '-t', '3', '-J'], 20_000);
     const j = JSON.parse(r.output.slice(r.output.indexOf('{'), r.output.lastIndexOf('}') + 1));
     return (j.end?.sum_received?.bits_per_second ?? NaN) / 1e9;
   } finally {
@@ -224,24 +157,23 @@ function summarizeTrace(name, events) {
 }
 
 async function slowPing(nsA) {
-  const r = await ping(nsA, INNER[1], { count: pings, intervalS: interval, waitS: 1 });
+  const r = await ping(nsA, INNER.v4[1], { count: pings, intervalS: interval, waitS: 1 });
   return rtts(r.output);
 }
 
 const dir = keep || mkdtempSync(join(tmpdir(), 'lt-hops-'));
 if (keep) mkdirSync(keep, { recursive: true });
 try {
-  const nsA = await createNamespace();
-  const nsB = await createNamespace();
-  await createVethPair(nsA, nsB, { v4: [`${OUTER[0]}/24`, `${OUTER[1]}/24`] });
-  for (const impl of impls) {
-    const why = implUnavailable(variant(impl).impl);
-    if (why !== null) {
-      console.log(`${impl}: left out (${why})`);
-      continue;
-    }
-    const daemons = await startPair(nsA, nsB, impl);
-    try {
+  const { nsA, nsB } = await createTopology();
+  const dump = (impl, daemons) => {
+    if (flagArg('dump')) daemons.forEach((d, i) => writeFileSync(join(dir, `${impl}-${i}.out`), d.output()));
+  };
+  await eachPair(
+    nsA,
+    nsB,
+    impls,
+    env,
+    async (impl, daemons) => {
       let fresh;
       if (record) {
         const file = join(dir, `${impl}.data`);
@@ -331,13 +263,9 @@ try {
           console.log(`  per ${blocks} pings: fresh ${per(fresh)}; after load ${per(after)}`);
         }
       }
-    } finally {
-      await Promise.all(daemons.map((d) => d.stop()));
-      // After the stop: what a daemon prints as it exits is part of the dump.
-      if (flagArg('dump'))
-        daemons.forEach((d, i) => writeFileSync(join(dir, `${impl}-${i}.out`), d.output()));
-    }
-  }
+    },
+    dump,
+  );
 } finally {
   await cleanup();
   if (!keep) rmSync(dir, { recursive: true, force: true });

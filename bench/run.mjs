@@ -41,8 +41,6 @@ import {
 import {
   ANCHOR_DIR,
   ANCHOR_FILES,
-  configureInterface,
-  genKeyPair,
   implUnavailable,
   interopSkipReason,
   startDaemon,
@@ -66,6 +64,7 @@ import {
   writeJson,
 } from './lib.mjs';
 import { runIdle } from './idle.mjs';
+import { configurePair, firstPing, INNER, MTU, OUTER } from './pair.mjs';
 
 if (flagArg('help')) {
   console.log(
@@ -91,10 +90,6 @@ if (unknown.length > 0) {
 const PAIR_TESTS = ALL_PAIR_TESTS.filter((t) => chosen.includes(t));
 const MIXED_TESTS = chosen.includes('mixed') || !process.argv.includes('--tests') ? ['tcp1', 'tcp1rev'] : [];
 
-const MTU = 1420;
-const PORTS = [51820, 51821];
-const OUTER = { v4: ['10.77.0.1', '10.77.0.2'], v6: ['fd77::1', 'fd77::2'] };
-const INNER = { v4: ['10.78.0.1', '10.78.0.2'], v6: ['fd78::1', 'fd78::2'] };
 const IPERF_PORT = 5201;
 const SHORT = {
   wgtsd: 'wgtsd',
@@ -164,32 +159,8 @@ async function startPair(nsA, nsB, impls) {
   try {
     daemons.push(await startDaemon(nsA, daemonOptions(impls[0])));
     daemons.push(await startDaemon(nsB, daemonOptions(impls[1])));
-    const keys = await Promise.all([genKeyPair(), genKeyPair()]);
-    await Promise.all(
-      [0, 1].map((i) =>
-        configureInterface(daemons[i], {
-          privateKey: keys[i].privateKey,
-          listenPort: PORTS[i],
-          mtu: MTU,
-          addresses: [`${INNER.v4[i]}/24`, `${INNER.v6[i]}/64`],
-          peers: [
-            {
-              publicKey: keys[1 - i].publicKey,
-              endpoint: `${OUTER.v4[1 - i]}:${PORTS[1 - i]}`,
-              allowedIps: [`${INNER.v4[1 - i]}/32`, `${INNER.v6[1 - i]}/128`],
-            },
-          ],
-        }),
-      ),
-    );
-    // The first ping carries the handshake; bounded.
-    for (const dst of [INNER.v4[1], INNER.v6[1]]) {
-      await waitFor(async () => (await ping(nsA, dst, { count: 1, waitS: 1 })).ok, {
-        timeoutMs: 15_000,
-        intervalMs: 100,
-        what: `a ping through the tunnel to ${dst}`,
-      });
-    }
+    await configurePair(daemons);
+    for (const dst of [INNER.v4[1], INNER.v6[1]]) await firstPing(nsA, dst);
     return daemons;
   } catch (err) {
     await stopPair(daemons);
