@@ -13,13 +13,11 @@
  * has no link watch (an older prebuilt) or the socket cannot be made, the link is polled for
  * good. A netlink overrun (ENOBUFS: changes were lost) reopens the watch and reports a change.
  */
+import { startEventReader } from '../io/event-reader.js';
 import { loadNative, type NativeAddon, type ReaderHandle } from '../io/native.js';
 
 /** How often the link is asked while no netlink watch can tell of its changes. */
 export const POLL_MS = 250;
-/** Netlink messages read per wake (each at most SLOT_BYTES; longer ones are cut, never parsed). */
-const SLOTS = 4;
-const SLOT_BYTES = 4096;
 
 export interface LinkWatch {
   /** 'netlink' while the kernel tells of changes, 'poll' while the link is asked every POLL_MS. */
@@ -40,8 +38,6 @@ export function watchLink(onChange: () => void, native: NativeAddon | null = try
   let poll: NodeJS.Timeout | null = null;
   let closed = false;
   let broken = native === null || typeof native.linkWatchOpen !== 'function';
-  const buffer = new Uint8Array(SLOTS * SLOT_BYTES);
-  const lengths = new Int32Array(SLOTS);
 
   const closeWatch = (): void => {
     if (reader !== null) native!.readerClose(reader);
@@ -66,20 +62,7 @@ export function watchLink(onChange: () => void, native: NativeAddon | null = try
       const [sock, netns] = native!.linkWatchOpen!();
       fd = sock;
       watchedNetns = netns;
-      reader = native!.readerCreate(
-        fd,
-        0,
-        buffer,
-        SLOTS,
-        SLOT_BYTES,
-        0,
-        SLOT_BYTES,
-        lengths,
-        null,
-        null,
-        onRead,
-      );
-      native!.readerStart(reader);
+      reader = startEventReader(native!, fd, onRead);
     } catch {
       // No netlink here (or no socket in the link's namespace): ask the link instead.
       closeWatch();

@@ -14,11 +14,8 @@
  * up to a millisecond late before; an overrun of the socket (ENOBUFS) counts as a change. When
  * the reader cannot be made, every call drains the socket as before (`drain`).
  */
+import { startEventReader } from './event-reader.js';
 import type { NativeAddon, ReaderHandle } from './native.js';
-
-/** Room for the notifications one readable event reads; any bytes mean "changed". */
-const SLOTS = 4;
-const SLOT_BYTES = 8192;
 
 export class RouteWatch {
   readonly #native: NativeAddon;
@@ -31,22 +28,7 @@ export class RouteWatch {
     this.#native = native;
     this.#fd = native.routeCheckWatch();
     try {
-      const lengths = new Int32Array(SLOTS);
-      this.#reader = native.readerCreate(
-        this.#fd,
-        0,
-        new Uint8Array(SLOTS * SLOT_BYTES),
-        SLOTS,
-        SLOT_BYTES,
-        0,
-        SLOT_BYTES,
-        lengths,
-        null,
-        null,
-        (count, err) => this.#onEvent(count, err),
-        null,
-      );
-      native.readerStart(this.#reader);
+      this.#reader = startEventReader(native, this.#fd, (count, err) => this.#onEvent(count, err));
     } catch {
       this.#reader = null; // drained per call instead
     }

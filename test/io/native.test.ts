@@ -9,20 +9,14 @@ import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { createBind } from '../../src/io/bind.js';
 import { errnoName, loadNative, systemError } from '../../src/io/native.js';
+import { waitFor } from '../helpers/netns.js';
 
 const LOOP4 = Uint8Array.of(127, 0, 0, 1);
 const skip = process.platform === 'linux' ? false : 'Linux only';
 
-function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const check = (): void => {
-      if (cond()) resolve();
-      else if (Date.now() > deadline) reject(new Error('timed out'));
-      else setTimeout(check, 5);
-    };
-    check();
-  });
+/** Waits for `cond` (polled every 5 ms, at most 3 s): a reader's callback has run. */
+function until(cond: () => boolean): Promise<boolean> {
+  return waitFor(cond, { timeoutMs: 3000, intervalMs: 5, what: 'the reader callback' });
 }
 
 describe('native addon', { skip }, () => {
