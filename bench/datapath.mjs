@@ -14,10 +14,11 @@
 //
 //   npm run bench:datapath [-- --rounds 5 --seconds 2 --batch 2900 --threads 2]
 //   --small: also ns per packet for small batches (where slicing starts to pay).
+//   --engine evp|direct: the native AEAD's engine (native/chacha-poly.h; default: the addon's).
 import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { availableParallelism, loadavg } from 'node:os';
-import { flagArg, numberArg } from './lib.mjs';
+import { flagArg, numberArg, stringArg } from './lib.mjs';
 import { loadNative } from '../dist/src/io/native.js';
 import { acceptRun } from '../dist/src/device/inner-rule.js';
 import { DeviceNet } from '../dist/test/helpers/device-net.js';
@@ -34,6 +35,9 @@ if (typeof native.setThreads !== 'function') {
   console.error('datapath bench: this native addon has no setThreads (rebuild with npm run build:native)');
   process.exit(1);
 }
+
+const ENGINE = stringArg('engine', '');
+if (ENGINE !== '') native.aeadEngine(ENGINE);
 
 // ---- a session between two devices ----------------------------------------------------------
 delete process.env.WGTS_THREADS; // the bench sets threads itself
@@ -176,7 +180,7 @@ const f = (x, d = 2) => x.toFixed(d);
 
 console.log(
   `wgts data-path bench: seal + open of ${BATCH} x ${PACKET}-byte packets per batch, 1 vs ${THREADS} threads, ` +
-    `${ROUNDS} rounds x ${SECONDS} s each; ${availableParallelism()} CPUs, load ${loadavg()
+    `${ROUNDS} rounds x ${SECONDS} s each; AEAD engine ${native.aeadEngine()}; ${availableParallelism()} CPUs, load ${loadavg()
       .map((x) => f(x))
       .join(' ')}`,
 );

@@ -4,6 +4,7 @@
 // (WGTS_ANCHORS overrides), and Debian's wireguard-go (0.0.20220316, on PATH).
 //
 //   npm run bench [-- --rounds 3 --seconds 10 --pings 50 --tests ... --impls ... --out FILE]
+//   (--impls may also name wgtsd~NAME: this build with --env-NAME 'K=V ...' on top)
 //
 // One topology for the whole run: namespaces A and B joined by a veth (outer 10.77.0.1/.2 and
 // fd77::1/::2), a WireGuard interface in each (MTU 1420, inner 10.78.0.1/.2 and fd78::1/::2).
@@ -64,7 +65,7 @@ import {
   writeJson,
 } from './lib.mjs';
 import { runIdle } from './idle.mjs';
-import { configurePair, firstPing, INNER, MTU, OUTER } from './pair.mjs';
+import { configurePair, firstPing, INNER, MTU, OUTER, variant } from './pair.mjs';
 
 if (flagArg('help')) {
   console.log(
@@ -107,13 +108,18 @@ const VERSION = {
 };
 const ALL_IMPLS = Object.keys(SHORT);
 const askedImpls = stringArg('impls', ALL_IMPLS.join(',')).split(',').filter(Boolean);
-const badImpl = askedImpls.filter((i) => !ALL_IMPLS.includes(i));
+// `wgtsd~NAME`: this build with the environment of --env-NAME 'K=V ...' (an A/B in one run).
+for (const i of askedImpls.filter((i) => /^wgtsd~[\w-]+$/.test(i))) {
+  SHORT[i] = i.slice(0, 10);
+  VERSION[i] = `this build with ${stringArg(`env-${i.slice(6)}`, '(no --env-' + i.slice(6) + ')')}`;
+}
+const badImpl = askedImpls.filter((i) => SHORT[i] === undefined);
 if (badImpl.length > 0 || !askedImpls.includes('wgtsd')) {
   console.error(`bench: --impls must include wgtsd and name only ${ALL_IMPLS.join(', ')}`);
   process.exit(2);
 }
 const IMPLS = askedImpls.filter((i) => {
-  const why = implUnavailable(i);
+  const why = implUnavailable(variant(i, {}).impl);
   if (why !== null) console.log(`bench: leaving out ${i}: ${why}`);
   return why === null;
 });
@@ -150,7 +156,9 @@ if (seconds < 10) {
 
 /** wgtsd-1thread is wgtsd with WGTS_THREADS=1, so threads on and off are compared in one run. */
 function daemonOptions(impl) {
-  return impl === 'wgtsd-1thread' ? { impl: 'wgtsd', env: { ...env, WGTS_THREADS: '1' } } : { impl, env };
+  return impl === 'wgtsd-1thread'
+    ? { impl: 'wgtsd', env: { ...env, WGTS_THREADS: '1' } }
+    : variant(impl, env);
 }
 
 /** Starts impls[0] in A and impls[1] in B, configured as peers; returns the two daemons. */

@@ -32,6 +32,7 @@
  * Why here and not node:crypto: createCipheriv allocates objects per packet (~7 µs per 1420-byte
  * packet); EVP on a reused context costs ~1 µs (PERFORMANCE.md).
  */
+#include "chacha-poly.h"
 #include "common.h"
 #include "crypto-pool.h"
 
@@ -51,6 +52,9 @@ typedef struct aead_ctx {
   EVP_CIPHER_CTX *enc[WGTS_POOL_MAX], *dec[WGTS_POOL_MAX];
   unsigned n_ctx;
   wgts_pool *pool;
+  /* Seal and open with chacha-poly.c (node exports the primitives) rather than EVP; the two give
+   * identical bytes, and aeadEngine() switches for the tests that prove it. */
+  bool direct;
   /* Native copies of a batch's offsets and lengths (grown, never shrunk). */
   uint32_t *offs, *lens;
   size_t cap;
@@ -61,7 +65,9 @@ typedef struct aead_ctx {
 typedef struct batch_task {
   aead_ctx *a;
   bool seal;
+  bool direct; /* chacha-poly.c, with ck; else EVP contexts keyed with key */
   uint8_t key[WGTS_KEY_LEN];
+  wgts_cp_key ck;
   uint32_t receiver;
   uint64_t counter; /* the counter of entry `first` */
   uint32_t first;
@@ -154,9 +160,9 @@ static EVP_CIPHER_CTX *keyed_context(batch_task *t, unsigned thread) {
 /* Seals entries [first, first + count) of the task on thread `thread`'s context. */
 static void seal_chunk(void *arg, unsigned thread, uint32_t first, uint32_t count) {
   batch_task *t = arg;
-  EVP_CIPHER_CTX *c = keyed_context(t, thread);
+  EVP_CIPHER_CTX *c = t->direct ? NULL : keyed_context(t, thread);
   uint8_t nonce[12];
-  if (c == NULL) return;
+  if (c == NULL && !t->direct) return;
   for (uint32_t j = first - t->first; j < first - t->first + count; j++) {
     uint8_t *h = t->buf + t->offs[j];
     uint8_t *p = h + WGTS_HEADER_LEN;
@@ -166,10 +172,12 @@ static void seal_chunk(void *arg, unsigned thread, uint32_t first, uint32_t coun
     put_le32(h + 4, t->receiver);
     put_le64(h + 8, t->counter + j);
     make_nonce(nonce, h + 8);
-    if (EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 1) != 1 ||
-        (len > 0 && EVP_CipherUpdate(c, p, &outl, p, (int)len) != 1) ||
-        EVP_CipherFinal_ex(c, p + outl, &finl) != 1 ||
-        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, WGTS_TAG_LEN, p + len) != 1) {
+    if (t->direct) {
+      wgts_cp_seal(&t->ck, nonce, p, len, p + len);
+    } else if (EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 1) != 1 ||
+               (len > 0 && EVP_CipherUpdate(c, p, &outl, p, (int)len) != 1) ||
+               EVP_CipherFinal_ex(c, p + outl, &finl) != 1 ||
+               EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, WGTS_TAG_LEN, p + len) != 1) {
       t->failed[thread] = true;
       break;
     }
@@ -180,15 +188,19 @@ static void seal_chunk(void *arg, unsigned thread, uint32_t first, uint32_t coun
 /* Opens entries [first, first + count) of the task on thread `thread`'s context. */
 static void open_chunk(void *arg, unsigned thread, uint32_t first, uint32_t count) {
   batch_task *t = arg;
-  EVP_CIPHER_CTX *c = keyed_context(t, thread);
+  EVP_CIPHER_CTX *c = t->direct ? NULL : keyed_context(t, thread);
   uint8_t nonce[12];
-  if (c == NULL) return;
+  if (c == NULL && !t->direct) return;
   for (uint32_t j = first - t->first; j < first - t->first + count; j++) {
     uint8_t *h = t->buf + t->offs[j];
     uint8_t *p = h + WGTS_HEADER_LEN;
     size_t len = (size_t)t->lens[j] - WGTS_HEADER_LEN - WGTS_TAG_LEN; /* lens >= 32, checked */
     int outl = 0, finl = 0;
     make_nonce(nonce, h + 8);
+    if (t->direct) {
+      t->results[t->first + j] = wgts_cp_open(&t->ck, nonce, p, len, p + len) ? (int32_t)len : -1;
+      continue;
+    }
     int ok = EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 0) == 1 &&
              EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, WGTS_TAG_LEN, p + len) == 1 &&
              (len == 0 || EVP_CipherUpdate(c, p, &outl, p, (int)len) == 1) &&
@@ -260,7 +272,7 @@ static int batch_args(napi_env env, napi_value *argv, aead_ctx *a, batch_task *t
 }
 
 /* The key argument, copied into the task (it may lie inside the buffer being written). */
-static int key_arg(napi_env env, napi_value v, batch_task *t) {
+static int key_arg(napi_env env, napi_value v, const aead_ctx *a, batch_task *t) {
   uint8_t *key;
   size_t key_len;
   if (wgts_arg_bytes(env, v, "key", &key, &key_len) != 0) return -1;
@@ -269,6 +281,8 @@ static int key_arg(napi_env env, napi_value v, batch_task *t) {
     return -1;
   }
   memcpy(t->key, key, WGTS_KEY_LEN);
+  t->direct = a->direct;
+  if (t->direct) wgts_cp_key_init(&t->ck, t->key);
   return 0;
 }
 
@@ -282,6 +296,7 @@ static int run_batch(aead_ctx *a, batch_task *t, uint32_t count, uint64_t total)
   memset(t->keyed, 0, sizeof t->keyed);
   wgts_pool_run(a->pool, threads, t->seal ? seal_chunk : open_chunk, chunks_done, t, t->first, count);
   OPENSSL_cleanse(t->key, WGTS_KEY_LEN);
+  OPENSSL_cleanse(&t->ck, sizeof t->ck);
   for (unsigned k = 0; k < threads; k++)
     if (t->failed[k]) return -1;
   return 0;
@@ -295,7 +310,7 @@ static napi_value seal_batch(napi_env env, napi_callback_info info) {
   bool lossless;
   aead_ctx *a = get_aead(env);
   if (a == NULL) return wgts_throw_errno(env, "EVP", ENOMEM);
-  if (key_arg(env, argv[0], &t) != 0) return NULL;
+  if (key_arg(env, argv[0], a, &t) != 0) return NULL;
   if (wgts_arg_u32(env, argv[1], "receiver", &t.receiver) != 0) goto fail;
   if (napi_get_value_bigint_uint64(env, argv[2], &t.counter, &lossless) != napi_ok || !lossless) {
     wgts_throw_type(env, "wgts_native: firstCounter must be a u64 bigint");
@@ -316,6 +331,7 @@ static napi_value seal_batch(napi_env env, napi_callback_info info) {
   return NULL;
 fail:
   OPENSSL_cleanse(t.key, WGTS_KEY_LEN);
+  OPENSSL_cleanse(&t.ck, sizeof t.ck);
   return NULL;
 }
 
@@ -328,7 +344,7 @@ static napi_value open_batch(napi_env env, napi_callback_info info) {
   void *res_v;
   aead_ctx *a = get_aead(env);
   if (a == NULL) return wgts_throw_errno(env, "EVP", ENOMEM);
-  if (key_arg(env, argv[0], &t) != 0) return NULL;
+  if (key_arg(env, argv[0], a, &t) != 0) return NULL;
   if (batch_args(env, argv + 1, a, &t, &count, 0, WGTS_HEADER_LEN + WGTS_TAG_LEN,
                  WGTS_MAX_PAYLOAD + WGTS_HEADER_LEN + WGTS_TAG_LEN, &total) != 0)
     goto fail;
@@ -343,6 +359,7 @@ static napi_value open_batch(napi_env env, napi_callback_info info) {
   return NULL;
 fail:
   OPENSSL_cleanse(t.key, WGTS_KEY_LEN);
+  OPENSSL_cleanse(&t.ck, sizeof t.ck);
   return NULL;
 }
 
@@ -365,6 +382,32 @@ static napi_value set_threads(napi_env env, napi_callback_info info) {
   return threads_value(env, a);
 }
 
+/* aeadEngine() -> "direct" | "evp"; aeadEngine(name) selects one ("direct" only where node
+ * exports the primitives: chacha-poly.h) and returns it. */
+static napi_value aead_engine(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  aead_ctx *a = get_aead(env);
+  napi_value out;
+  if (a == NULL) return wgts_throw_errno(env, "EVP", ENOMEM);
+  WGTS_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc >= 1) {
+    char name[8];
+    if (wgts_arg_string(env, argv[0], "engine", name, sizeof name) != 0) return NULL;
+    if (strcmp(name, "evp") == 0) {
+      a->direct = false;
+    } else if (strcmp(name, "direct") == 0) {
+      if (!wgts_cp_available())
+        return wgts_throw_range(env, "wgts_native: this node does not export ChaCha20_ctr32 and Poly1305");
+      a->direct = true;
+    } else {
+      return wgts_throw_range(env, "wgts_native: engine must be \"direct\" or \"evp\"");
+    }
+  }
+  WGTS_CHECK(env, napi_create_string_utf8(env, a->direct ? "direct" : "evp", NAPI_AUTO_LENGTH, &out));
+  return out;
+}
+
 static napi_value get_threads(napi_env env, napi_callback_info info) {
   aead_ctx *a = get_aead(env);
   if (a == NULL) return wgts_throw_errno(env, "EVP", ENOMEM);
@@ -380,12 +423,14 @@ napi_status wgts_init_aead(napi_env env, napi_value exports, wgts_scratch *scrat
     wgts_free_aead(a);
     return napi_generic_failure;
   }
+  a->direct = wgts_cp_available();
   scratch->aead = a;
   napi_property_descriptor props[] = {
       {"sealBatch", NULL, seal_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"openBatch", NULL, open_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"aeadEngine", NULL, aead_engine, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

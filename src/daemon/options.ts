@@ -106,6 +106,11 @@ const ENVIRONMENT: readonly { readonly name: string; readonly value: string; rea
     help: 'Threads for the transport crypto of big batches (default: the CPUs, at most 8; 1: one).',
   },
   {
+    name: 'WGTS_AEAD',
+    value: 'ENGINE',
+    help: 'ChaCha20-Poly1305 of the batched data path: direct (default where node allows) or evp.',
+  },
+  {
     name: 'WGTS_WARMUP',
     value: '0',
     help: 'Skip the 0.3 s JIT warm-up of the data path before the socket appears.',

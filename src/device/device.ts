@@ -34,7 +34,7 @@ import { Tunnel, type Endpoint } from '../protocol/tunnel.js';
 import { IP_DESTINATION_OFFSET, IP_SOURCE_OFFSET } from '../protocol/transport.js';
 import { AllowedIPs } from '../routing/allowed-ips.js';
 import type { DeviceSet, DeviceSnapshot, UapiTarget } from '../uapi/types.js';
-import { loadNative } from '../io/native.js';
+import { loadNative, tryLoadNative } from '../io/native.js';
 import { applyDeviceSet } from './apply.js';
 import { BatchReceive, copyEndpoint } from './batch-receive.js';
 import { BatchSend } from './batch-send.js';
@@ -49,6 +49,7 @@ import { isOwnDatagramTo } from './loop-guard.js';
 import type { RouteMtus } from './route-mtu.js';
 import { SILENT_LOGGER, type Logger } from './logger.js';
 import { applyThreads } from './threads.js';
+import { applyAeadEngine } from './aead-engine.js';
 import { formatEndpoint, PeerLog, peerName } from './peer-log.js';
 import { Peer } from './peer.js';
 import { DeadlineQueue } from './deadline-queue.js';
@@ -250,6 +251,7 @@ export class Device implements UapiTarget, DataPathHost {
     this.routeMtus = o.routeMtus ?? null;
     this.#batched = o.batched ?? nativeLoads();
     applyThreads(this.log); // WGTS_THREADS (or the default) for the native AEAD's batches
+    applyAeadEngine(tryLoadNative(), this.log); // WGTS_AEAD (or the addon's default)
     this.endpointNames = new EndpointResolver({
       lookup: o.lookupHost ?? lookupFirstAddress,
       intervalMs: o.resolveIntervalMs ?? RESOLVE_INTERVAL_DEFAULT_S * 1000,
@@ -957,10 +959,5 @@ function endpointOf(from: MessageSource): Endpoint {
 
 /** Whether the native addon loads (the batched data path needs it). */
 function nativeLoads(): boolean {
-  try {
-    loadNative();
-    return true;
-  } catch {
-    return false;
-  }
+  return tryLoadNative() !== null;
 }

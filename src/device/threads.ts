@@ -6,7 +6,7 @@
  * protocol decision stay in TypeScript, so per-peer order is the caller's index order.
  */
 import { availableParallelism } from 'node:os';
-import { loadNative, type NativeAddon } from '../io/native.js';
+import { tryLoadNative, type NativeAddon } from '../io/native.js';
 import type { Logger } from './logger.js';
 
 /** The default's ceiling: past ~8 slices one batch (~45-2,900 packets) stops paying for wake-ups. */
@@ -52,12 +52,4 @@ export function applyThreads(
 /** The thread count the native addon uses now (1 when it does not load or predates threads). */
 export function currentThreads(native: NativeAddon | null = tryLoadNative()): number {
   return native?.getThreads?.() ?? 1;
-}
-
-function tryLoadNative(): NativeAddon | null {
-  try {
-    return loadNative();
-  } catch {
-    return null;
-  }
 }

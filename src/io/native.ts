@@ -196,6 +196,12 @@ export interface NativeAddon {
   setThreads?(threads: number): number;
   /** The thread count sealBatch/openBatch use now. */
   getThreads?(): number;
+  /**
+   * The AEAD engine of sealBatch/openBatch (src/device/aead-engine.ts): with an argument, selects
+   * it ("direct" throws a RangeError where node does not export the primitives); returns the one
+   * in use. Absent from addons built before it.
+   */
+  aeadEngine?(engine?: 'direct' | 'evp'): 'direct' | 'evp';
   /** TUNSETOFFLOAD(CSUM|TSO4|TSO6[|USO4|USO6]); returns the TUN_F_* flags set. */
   tunSetOffload(fd: number, wantUso: boolean): number;
   /**
@@ -318,6 +324,15 @@ export function loadNative(): NativeAddon {
   // From now on every DH runs on raw bytes in OpenSSL (an older build without it keeps node:crypto).
   if (typeof cached.x25519 === 'function') useRawX25519(cached);
   return cached;
+}
+
+/** The addon, or null where loadNative throws (no addon for this platform, or it does not load). */
+export function tryLoadNative(): NativeAddon | null {
+  try {
+    return loadNative();
+  } catch {
+    return null;
+  }
 }
 
 /** What was looked for, where, and the two ways out, from node-gyp-build's "No native build" error. */
