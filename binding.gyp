@@ -20,6 +20,7 @@
         "native/chacha-poly.c",
         "native/crypto-pool.c",
         "native/offload.c",
+        "native/csum.c",
         "native/process.c",
         "native/link-watch.c"
       ],
@@ -27,7 +28,7 @@
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags!": ["-O3"],
       "conditions": [
-        ["OS!='linux'", { "sources!": ["native/common.c", "native/tun.c", "native/tun-link.c", "native/route-mtu.c", "native/udp.c", "native/route-check.c", "native/reader.c", "native/aead.c", "native/chacha-poly.c", "native/crypto-pool.c", "native/offload.c", "native/process.c", "native/link-watch.c"] }]
+        ["OS!='linux'", { "sources!": ["native/common.c", "native/tun.c", "native/tun-link.c", "native/route-mtu.c", "native/udp.c", "native/route-check.c", "native/reader.c", "native/aead.c", "native/chacha-poly.c", "native/crypto-pool.c", "native/offload.c", "native/csum.c", "native/process.c", "native/link-watch.c"] }]
       ]
     }
   ]

@@ -234,6 +234,7 @@ static napi_value init(napi_env env, napi_value exports) {
   if (wgts_init_reader(env, exports) != napi_ok) return NULL;
   if (wgts_init_aead(env, exports, scratch) != napi_ok) return NULL;
   if (wgts_init_offload(env, exports) != napi_ok) return NULL;
+  if (wgts_init_csum(env, exports) != napi_ok) return NULL;
   if (wgts_init_process(env, exports) != napi_ok) return NULL;
   if (wgts_init_link_watch(env, exports) != napi_ok) return NULL;
   return exports;

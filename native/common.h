@@ -105,6 +105,7 @@ napi_status wgts_init_route_check(napi_env env, napi_value exports);
 napi_status wgts_init_reader(napi_env env, napi_value exports);
 napi_status wgts_init_aead(napi_env env, napi_value exports, wgts_scratch *scratch);
 napi_status wgts_init_offload(napi_env env, napi_value exports);
+napi_status wgts_init_csum(napi_env env, napi_value exports);
 napi_status wgts_init_process(napi_env env, napi_value exports);
 napi_status wgts_init_link_watch(napi_env env, napi_value exports);
 /* Frees what wgts_init_aead put in scratch->aead. */

@@ -37,6 +37,7 @@
  *       for the rest of the call with status[3] = 1, as sendList does (native/udp.c).
  */
 #include "common.h"
+#include "csum.h"
 
 #include <errno.h>
 #include <linux/if_tun.h>
@@ -64,43 +65,6 @@
 #define PROTO_TCP 6
 #define PROTO_UDP 17
 
-/* ---- checksums (RFC 1071): summed in host order, which the one's complement sum allows ------ */
-
-static uint64_t csum_add(uint64_t acc, const uint8_t *p, size_t n) {
-  while (n >= 8) {
-    uint64_t w;
-    memcpy(&w, p, 8);
-    acc += (w & 0xffffffffu) + (w >> 32);
-    p += 8;
-    n -= 8;
-  }
-  if (n >= 4) {
-    uint32_t w;
-    memcpy(&w, p, 4);
-    acc += w;
-    p += 4;
-    n -= 4;
-  }
-  if (n >= 2) {
-    uint16_t w;
-    memcpy(&w, p, 2);
-    acc += w;
-    p += 2;
-    n -= 2;
-  }
-  if (n == 1) {
-    uint16_t w = 0;
-    memcpy(&w, p, 1);
-    acc += w;
-  }
-  return acc;
-}
-
-static uint16_t csum_fold(uint64_t acc) {
-  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
-  return (uint16_t)acc;
-}
-
 static uint16_t be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
 static uint32_t be32(const uint8_t *p) {
   return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
@@ -120,7 +84,7 @@ static uint16_t wire16(uint16_t v) { return htons(v); }
 
 /* The pseudo-header sum for an L4 segment of l4len bytes of protocol proto in packet ip. */
 static uint64_t pseudo_sum(const uint8_t *ip, int v6, uint8_t proto, uint32_t l4len) {
-  uint64_t acc = v6 ? csum_add(0, ip + 8, 32) : csum_add(0, ip + 12, 8);
+  uint64_t acc = v6 ? wgts_csum_add(0, ip + 8, 32) : wgts_csum_add(0, ip + 12, 8);
   acc += wire16((uint16_t)proto);
   acc += wire16((uint16_t)l4len);
   return acc;
@@ -129,7 +93,7 @@ static uint64_t pseudo_sum(const uint8_t *ip, int v6, uint8_t proto, uint32_t l4
 static void ipv4_checksum(uint8_t *ip) {
   size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
   ip[10] = ip[11] = 0;
-  uint16_t c = (uint16_t)~csum_fold(csum_add(0, ip, ihl));
+  uint16_t c = (uint16_t)~wgts_csum_fold(wgts_csum_add(0, ip, ihl));
   memcpy(ip + 10, &c, 2);
 }
 
@@ -137,8 +101,8 @@ static void ipv4_checksum(uint8_t *ip) {
 static void l4_checksum(uint8_t *ip, int v6, uint8_t proto, size_t l4off, size_t total, size_t field_off) {
   uint8_t *l4 = ip + l4off;
   l4[field_off] = l4[field_off + 1] = 0;
-  uint16_t c =
-      (uint16_t)~csum_fold(csum_add(pseudo_sum(ip, v6, proto, (uint32_t)(total - l4off)), l4, total - l4off));
+  uint16_t c = (uint16_t)~wgts_csum_fold(
+      wgts_csum_add(pseudo_sum(ip, v6, proto, (uint32_t)(total - l4off)), l4, total - l4off));
   if (c == 0 && proto == PROTO_UDP) c = 0xffff;
   memcpy(l4 + field_off, &c, 2);
 }
@@ -293,7 +257,7 @@ static int split_one(split_out *o, const uint8_t *src, uint32_t len) {
       *o->cursor = cursor0;
       return -1;
     }
-    uint16_t c = (uint16_t)~csum_fold(csum_add(0, p + start, iplen - start));
+    uint16_t c = (uint16_t)~wgts_csum_fold(wgts_csum_add(0, p + start, iplen - start));
     if (c == 0 && h.csum_offset == 6) c = 0xffff; /* a UDP checksum of 0 means "none" */
     memcpy(p + field, &c, 2);
   }
@@ -346,7 +310,7 @@ static int tcp_candidate(uint8_t *ip, uint32_t len, tcp_seg *s) {
     if (ip[0] != 0x45 || ip[9] != PROTO_TCP || be16(ip + 2) != len) return 0;
     if ((be16(ip + 6) & 0x3fff) != 0) return 0; /* MF or a fragment offset */
     /* The rewritten header gets a fresh checksum, so a bad one must be left to the kernel. */
-    if (csum_fold(csum_add(0, ip, 20)) != 0xffff) return 0;
+    if (wgts_csum_fold(wgts_csum_add(0, ip, 20)) != 0xffff) return 0;
     s->l4off = 20;
     s->v6 = 0;
   } else if (version == 6) {
@@ -365,7 +329,7 @@ static int tcp_candidate(uint8_t *ip, uint32_t len, tcp_seg *s) {
   s->hdr = s->l4off + thl;
   s->payload = len - s->hdr;
   uint64_t acc = pseudo_sum(ip, s->v6, PROTO_TCP, len - s->l4off);
-  if (csum_fold(csum_add(acc, ip + s->l4off, len - s->l4off)) != 0xffff) return 0;
+  if (wgts_csum_fold(wgts_csum_add(acc, ip + s->l4off, len - s->l4off)) != 0xffff) return 0;
   return 1;
 }
 
@@ -440,7 +404,7 @@ static void write_run(int fd, tcp_seg *run, uint32_t n, write_tally *t) {
   }
   /* CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum; the kernel does the rest
    * (every segment's own checksum was verified above). */
-  uint16_t partial = csum_fold(pseudo_sum(ip, h->v6, PROTO_TCP, total - h->l4off));
+  uint16_t partial = wgts_csum_fold(pseudo_sum(ip, h->v6, PROTO_TCP, total - h->l4off));
   memcpy(tcp + 16, &partial, 2);
   vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
   vh.gso_type = h->v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;

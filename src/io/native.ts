@@ -202,6 +202,12 @@ export interface NativeAddon {
    * in use. Absent from addons built before it.
    */
   aeadEngine?(engine?: 'direct' | 'evp'): 'direct' | 'evp';
+  /**
+   * The folded 16-bit RFC 1071 sum of bytes by one way of native/csum.c ("best", "scalar",
+   * "sse2", "avx2"), or null where this CPU cannot sum that way: for the test that holds every
+   * way to a plain sum. Absent from addons built before it.
+   */
+  csumFold?(bytes: Uint8Array, way: 'best' | 'scalar' | 'sse2' | 'avx2'): number | null;
   /** TUNSETOFFLOAD(CSUM|TSO4|TSO6[|USO4|USO6]); returns the TUN_F_* flags set. */
   tunSetOffload(fd: number, wantUso: boolean): number;
   /**
