@@ -77,13 +77,15 @@
 #define WGTS_KEY_LEN 32u
 
 /* Transport crypto on several threads (aead.c, crypto-pool.c). A batch is spread over more threads
- * only when each gets at least WGTS_THREAD_MIN_BYTES: below it, waking a worker (a futex round
- * trip, 5-40 µs here depending on load) costs about what the crypto it takes over does (~0.9 µs
- * per 1420-byte packet and thread). A pool runs at most WGTS_POOL_MAX threads (the caller
+ * only when each gets at least WGTS_THREAD_MIN_BYTES (256 KiB, ~180 packets of 1,420 bytes, ~100
+ * µs of direct-engine crypto): waking a worker is a futex round trip of 5-40 µs here depending on
+ * load, and on a machine with no idle CPU it only adds that. At 32 KiB (chosen for EVP's slower
+ * ~0.9 µs a packet) a busy 2-CPU pair ran one TCP stream 25% slower with threads than without;
+ * at 256 KiB, 1.03x as fast (bench/run.mjs, wgtsd against wgtsd-1thread). A pool runs at most WGTS_POOL_MAX threads (the caller
  * included), and a batch is cut into WGTS_CHUNKS_PER_THREAD chunks per thread: more balance a
  * late or slow thread out, each costs a claim (one atomic add) and a few hundred nanoseconds of
  * per-chunk setup. */
-#define WGTS_THREAD_MIN_BYTES 32768u
+#define WGTS_THREAD_MIN_BYTES 262144u
 #define WGTS_POOL_MAX 64
 #define WGTS_CHUNKS_PER_THREAD 4
 

@@ -17,7 +17,7 @@ import { Prng, readU32, readU64 } from '../helpers/fuzz.js';
 const skip = process.platform === 'linux' ? false : 'Linux only';
 const THREADS = [2, 3, 4, 8];
 /** aead.c THREAD_MIN_BYTES: a batch goes to a 2nd thread only when each gets at least this many bytes. */
-const THREAD_MIN_BYTES = 32768;
+const THREAD_MIN_BYTES = 262144;
 const MAX = (1n << 64n) - 1n;
 
 interface Batch {
