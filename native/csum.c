@@ -13,6 +13,7 @@
 #include <string.h>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -75,12 +76,23 @@ static uint64_t add_sse2(uint64_t acc, const uint8_t *p, size_t n) {
   return add_tail(acc + lanes[0] + lanes[1], p, n);
 }
 
+/* AVX2 usable: the CPU has it (CPUID leaf 7, EBX bit 5) and the OS saves YMM state (OSXSAVE,
+ * then XCR0 bits 1 and 2). Asked of CPUID directly: __builtin_cpu_supports would pull libgcc's
+ * __cpu_model into the addon, which musl's loader does not provide (test/package/prebuilds). */
+static int has_avx2(void) {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE)) return 0;
+  unsigned lo, hi;
+  __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  if ((lo & 6) != 6) return 0;
+  return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_AVX2);
+}
+
 static uint64_t (*add_bulk)(uint64_t, const uint8_t *, size_t);
 
 uint64_t wgts_csum_add(uint64_t acc, const uint8_t *p, size_t n) {
   if (n < 64) return add_tail(acc, p, n); /* headers and pseudo-headers: not worth a vector */
-  if (add_bulk == NULL)
-    add_bulk = __builtin_cpu_supports("avx2") ? add_avx2 : add_sse2; /* same value from any thread */
+  if (add_bulk == NULL) add_bulk = has_avx2() ? add_avx2 : add_sse2; /* same value from any thread */
   return add_bulk(acc, p, n);
 }
 
@@ -90,7 +102,7 @@ static uint64_t add_way(const char *way, const uint8_t *p, size_t n, int *ok) {
   *ok = 1;
   if (strcmp(way, "scalar") == 0) return add_tail(0, p, n);
   if (strcmp(way, "sse2") == 0) return add_sse2(0, p, n);
-  if (strcmp(way, "avx2") == 0 && __builtin_cpu_supports("avx2")) return add_avx2(0, p, n);
+  if (strcmp(way, "avx2") == 0 && has_avx2()) return add_avx2(0, p, n);
   *ok = strcmp(way, "best") == 0;
   return *ok ? wgts_csum_add(0, p, n) : 0;
 }

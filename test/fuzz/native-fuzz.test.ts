@@ -460,6 +460,17 @@ function calls(native: NativeAddon): Record<string, Call> {
     // The crypto pool: drawn thread counts (the seal and open cases then run on them), then back.
     setThreads: (f) => n['setThreads']!(f.chance(0.7) ? 1 + f.below(4) : f.pick([...EDGE_INTS, ...WRONG])),
     getThreads: () => n['getThreads']!(),
+    // The AEAD engine: both names (the seal and open cases then run on either), and wrong ones.
+    aeadEngine: (f) =>
+      f.chance(0.2)
+        ? n['aeadEngine']!()
+        : n['aeadEngine']!(f.chance(0.8) ? f.pick(['direct', 'evp']) : f.pick(['', 'EVP', 'direct\0', ...WRONG])),
+    // The checksum: any buffer (size drawn, views at odd offsets included), any way or a wrong one.
+    csumFold: (f) =>
+      n['csumFold']!(
+        f.buf('u8', f.pick(SIZES)),
+        f.chance(0.9) ? f.pick(['best', 'scalar', 'sse2', 'avx2']) : f.pick(['avx512', '', ...WRONG]),
+      ),
     // Dumpable on or off for this process only (the test restores it); wrong types refused.
     setDumpable: (f) => n['setDumpable']!(f.chance(0.8) ? f.chance(0.5) : f.pick(WRONG)),
     dumpable: () => n['dumpable']!(),
@@ -547,6 +558,7 @@ test('fuzz: every native entry point, adversarial arguments, guard bytes intact'
   const deadline = Date.now() + 8_000;
   t.diagnostic(`seed ${seed}`);
   const [pa, pb] = native.packetPair();
+  const engineBefore = native.aeadEngine?.() ?? 'evp';
   const udp: Fuzz['udp'] = [];
   for (const family of [4, 6] as const) {
     try {
@@ -611,6 +623,7 @@ test('fuzz: every native entry point, adversarial arguments, guard bytes intact'
     for (const r of f.readers) native.readerClose(r.handle);
     for (const fd of [pa!, pb!, ...udp.map((s) => s.fd)]) native.closeFd(fd);
     native.setThreads?.(1);
+    native.aeadEngine?.(engineBefore);
     native.setDumpable(true);
   }
   t.diagnostic(
