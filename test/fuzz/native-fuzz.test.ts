@@ -464,7 +464,9 @@ function calls(native: NativeAddon): Record<string, Call> {
     aeadEngine: (f) =>
       f.chance(0.2)
         ? n['aeadEngine']!()
-        : n['aeadEngine']!(f.chance(0.8) ? f.pick(['direct', 'evp']) : f.pick(['', 'EVP', 'direct\0', ...WRONG])),
+        : n['aeadEngine']!(
+            f.chance(0.8) ? f.pick(['direct', 'evp']) : f.pick(['', 'EVP', 'direct\0', ...WRONG]),
+          ),
     // The checksum: any buffer (size drawn, views at odd offsets included), any way or a wrong one.
     csumFold: (f) =>
       n['csumFold']!(
