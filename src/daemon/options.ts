@@ -103,7 +103,7 @@ const ENVIRONMENT: readonly { readonly name: string; readonly value: string; rea
   {
     name: 'WGTS_THREADS',
     value: 'N',
-    help: 'Threads for the transport crypto of big batches (default: the CPUs, at most 8; 1: one).',
+    help: 'Threads for the transport crypto of big batches (default: 1 up to 2 CPUs, else the CPUs, at most 8).',
   },
   {
     name: 'WGTS_AEAD',

@@ -1,7 +1,7 @@
 /**
  * How many threads the native bulk AEAD spreads a big batch over (issue 11 "Multi-core";
- * native/crypto-pool.c): WGTS_THREADS=N sets it, else the machine's available parallelism capped
- * at THREADS_CAP. 1 is the single-thread path (everything on the JavaScript thread). Threads
+ * native/crypto-pool.c): WGTS_THREADS=N sets it, else defaultThreads (one thread on up to 2 CPUs,
+ * else the available parallelism capped at THREADS_CAP). 1 is the single-thread path (everything on the JavaScript thread). Threads
  * only seal and open bytes within one synchronous call; counters, keypairs and every other
  * protocol decision stay in TypeScript, so per-peer order is the caller's index order.
  */
@@ -14,9 +14,16 @@ export const THREADS_CAP = 8;
 /** The most the native pool accepts (crypto-pool.h WGTS_POOL_MAX). */
 export const THREADS_MAX = 64;
 
-/** The default for a machine with `cpus` usable CPUs. */
+/**
+ * The default for a machine with `cpus` usable CPUs: one thread up to 2 CPUs, else the CPU count
+ * up to THREADS_CAP. At full load a 2-CPU machine has no CPU to spare for a crypto worker: the
+ * JavaScript thread fills one and the kernel's UDP, TUN and TCP work the other. Measured on this
+ * project's 2-CPU machine (bench/run.mjs, wgtsd against the same build with WGTS_THREADS=2,
+ * 5 rounds): one TCP stream 0.99-1.03x, UDP delivered 0.67-0.85x with the second thread.
+ */
 export function defaultThreads(cpus: number = availableParallelism()): number {
-  return Math.max(1, Math.min(THREADS_CAP, Math.floor(cpus)));
+  const n = Math.floor(cpus);
+  return n <= 2 ? 1 : Math.min(THREADS_CAP, n);
 }
 
 /**

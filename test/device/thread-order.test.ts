@@ -127,11 +127,13 @@ describe('WGTS_THREADS parsing', () => {
       assert.ok(parseThreads(bad) instanceof Error, bad);
   });
 
-  test('the default is the CPU count, at least 1 and at most 8', () => {
-    assert.equal(defaultThreads(1), 1);
-    assert.equal(defaultThreads(2), 2);
-    assert.equal(defaultThreads(16), 8);
+  test('the default is one thread up to 2 CPUs, else the CPU count, at most 8', () => {
     assert.equal(defaultThreads(0), 1);
+    assert.equal(defaultThreads(1), 1);
+    assert.equal(defaultThreads(2), 1);
+    assert.equal(defaultThreads(3), 3);
+    assert.equal(defaultThreads(4), 4);
+    assert.equal(defaultThreads(16), 8);
   });
 
   test('applyThreads sets the addon, logs a bad value and falls back to the default', { skip }, () => {
