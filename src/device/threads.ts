@@ -18,8 +18,8 @@ export const THREADS_MAX = 64;
  * The default for a machine with `cpus` usable CPUs: one thread up to 2 CPUs, else the CPU count
  * up to THREADS_CAP. At full load a 2-CPU machine has no CPU to spare for a crypto worker: the
  * JavaScript thread fills one and the kernel's UDP, TUN and TCP work the other. Measured on this
- * project's 2-CPU machine (bench/run.mjs, wgtsd against the same build with WGTS_THREADS=2,
- * 5 rounds): one TCP stream 0.99-1.03x, UDP delivered 0.67-0.85x with the second thread.
+ * project's 2-CPU machine (bench/run.mjs, two runs of 5 rounds, two threads against one): one TCP
+ * stream 1.01x and 0.88x, UDP delivered 0.85x and 0.89x.
  */
 export function defaultThreads(cpus: number = availableParallelism()): number {
   const n = Math.floor(cpus);
