@@ -3,7 +3,7 @@
  * once on the way out (each segment of a split gets its own checksum) and once on the way in
  * (a segment is only coalesced after its checksum verifies), so at 1,420 bytes a packet this
  * sum is a few per cent of a busy daemon's CPU. The bulk runs 32 bytes at a time with AVX2 where
- * the CPU has it (picked once, at first use), else 16 at a time with SSE2 (every x86-64), else a
+ * the CPU has it (picked once, when the addon loads), else 16 at a time with SSE2 (every x86-64), else a
  * word at a time.
  */
 #include "csum.h"
@@ -88,11 +88,16 @@ static int has_avx2(void) {
   return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_AVX2);
 }
 
-static uint64_t (*add_bulk)(uint64_t, const uint8_t *, size_t);
+/* SSE2 runs on every x86-64; wgts_init_csum upgrades to AVX2 once, when the addon loads, before
+ * any thread sums. */
+static uint64_t (*add_bulk)(uint64_t, const uint8_t *, size_t) = add_sse2;
+
+static void pick_bulk(void) {
+  if (has_avx2()) add_bulk = add_avx2;
+}
 
 uint64_t wgts_csum_add(uint64_t acc, const uint8_t *p, size_t n) {
   if (n < 64) return add_tail(acc, p, n); /* headers and pseudo-headers: not worth a vector */
-  if (add_bulk == NULL) add_bulk = has_avx2() ? add_avx2 : add_sse2; /* same value from any thread */
   return add_bulk(acc, p, n);
 }
 
@@ -108,6 +113,8 @@ static uint64_t add_way(const char *way, const uint8_t *p, size_t n, int *ok) {
 }
 #else
 uint64_t wgts_csum_add(uint64_t acc, const uint8_t *p, size_t n) { return add_tail(acc, p, n); }
+
+static void pick_bulk(void) {}
 
 static uint64_t add_way(const char *way, const uint8_t *p, size_t n, int *ok) {
   *ok = strcmp(way, "scalar") == 0 || strcmp(way, "best") == 0;
@@ -144,6 +151,7 @@ static napi_value csum_fold_js(napi_env env, napi_callback_info info) {
 }
 
 napi_status wgts_init_csum(napi_env env, napi_value exports) {
+  pick_bulk();
   napi_property_descriptor props[] = {
       {"csumFold", NULL, csum_fold_js, NULL, NULL, NULL, napi_enumerable, NULL},
   };
