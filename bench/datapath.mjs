@@ -5,7 +5,9 @@
 //   copy a batch of padded 1,420-byte IP packets into the arena (the TUN split's copy),
 //   Tunnel.reserveSend + native sealBatch (counters reserved in order in TypeScript),
 //   per datagram: the header read, the receiver check and the replay pre-check,
-//   native openBatch + acceptRun (tag, replay mark, inner length, allowed source, bookkeeping).
+//   native openBatch + acceptRun (tag, replay mark, inner length, allowed source, bookkeeping);
+//   the thread gate's tick before each AEAD call, as in the daemon (src/device/thread-gate.ts;
+//   WGTS_THREAD_GATE=off to bench without it).
 // Two real Devices hold the session (made by the in-process DeviceNet of test/helpers); nothing
 // of the fakes runs in the measured loop. Prints every round: Gbit/s of inner packets sealed and
 // opened, CPU (cores busy, from process.cpuUsage), Gbit per CPU-second and the share of the CPU
@@ -21,6 +23,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { flagArg, numberArg, stringArg } from './lib.mjs';
 import { loadNative } from '../dist/src/io/native.js';
 import { acceptRun } from '../dist/src/device/inner-rule.js';
+import { threadGate } from '../dist/src/device/thread-gate.js';
 import { DeviceNet } from '../dist/test/helpers/device-net.js';
 import { ipv4 } from '../dist/test/helpers/pair.js';
 
@@ -87,6 +90,7 @@ function iteration(n) {
   bytes.set(template.subarray(0, n * stride)); // the TUN split's copy
   txLengths.fill(PACKET, 0, n);
   const r = tunnelA.reserveSend(n, now);
+  threadGate.tick(); // as the daemon's batches do: workers only on CPUs the machine has to spare
   const t0 = cpuUs();
   native.sealBatch(r.keypair.sendKey, r.keypair.remoteIndex, r.first, bytes, offsets, txLengths, 0, n);
   const t1 = cpuUs();
@@ -98,6 +102,7 @@ function iteration(n) {
     counters[k] = counter;
     rxLengths[k] = txLengths[k];
   }
+  threadGate.tick();
   const t2 = cpuUs();
   native.openBatch(recvKp.receiveKey, bytes, offsets, rxLengths, 0, n, results);
   const t3 = cpuUs();
@@ -145,6 +150,7 @@ function run(threads, n = BATCH, seconds = SECONDS) {
   let batches = 0;
   const cpu0 = process.cpuUsage();
   const workers0 = workerCpuS();
+  const wakes0 = native.poolStats().wakes;
   const t0 = performance.now();
   let t = t0;
   while (t - t0 < seconds * 1000) {
@@ -169,6 +175,7 @@ function run(threads, n = BATCH, seconds = SECONDS) {
     cpuS,
     wallMs: t - t0,
     batches,
+    wakesPerBatch: (native.poolStats().wakes - wakes0) / batches,
   };
 }
 
@@ -197,7 +204,8 @@ for (let round = 1; round <= ROUNDS; round++) {
   console.log(
     `round ${round}: 1 thread ${f(got[1].gbps)} Gbit/s (${f(got[1].cores)} cores, ${f(got[1].gbitPerCpuS)} Gbit/CPU-s)` +
       ` | ${THREADS} threads ${f(got[THREADS].gbps)} Gbit/s (${f(got[THREADS].cores)} cores, ` +
-      `${f(got[THREADS].gbitPerCpuS)} Gbit/CPU-s, ${f(got[THREADS].workerShare * 100, 0)}% of it on workers) | x${f(x)}`,
+      `${f(got[THREADS].gbitPerCpuS)} Gbit/CPU-s, ${f(got[THREADS].workerShare * 100, 0)}% of it on workers, ` +
+      `${f(got[THREADS].wakesPerBatch)} wakes/batch) | x${f(x)}`,
   );
 }
 const s1 = median(ones.map((r) => r.gbps));

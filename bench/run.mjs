@@ -94,14 +94,14 @@ const MIXED_TESTS = chosen.includes('mixed') || !process.argv.includes('--tests'
 const IPERF_PORT = 5201;
 const SHORT = {
   wgtsd: 'wgtsd',
-  'wgtsd-2threads': 'wgtsd-2thr',
+  'wgtsd-1thread': 'wgtsd-1thr',
   'wireguard-go-anchor': 'wg-go-2025',
   boringtun: 'boringtun',
   'wireguard-go': 'wg-go-deb',
 };
 const VERSION = {
   wgtsd: 'this build',
-  'wgtsd-2threads': 'this build with WGTS_THREADS=2 (transport AEAD of big batches on two threads)',
+  'wgtsd-1thread': 'this build with WGTS_THREADS=1 (all transport AEAD on the main thread)',
   'wireguard-go-anchor': `${ANCHOR_FILES['wireguard-go-anchor']} (${ANCHOR_DIR})`,
   boringtun: `${ANCHOR_FILES.boringtun} (${ANCHOR_DIR})`,
   'wireguard-go': "Debian's wireguard-go on PATH (0.0.20220316 on Debian 12)",
@@ -154,11 +154,12 @@ if (seconds < 10) {
 // ---------------------------------------------------------------------------------------------
 // One pair of daemons
 
-/** wgtsd-2threads is wgtsd with WGTS_THREADS=2, so two crypto threads are compared with the
- * default (one thread on up to 2 CPUs: src/device/threads.ts) in one run. */
+/** wgtsd-1thread is wgtsd with WGTS_THREADS=1, so the default (crypto threads on, one per CPU,
+ * woken only for idle CPU: src/device/threads.ts, thread-gate.ts) is compared with threads off in
+ * one run. */
 function daemonOptions(impl) {
-  return impl === 'wgtsd-2threads'
-    ? { impl: 'wgtsd', env: { ...env, WGTS_THREADS: '2' } }
+  return impl === 'wgtsd-1thread'
+    ? { impl: 'wgtsd', env: { ...env, WGTS_THREADS: '1' } }
     : variant(impl, env);
 }
 

@@ -21,6 +21,12 @@
  *       counters are the caller's and fixed by index, so the output is byte-identical to one
  *       thread's whichever thread sealed what, and the order is the caller's. Small batches
  *       stay on the calling thread (a wake-up would cost more than it saves).
+ *   setSpareThreads(n) -> n
+ *       At most n workers (0..63) are woken per batch from now on, whatever the pool holds: the
+ *       thread gate (src/device/thread-gate.ts) sets it to the CPUs the machine has to spare.
+ *   poolStats() -> { threads, spare, wakes, busyUs }
+ *       The pool's size, that cap, and its totals since load: worker wake-ups sent, and the
+ *       microseconds workers spent on batches (crypto-pool.h wgts_pool_stats).
  *
  * Plaintext above 65,535 bytes (the most an IP packet holds) and datagrams above 65,535 + 32 are
  * refused with a RangeError before anything is touched; lengths are size_t / 64-bit throughout.
@@ -52,6 +58,7 @@ typedef struct aead_ctx {
   EVP_CIPHER_CTX *enc[WGTS_POOL_MAX], *dec[WGTS_POOL_MAX];
   unsigned n_ctx;
   wgts_pool *pool;
+  unsigned spare; /* the most workers one batch may wake (setSpareThreads) */
   /* Seal and open with chacha-poly.c (node exports the primitives) rather than EVP; the two give
    * identical bytes, and aeadEngine() switches for the tests that prove it. */
   bool direct;
@@ -292,6 +299,7 @@ static int run_batch(aead_ctx *a, batch_task *t, uint32_t count, uint64_t total)
   uint64_t by_bytes = total / WGTS_THREAD_MIN_BYTES;
   unsigned pool = wgts_pool_size(a->pool);
   unsigned threads = by_bytes < 1 ? 1 : by_bytes < pool ? (unsigned)by_bytes : pool;
+  if (threads > 1 + a->spare) threads = 1 + a->spare;
   memset(t->failed, 0, sizeof t->failed);
   memset(t->keyed, 0, sizeof t->keyed);
   wgts_pool_run(a->pool, threads, t->seal ? seal_chunk : open_chunk, chunks_done, t, t->first, count);
@@ -382,6 +390,39 @@ static napi_value set_threads(napi_env env, napi_callback_info info) {
   return threads_value(env, a);
 }
 
+static napi_value set_spare_threads(napi_env env, napi_callback_info info) {
+  WGTS_ARGS(env, info, 1, argv);
+  uint32_t n;
+  napi_value out;
+  if (wgts_arg_u32(env, argv[0], "spare", &n) != 0) return NULL;
+  if (n > WGTS_POOL_MAX - 1) return wgts_throw_range(env, "wgts_native: spare threads must be 0..63");
+  aead_ctx *a = get_aead(env);
+  if (a == NULL) return wgts_throw_errno(env, "EVP", ENOMEM);
+  a->spare = n;
+  WGTS_CHECK(env, napi_create_uint32(env, n, &out));
+  return out;
+}
+
+static napi_value pool_stats(napi_env env, napi_callback_info info) {
+  (void)info;
+  aead_ctx *a = get_aead(env);
+  napi_value out, v;
+  uint64_t wakes, busy_ns;
+  if (a == NULL) return wgts_throw_errno(env, "EVP", ENOMEM);
+  wgts_pool_stats(a->pool, &wakes, &busy_ns);
+  WGTS_CHECK(env, napi_create_object(env, &out));
+  WGTS_CHECK(env, napi_create_uint32(env, wgts_pool_size(a->pool), &v));
+  WGTS_CHECK(env, napi_set_named_property(env, out, "threads", v));
+  WGTS_CHECK(env, napi_create_uint32(env, a->spare, &v));
+  WGTS_CHECK(env, napi_set_named_property(env, out, "spare", v));
+  /* Doubles: exact up to 2^53 wake-ups and 2^53 µs (285 years of worker time). */
+  WGTS_CHECK(env, napi_create_double(env, (double)wakes, &v));
+  WGTS_CHECK(env, napi_set_named_property(env, out, "wakes", v));
+  WGTS_CHECK(env, napi_create_double(env, (double)(busy_ns / 1000u), &v));
+  WGTS_CHECK(env, napi_set_named_property(env, out, "busyUs", v));
+  return out;
+}
+
 /* aeadEngine() -> "direct" | "evp"; aeadEngine(name) selects one ("direct" only where node
  * exports the primitives: chacha-poly.h) and returns it. */
 static napi_value aead_engine(napi_env env, napi_callback_info info) {
@@ -424,6 +465,7 @@ napi_status wgts_init_aead(napi_env env, napi_value exports, wgts_scratch *scrat
     return napi_generic_failure;
   }
   a->direct = wgts_cp_available();
+  a->spare = WGTS_POOL_MAX - 1; /* no cap until the gate sets one */
   scratch->aead = a;
   napi_property_descriptor props[] = {
       {"sealBatch", NULL, seal_batch, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -431,6 +473,8 @@ napi_status wgts_init_aead(napi_env env, napi_value exports, wgts_scratch *scrat
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"aeadEngine", NULL, aead_engine, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setSpareThreads", NULL, set_spare_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"poolStats", NULL, pool_stats, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -8,7 +8,9 @@
  * workers inside a chunk. The mutex orders every write a worker did before the call returns (and
  * the batch's arguments before the worker reads them). Threads are libuv's (uv_thread_create,
  * exported by the node binary): glibc 2.34 moved pthread_create into libc under a new symbol
- * version, which a prebuilt addon must not require (test/package/prebuilds).
+ * version, which a prebuilt addon must not require (test/package/prebuilds). The pool counts the
+ * wake-ups it sends and the time its workers spend on chunks, which the thread gate
+ * (src/device/thread-gate.ts) reads to tell how much CPU the workers would give back.
  */
 #include "crypto-pool.h"
 
@@ -41,6 +43,9 @@ struct wgts_pool {
   void *task;
   uint32_t first, count, chunk, n_chunks;
   atomic_uint next; /* the next chunk to claim */
+  /* Totals since the pool was made (wgts_pool_stats): wake-ups sent, and the workers' time from
+   * a wake to the end of their last chunk, in nanoseconds (uv_hrtime). */
+  atomic_uint_least64_t wakes, busy_ns;
 };
 
 /* Claims and runs chunks until none is left; then the thread's done callback if it ran any. */
@@ -67,7 +72,9 @@ static void worker_main(void *arg) {
     if (!w->has_job) break; /* stop */
     w->has_job = false;
     pthread_mutex_unlock(&p->lock);
+    uint64_t start = uv_hrtime();
     claim_chunks(p, w->thread);
+    atomic_fetch_add_explicit(&p->busy_ns, uv_hrtime() - start, memory_order_relaxed);
     pthread_mutex_lock(&p->lock);
     if (--p->pending == 0) pthread_cond_signal(&p->done);
   }
@@ -87,6 +94,8 @@ wgts_pool *wgts_pool_new(void) {
     return NULL;
   }
   atomic_init(&p->next, 0);
+  atomic_init(&p->wakes, 0);
+  atomic_init(&p->busy_ns, 0);
   return p;
 }
 
@@ -134,6 +143,11 @@ int wgts_pool_resize(wgts_pool *p, unsigned n) {
 
 unsigned wgts_pool_size(const wgts_pool *p) { return p->n_workers + 1; }
 
+void wgts_pool_stats(wgts_pool *p, uint64_t *wakes, uint64_t *busy_ns) {
+  *wakes = atomic_load_explicit(&p->wakes, memory_order_relaxed);
+  *busy_ns = atomic_load_explicit(&p->busy_ns, memory_order_relaxed);
+}
+
 void wgts_pool_run(wgts_pool *p, unsigned threads, wgts_pool_fn fn, wgts_pool_done_fn done, void *task,
                    uint32_t first, uint32_t count) {
   if (threads > p->n_workers + 1) threads = p->n_workers + 1;
@@ -154,6 +168,7 @@ void wgts_pool_run(wgts_pool *p, unsigned threads, wgts_pool_fn fn, wgts_pool_do
   p->n_chunks = (uint32_t)(((uint64_t)count + p->chunk - 1) / p->chunk);
   atomic_store_explicit(&p->next, 0, memory_order_relaxed);
   p->pending = threads - 1;
+  atomic_fetch_add_explicit(&p->wakes, threads - 1, memory_order_relaxed);
   for (unsigned k = 0; k < threads - 1; k++) {
     p->workers[k].has_job = true;
     pthread_cond_signal(&p->workers[k].wake);

@@ -29,6 +29,9 @@ void wgts_pool_free(wgts_pool *p);
 int wgts_pool_resize(wgts_pool *p, unsigned n);
 /* The number of threads, the caller counted. */
 unsigned wgts_pool_size(const wgts_pool *p);
+/* Totals since the pool was made: worker wake-ups sent, and nanoseconds workers spent from a wake
+ * to the end of their last chunk of that batch (the CPU they would give back if not woken). */
+void wgts_pool_stats(wgts_pool *p, uint64_t *wakes, uint64_t *busy_ns);
 /* Runs fn over [first, first + count) on up to `threads` threads (the caller included): the
  * range is cut into contiguous chunks that the threads claim in index order; the caller claims
  * too, and takes over every chunk a worker has not started, so a worker the scheduler runs late

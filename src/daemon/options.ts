@@ -103,7 +103,12 @@ const ENVIRONMENT: readonly { readonly name: string; readonly value: string; rea
   {
     name: 'WGTS_THREADS',
     value: 'N',
-    help: 'Threads for the transport crypto of big batches (default: 1 up to 2 CPUs, else the CPUs, at most 8).',
+    help: 'Threads for the transport crypto of big batches (default: one per CPU, at most 8).',
+  },
+  {
+    name: 'WGTS_THREAD_GATE',
+    value: 'on|off',
+    help: 'on (default): crypto threads are woken only while the machine has idle CPU for them.',
   },
   {
     name: 'WGTS_AEAD',

@@ -19,6 +19,7 @@ import { Arena, ARENA_SLOTS } from './batch-arena.js';
 import type { DataPathHost } from './data-path.js';
 import { DROP_INDEX } from './drops.js';
 import { acceptRun } from './inner-rule.js';
+import { threadGate } from './thread-gate.js';
 
 const REPLAY = DROP_INDEX['replay'];
 
@@ -96,6 +97,7 @@ export class BatchReceive {
     this.#runFirst = rx.count;
     if (n === 0 || kp === null || tunnel === null) return;
     const b = rx.bytes;
+    threadGate.tick(); // how many workers the machine has CPU for (thread-gate.ts)
     this.#native.openBatch(kp.receiveKey, b, rx.offsets, rx.lengths, first, n, this.#rxResults);
     const run = {
       keypair: kp,

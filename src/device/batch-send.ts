@@ -17,6 +17,7 @@ import { paddedLength } from '../protocol/transport.js';
 import { Arena } from './batch-arena.js';
 import { countSent, type BatchBind, type DataPathHost } from './data-path.js';
 import type { Peer } from './peer.js';
+import { threadGate } from './thread-gate.js';
 
 export class BatchSend {
   readonly #device: DataPathHost;
@@ -79,6 +80,7 @@ export class BatchSend {
       }
       const n = j - i;
       const kp = r.keypair;
+      threadGate.tick(); // how many workers the machine has CPU for (thread-gate.ts)
       this.#native.sealBatch(kp.sendKey, kp.remoteIndex, r.first, tx.bytes, tx.offsets, tx.lengths, 0, n);
       let bytes = 0;
       for (let k = 0; k < n; k++) bytes += tx.lengths[k]!;

@@ -41,6 +41,7 @@ import {
 import { DROP_INDEX } from './drops.js';
 import { acceptRun } from './inner-rule.js';
 import type { Peer } from './peer.js';
+import { threadGate } from './thread-gate.js';
 
 /** Sealed datagrams one arena holds before it is flushed (a batch of 64 KB reads is ~2,900). */
 const TX_SLOTS = 4096;
@@ -192,6 +193,7 @@ export class FastPath {
       return;
     }
     const kp = r.keypair;
+    threadGate.tick(); // how many workers the machine has CPU for (thread-gate.ts)
     this.#native.sealBatch(
       kp.sendKey,
       kp.remoteIndex,
@@ -359,6 +361,7 @@ export class FastPath {
     this.#rxKeypair = null;
     if (n === 0 || kp === null || tunnel === null) return;
     const slots = this.#rxBatch!.slots;
+    threadGate.tick();
     this.#native.openBatch(kp.receiveKey, slots, this.#rxOffsets, this.#rxLengths, 0, n, this.#rxResults);
     const run = {
       keypair: kp,

@@ -61,6 +61,14 @@ export interface NativeConstants {
 }
 
 /** The addon's exports. Every fd is a plain number owned by the TypeScript wrapper. */
+/** native poolStats(): the crypto pool as the thread gate sees it. */
+export interface PoolStats {
+  readonly threads: number;
+  readonly spare: number;
+  readonly wakes: number;
+  readonly busyUs: number;
+}
+
 export interface NativeAddon {
   readonly constants: NativeConstants;
   /** open(/dev/net/tun) + TUNSETIFF with IFF_TUN | IFF_NO_PI | extraFlags; O_NONBLOCK. */
@@ -196,6 +204,16 @@ export interface NativeAddon {
   setThreads?(threads: number): number;
   /** The thread count sealBatch/openBatch use now. */
   getThreads?(): number;
+  /**
+   * At most `spare` (0..63) workers are woken per batch from now on (src/device/thread-gate.ts);
+   * returns it. Absent from addons built before it.
+   */
+  setSpareThreads?(spare: number): number;
+  /**
+   * The pool's size, the spare cap, and totals since load: worker wake-ups sent and the
+   * microseconds workers spent on batches. Absent from addons built before it.
+   */
+  poolStats?(): PoolStats;
   /**
    * The AEAD engine of sealBatch/openBatch (src/device/aead-engine.ts): with an argument, selects
    * it ("direct" throws a RangeError where node does not export the primitives); returns the one

@@ -4,7 +4,9 @@
  * numbered packets with WGTS_THREADS=1 and =2 (and 4); every transport datagram on the wire
  * carries the next counter of its keypair (consecutive, in send order), and the receiver's TUN
  * gets exactly the packets sent, in order. The bursts are big enough that the native call cuts
- * them into slices (aead.c THREAD_MIN_BYTES). Needs the native addon (skipped without it), not root.
+ * them into slices (aead.c THREAD_MIN_BYTES), and the thread gate is off (WGTS_THREAD_GATE=off), so
+ * a busy machine cannot keep the workers asleep: with 2 or more threads the pool must have woken
+ * workers (poolStats). Needs the native addon (skipped without it), not root.
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
@@ -23,14 +25,19 @@ const native = ((): NativeAddon | null => {
   }
 })();
 const skip = native === null ? 'native addon missing' : false;
-const saved = process.env['WGTS_THREADS'];
+const saved = { threads: process.env['WGTS_THREADS'], gate: process.env['WGTS_THREAD_GATE'] };
 let dn: DeviceNet | null = null;
+
+function restore(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
 
 afterEach(() => {
   dn?.close();
   dn = null;
-  if (saved === undefined) delete process.env['WGTS_THREADS'];
-  else process.env['WGTS_THREADS'] = saved;
+  restore('WGTS_THREADS', saved.threads);
+  restore('WGTS_THREAD_GATE', saved.gate);
   native?.setThreads?.(1);
 });
 
@@ -72,6 +79,7 @@ function assertCountersInOrder(wire: readonly Uint8Array[]): number {
 
 async function burst(threads: number): Promise<void> {
   process.env['WGTS_THREADS'] = String(threads);
+  process.env['WGTS_THREAD_GATE'] = 'off';
   dn = new DeviceNet();
   const a = await dn.node(1);
   const b = await dn.node(2);
@@ -85,6 +93,7 @@ async function burst(threads: number): Promise<void> {
   a.tun.takeWritten();
   const wireA = tap(a);
   const wireB = tap(b);
+  const wakes0 = native!.poolStats!().wakes;
   for (let round = 0; round < 3; round++) {
     // a -> b: 1,500 full-size packets in one read (two arenas); b -> a: 1,000 of mixed sizes
     // (~690 KB: still more than two threads' THREAD_MIN_BYTES).
@@ -108,6 +117,9 @@ async function burst(threads: number): Promise<void> {
   }
   assert.ok(assertCountersInOrder(wireA) >= 4500);
   assert.ok(assertCountersInOrder(wireB) >= 3000);
+  const wakes = native!.poolStats!().wakes - wakes0;
+  if (threads === 1) assert.equal(wakes, 0, 'one thread wakes no worker');
+  else assert.ok(wakes > 0, `${threads} threads: the bursts were sliced (worker wake-ups ${wakes})`);
 }
 
 describe('per-peer order with the AEAD on threads', { skip }, () => {
@@ -127,10 +139,10 @@ describe('WGTS_THREADS parsing', () => {
       assert.ok(parseThreads(bad) instanceof Error, bad);
   });
 
-  test('the default is one thread up to 2 CPUs, else the CPU count, at most 8', () => {
+  test('the default is one thread per CPU, at most 8', () => {
     assert.equal(defaultThreads(0), 1);
     assert.equal(defaultThreads(1), 1);
-    assert.equal(defaultThreads(2), 1);
+    assert.equal(defaultThreads(2), 2);
     assert.equal(defaultThreads(3), 3);
     assert.equal(defaultThreads(4), 4);
     assert.equal(defaultThreads(16), 8);

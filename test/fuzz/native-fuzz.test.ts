@@ -460,6 +460,10 @@ function calls(native: NativeAddon): Record<string, Call> {
     // The crypto pool: drawn thread counts (the seal and open cases then run on them), then back.
     setThreads: (f) => n['setThreads']!(f.chance(0.7) ? 1 + f.below(4) : f.pick([...EDGE_INTS, ...WRONG])),
     getThreads: () => n['getThreads']!(),
+    // The thread gate's cap and the pool's totals: caps in and out of 0..63, and wrong types.
+    setSpareThreads: (f) =>
+      n['setSpareThreads']!(f.chance(0.7) ? f.below(4) : f.pick([63, 64, ...EDGE_INTS, ...WRONG])),
+    poolStats: () => n['poolStats']!(),
     // The AEAD engine: both names (the seal and open cases then run on either), and wrong ones.
     aeadEngine: (f) =>
       f.chance(0.2)
@@ -625,6 +629,7 @@ test('fuzz: every native entry point, adversarial arguments, guard bytes intact'
     for (const r of f.readers) native.readerClose(r.handle);
     for (const fd of [pa!, pb!, ...udp.map((s) => s.fd)]) native.closeFd(fd);
     native.setThreads?.(1);
+    native.setSpareThreads?.(63);
     native.aeadEngine?.(engineBefore);
     native.setDumpable(true);
   }
