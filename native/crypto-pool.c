@@ -1,12 +1,13 @@
 /*
  * wgts native addon: the fork-join pool of native/crypto-pool.h. A batch is cut into contiguous
- * chunks (a few per thread); the caller wakes the workers it wants, then every thread claims
- * chunks with one atomic counter until none is left. Each worker sleeps on its own condition
+ * chunks that shrink as it is used up (guided self-scheduling); the caller wakes the workers it
+ * wants, then every thread claims chunks from one atomic counter until none is left. Each worker sleeps on its own condition
  * variable, so a batch wants only the workers it needs woken. When the caller runs out of chunks
  * it withdraws the wake-up of any worker that has not started yet (on a busy machine the kernel
  * often queues the woken worker behind the caller on the caller's CPU), then waits only for the
- * workers inside a chunk. The mutex orders every write a worker did before the call returns (and
- * the batch's arguments before the worker reads them). Threads are libuv's (uv_thread_create,
+ * workers inside a chunk, spinning briefly before it sleeps. The mutex orders the batch's
+ * arguments before a worker reads them; the release of a worker's `pending` decrement and the
+ * caller's acquire orders every write the worker did before the call returns. Threads are libuv's (uv_thread_create,
  * exported by the node binary): glibc 2.34 moved pthread_create into libc under a new symbol
  * version, which a prebuilt addon must not require (test/package/prebuilds). The pool counts the
  * wake-ups it sends and the time its workers spend on chunks, which the thread gate
@@ -22,6 +23,15 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+/* A pause in a spin loop (kinder to a sibling hyper-thread and to the memory bus). */
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 typedef struct worker {
   uv_thread_t tid;
   pthread_cond_t wake;
@@ -33,7 +43,6 @@ typedef struct worker {
 struct wgts_pool {
   pthread_mutex_t lock;
   pthread_cond_t done;
-  unsigned pending; /* workers woken for this batch that have not finished with it */
   bool stop;
   unsigned n_workers;
   worker workers[WGTS_POOL_MAX - 1];
@@ -41,21 +50,42 @@ struct wgts_pool {
   wgts_pool_fn fn;
   wgts_pool_done_fn done_fn;
   void *task;
-  uint32_t first, count, chunk, n_chunks;
-  atomic_uint next; /* the next chunk to claim */
+  uint32_t first, count, threads;
+  atomic_uint next; /* the first entry not yet claimed (0 = entry `first`) */
+  /* Workers woken for this batch that have not finished with it: written under the lock, read
+   * without it by the caller's spin before it sleeps (wgts_pool_run). */
+  atomic_uint pending;
   /* Totals since the pool was made (wgts_pool_stats): wake-ups sent, and the workers' time from
    * a wake to the end of their last chunk, in nanoseconds (uv_hrtime). */
   atomic_uint_least64_t wakes, busy_ns;
 };
 
+/* The next chunk of the batch, or false when none is left. Guided self-scheduling: each claim
+ * takes 1/(2 * threads) of what is left, at least WGTS_MIN_CHUNK entries, so the first chunks
+ * are big (few claims) and the last ones small: when one thread runs out of work, the others are
+ * at most a small chunk from the end, and the caller does not sit waiting for a long last one. */
+static bool claim(wgts_pool *p, uint32_t *from, uint32_t *n) {
+  unsigned cur = atomic_load_explicit(&p->next, memory_order_relaxed);
+  for (;;) {
+    if (cur >= p->count) return false;
+    uint32_t left = p->count - cur;
+    uint32_t take = left / (2 * p->threads);
+    if (take < WGTS_MIN_CHUNK) take = WGTS_MIN_CHUNK;
+    if (take > left) take = left;
+    if (atomic_compare_exchange_weak_explicit(&p->next, &cur, cur + take, memory_order_relaxed,
+                                              memory_order_relaxed)) {
+      *from = cur;
+      *n = take;
+      return true;
+    }
+  }
+}
+
 /* Claims and runs chunks until none is left; then the thread's done callback if it ran any. */
 static void claim_chunks(wgts_pool *p, unsigned thread) {
   bool ran = false;
-  for (;;) {
-    unsigned c = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
-    if (c >= p->n_chunks) break;
-    uint32_t from = c * p->chunk;
-    uint32_t n = p->count - from < p->chunk ? p->count - from : p->chunk;
+  uint32_t from, n;
+  while (claim(p, &from, &n)) {
     p->fn(p->task, thread, p->first + from, n);
     ran = true;
   }
@@ -76,7 +106,8 @@ static void worker_main(void *arg) {
     claim_chunks(p, w->thread);
     atomic_fetch_add_explicit(&p->busy_ns, uv_hrtime() - start, memory_order_relaxed);
     pthread_mutex_lock(&p->lock);
-    if (--p->pending == 0) pthread_cond_signal(&p->done);
+    /* Release: every write of this worker's chunks happens before a caller that reads 0. */
+    if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release) == 1) pthread_cond_signal(&p->done);
   }
   pthread_mutex_unlock(&p->lock);
 }
@@ -94,6 +125,7 @@ wgts_pool *wgts_pool_new(void) {
     return NULL;
   }
   atomic_init(&p->next, 0);
+  atomic_init(&p->pending, 0);
   atomic_init(&p->wakes, 0);
   atomic_init(&p->busy_ns, 0);
   return p;
@@ -157,17 +189,15 @@ void wgts_pool_run(wgts_pool *p, unsigned threads, wgts_pool_fn fn, wgts_pool_do
     if (done != NULL) done(task, 0);
     return;
   }
-  uint32_t n_chunks = threads * WGTS_CHUNKS_PER_THREAD < count ? threads * WGTS_CHUNKS_PER_THREAD : count;
   pthread_mutex_lock(&p->lock);
   p->fn = fn;
   p->done_fn = done;
   p->task = task;
   p->first = first;
   p->count = count;
-  p->chunk = count / n_chunks + (count % n_chunks != 0);
-  p->n_chunks = (uint32_t)(((uint64_t)count + p->chunk - 1) / p->chunk);
+  p->threads = threads;
   atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-  p->pending = threads - 1;
+  atomic_store_explicit(&p->pending, threads - 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&p->wakes, threads - 1, memory_order_relaxed);
   for (unsigned k = 0; k < threads - 1; k++) {
     p->workers[k].has_job = true;
@@ -180,10 +210,19 @@ void wgts_pool_run(wgts_pool *p, unsigned threads, wgts_pool_fn fn, wgts_pool_do
   for (unsigned k = 0; k < threads - 1; k++) {
     if (p->workers[k].has_job) {
       p->workers[k].has_job = false;
-      p->pending--;
+      atomic_fetch_sub_explicit(&p->pending, 1, memory_order_relaxed);
     }
   }
-  while (p->pending > 0) pthread_cond_wait(&p->done, &p->lock);
+  pthread_mutex_unlock(&p->lock);
+  /* A worker still inside a chunk is at most a small chunk from its end (claim): wait for it
+   * awake for a while rather than sleep, since waking a sleeping thread costs more here (an
+   * inter-processor interrupt through the hypervisor) than that chunk. */
+  for (unsigned spin = 0; spin < WGTS_JOIN_SPINS; spin++) {
+    if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0) return;
+    cpu_relax();
+  }
+  pthread_mutex_lock(&p->lock);
+  while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) pthread_cond_wait(&p->done, &p->lock);
   pthread_mutex_unlock(&p->lock);
 }
 

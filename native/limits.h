@@ -81,12 +81,14 @@
  * µs of direct-engine crypto): waking a worker is a futex round trip of 5-40 µs here depending on
  * load, and on a machine with no idle CPU it only adds that. At 32 KiB (chosen for EVP's slower
  * ~0.9 µs a packet) a busy 2-CPU pair ran one TCP stream 25% slower with threads than without;
- * at 256 KiB, 1.03x as fast (bench/run.mjs, wgtsd against wgtsd-1thread). A pool runs at most WGTS_POOL_MAX threads (the caller
- * included), and a batch is cut into WGTS_CHUNKS_PER_THREAD chunks per thread: more balance a
- * late or slow thread out, each costs a claim (one atomic add) and a few hundred nanoseconds of
- * per-chunk setup. */
+ * at 256 KiB, 1.03x as fast (bench/run.mjs, wgtsd against wgtsd-1thread). A pool runs at most
+ * WGTS_POOL_MAX threads (the caller included). Its threads claim chunks of a batch that shrink as
+ * the batch is used up (crypto-pool.c claim), down to WGTS_MIN_CHUNK entries (~5 µs of crypto):
+ * smaller would cost more in claims than it balances. When the caller runs out of chunks it spins
+ * WGTS_JOIN_SPINS pauses (~20-40 µs) for a worker still in its last chunk before it sleeps. */
 #define WGTS_THREAD_MIN_BYTES 262144u
 #define WGTS_POOL_MAX 64
-#define WGTS_CHUNKS_PER_THREAD 4
+#define WGTS_MIN_CHUNK 8u
+#define WGTS_JOIN_SPINS 1000u
 
 #endif

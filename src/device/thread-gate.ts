@@ -55,21 +55,22 @@ export function parseGate(value: string | undefined): boolean | Error {
   return new Error(`WGTS_THREAD_GATE=${value} is neither on nor off`);
 }
 
-/** The machine's idle ticks from /proc/stat (kept open: one pread per sample). */
-function procStatReader(): () => number | null {
+/**
+ * The machine's idle ticks from /proc/stat. Opened for each read (three system calls every
+ * SAMPLE_MS under load) rather than kept open: a daemon's descriptors are all accounted for.
+ */
+function readIdleTicks(): number | null {
   let fd: number | null = null;
-  const buf = Buffer.alloc(512);
-  return () => {
-    try {
-      fd ??= openSync('/proc/stat', 'r');
-      const n = readSync(fd, buf, 0, buf.length, 0);
-      return parseProcStat(buf.toString('latin1', 0, n))?.idle ?? null;
-    } catch {
-      if (fd !== null) closeSync(fd);
-      fd = null;
-      return null;
-    }
-  };
+  try {
+    fd = openSync('/proc/stat', 'r');
+    const buf = Buffer.alloc(512); // the first line, "cpu  user nice system idle ...", fits
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return parseProcStat(buf.toString('latin1', 0, n))?.idle ?? null;
+  } catch {
+    return null;
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
 }
 
 interface Sample {
@@ -92,7 +93,7 @@ export class ThreadGate {
   #next = 0;
   #sources: GateSources;
 
-  constructor(sources: GateSources = { idleTicks: procStatReader(), now: () => performance.now() }) {
+  constructor(sources: GateSources = { idleTicks: readIdleTicks, now: () => performance.now() }) {
     this.#sources = sources;
   }
 

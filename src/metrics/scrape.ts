@@ -1,9 +1,10 @@
 /**
- * One scrape of wgtsd: the exporter-compatible peer families, then wgtsd's own, then the process
- * families, as a body in pieces (the server writes them in turn). Scrapes that arrive while one is being rendered share it, so a
+ * One scrape of wgtsd: the exporter-compatible peer families, then wgtsd's own (the crypto
+ * pool's included), then the process families, as a body in pieces (the server writes them in turn). Scrapes that arrive while one is being rendered share it, so a
  * burst of scrapers costs one pass over the peers.
  */
 import type { Device } from '../device/device.js';
+import { writeCryptoMetrics } from './crypto-metrics.js';
 import { writeDeviceMetrics } from './device-metrics.js';
 import { writePeerMetrics } from './peer-metrics.js';
 import { writeProcessMetrics } from './process-metrics.js';
@@ -16,6 +17,7 @@ export async function renderMetricChunks(device: Device, ifname: string): Promis
   const out = new Exposition();
   const totals = await writePeerMetrics(device, ifname, out);
   writeDeviceMetrics(device, ifname, totals, out);
+  writeCryptoMetrics(out);
   writeProcessMetrics(out);
   return out.chunks(LINES_PER_CHUNK);
 }

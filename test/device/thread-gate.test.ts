@@ -10,7 +10,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { loadNative, type NativeAddon } from '../../src/io/native.js';
 import { applyThreads } from '../../src/device/threads.js';
 import {
   parseGate,
@@ -21,16 +20,9 @@ import {
   threadGate,
   WORKER_MIN_CPU,
 } from '../../src/device/thread-gate.js';
+import { noPool, poolNative, sealBigBatch } from '../helpers/crypto-pool.js';
 
-const native = ((): NativeAddon | null => {
-  try {
-    const n = loadNative();
-    return typeof n.poolStats === 'function' ? n : null;
-  } catch {
-    return null;
-  }
-})();
-const noPool = native === null ? 'native addon with poolStats missing' : false;
+const native = poolNative;
 
 describe('spareThreads: idle CPU plus the workers own, less what a worker needs', () => {
   const cases: [idle: number, workers: number, threads: number, spare: number][] = [
@@ -100,16 +92,6 @@ describe('WGTS_THREAD_GATE', () => {
   });
 });
 
-/** A batch of `count` 1,420-byte plaintexts laid out for sealBatch (header and tag room each). */
-function batch(count: number): { buffer: Uint8Array; offsets: Uint32Array; lengths: Uint32Array } {
-  const stride = 16 + 1420 + 16;
-  return {
-    buffer: new Uint8Array(count * stride),
-    offsets: new Uint32Array(count).map((_, k) => k * stride),
-    lengths: new Uint32Array(count).fill(1420),
-  };
-}
-
 describe('the gate steering the native pool', { skip: noPool }, () => {
   const n = native!;
   after(() => {
@@ -117,13 +99,7 @@ describe('the gate steering the native pool', { skip: noPool }, () => {
     n.setSpareThreads!(63);
   });
 
-  /** Worker wake-ups caused by sealing one batch big enough to be cut for two threads. */
-  function wakesOfBigBatch(): number {
-    const b = batch(800); // ~1.1 MB: more than two threads' 256 KiB each
-    const before = n.poolStats!().wakes;
-    n.sealBatch(new Uint8Array(32).fill(7), 1, 0n, b.buffer, b.offsets, b.lengths, 0, 800);
-    return n.poolStats!().wakes - before;
-  }
+  const wakesOfBigBatch = (): number => sealBigBatch(n);
 
   test('no idle CPU: no worker; a CPU idle: one; re-decided only every SAMPLE_MS', () => {
     let now = 1000;
