@@ -17,6 +17,8 @@
 //   npm run bench:datapath [-- --rounds 5 --seconds 2 --batch 2900 --threads 2]
 //   --small: also ns per packet for small batches (where slicing starts to pay).
 //   --engine evp|direct: the native AEAD's engine (native/chacha-poly.h; default: the addon's).
+//   --crypto-only: each iteration is the two native calls alone (seal, then open of what was
+//     sealed, in place): how far the AEAD itself scales on this machine, the ceiling of the rest.
 import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { availableParallelism, loadavg } from 'node:os';
@@ -39,6 +41,7 @@ if (typeof native.setThreads !== 'function') {
   process.exit(1);
 }
 
+const CRYPTO_ONLY = flagArg('crypto-only');
 const ENGINE = stringArg('engine', '');
 if (ENGINE !== '') native.aeadEngine(ENGINE);
 
@@ -87,6 +90,7 @@ function cpuUs() {
  * (with one thread: the crypto's own CPU time, whatever else the machine runs).
  */
 function iteration(n) {
+  if (CRYPTO_ONLY) return cryptoIteration(n);
   bytes.set(template.subarray(0, n * stride)); // the TUN split's copy
   txLengths.fill(PACKET, 0, n);
   const r = tunnelA.reserveSend(n, now);
@@ -124,6 +128,20 @@ function iteration(n) {
     deliver,
   );
   return t1 - t0 + (t3 - t2);
+}
+
+/** --crypto-only: seal the batch's plaintexts and open them again in place (no TypeScript work). */
+let cryptoCounter = 0n;
+function cryptoIteration(n) {
+  txLengths.fill(PACKET, 0, n);
+  const t0 = cpuUs();
+  native.sealBatch(sendKp.sendKey, sendKp.remoteIndex, cryptoCounter, bytes, offsets, txLengths, 0, n);
+  rxLengths.set(txLengths.subarray(0, n));
+  native.openBatch(recvKp.receiveKey, bytes, offsets, rxLengths, 0, n, results);
+  cryptoCounter += BigInt(n);
+  for (let k = 0; k < n; k++) if (results[k] !== PACKET) throw new Error(`open ${k}: ${results[k]}`);
+  delivered += n * PACKET;
+  return cpuUs() - t0;
 }
 
 /** CPU seconds of the pool's worker threads (named wgts-aead by native/crypto-pool.c) so far. */
@@ -186,7 +204,7 @@ const median = (xs) => {
 const f = (x, d = 2) => x.toFixed(d);
 
 console.log(
-  `wgts data-path bench: seal + open of ${BATCH} x ${PACKET}-byte packets per batch, 1 vs ${THREADS} threads, ` +
+  `wgts data-path bench${CRYPTO_ONLY ? ' (--crypto-only: the AEAD calls alone)' : ''}: seal + open of ${BATCH} x ${PACKET}-byte packets per batch, 1 vs ${THREADS} threads, ` +
     `${ROUNDS} rounds x ${SECONDS} s each; AEAD engine ${native.aeadEngine()}; ${availableParallelism()} CPUs, load ${loadavg()
       .map((x) => f(x))
       .join(' ')}`,
