@@ -94,7 +94,7 @@ function iteration(n) {
   bytes.set(template.subarray(0, n * stride)); // the TUN split's copy
   txLengths.fill(PACKET, 0, n);
   const r = tunnelA.reserveSend(n, now);
-  threadGate.tick(); // as the daemon's batches do: workers only on CPUs the machine has to spare
+  threadGate.tick(n); // as the daemon's batches do: workers only on CPUs the machine has to spare
   const t0 = cpuUs();
   native.sealBatch(r.keypair.sendKey, r.keypair.remoteIndex, r.first, bytes, offsets, txLengths, 0, n);
   const t1 = cpuUs();
@@ -106,7 +106,7 @@ function iteration(n) {
     counters[k] = counter;
     rxLengths[k] = txLengths[k];
   }
-  threadGate.tick();
+  threadGate.tick(n);
   const t2 = cpuUs();
   native.openBatch(recvKp.receiveKey, bytes, offsets, rxLengths, 0, n, results);
   const t3 = cpuUs();

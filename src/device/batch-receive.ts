@@ -97,7 +97,7 @@ export class BatchReceive {
     this.#runFirst = rx.count;
     if (n === 0 || kp === null || tunnel === null) return;
     const b = rx.bytes;
-    threadGate.tick(); // how many workers the machine has CPU for (thread-gate.ts)
+    threadGate.tick(n); // how many workers the machine has CPU for (thread-gate.ts)
     this.#native.openBatch(kp.receiveKey, b, rx.offsets, rx.lengths, first, n, this.#rxResults);
     const run = {
       keypair: kp,

@@ -80,7 +80,7 @@ export class BatchSend {
       }
       const n = j - i;
       const kp = r.keypair;
-      threadGate.tick(); // how many workers the machine has CPU for (thread-gate.ts)
+      threadGate.tick(n); // how many workers the machine has CPU for (thread-gate.ts)
       this.#native.sealBatch(kp.sendKey, kp.remoteIndex, r.first, tx.bytes, tx.offsets, tx.lengths, 0, n);
       let bytes = 0;
       for (let k = 0; k < n; k++) bytes += tx.lengths[k]!;

@@ -193,7 +193,7 @@ export class FastPath {
       return;
     }
     const kp = r.keypair;
-    threadGate.tick(); // how many workers the machine has CPU for (thread-gate.ts)
+    threadGate.tick(n); // how many workers the machine has CPU for (thread-gate.ts)
     this.#native.sealBatch(
       kp.sendKey,
       kp.remoteIndex,
@@ -361,7 +361,7 @@ export class FastPath {
     this.#rxKeypair = null;
     if (n === 0 || kp === null || tunnel === null) return;
     const slots = this.#rxBatch!.slots;
-    threadGate.tick();
+    threadGate.tick(n);
     this.#native.openBatch(kp.receiveKey, slots, this.#rxOffsets, this.#rxLengths, 0, n, this.#rxResults);
     const run = {
       keypair: kp,

@@ -9,7 +9,8 @@
  * gate reads how much CPU the machine left idle (/proc/stat, idle + iowait) and how much the
  * pool's workers used (native poolStats: they would give that back), and lets the native pool
  * wake spareThreads() of them per batch (native setSpareThreads). Nothing runs while the tunnel
- * is idle: the gate samples only from a batch's tick().
+ * is idle or lightly used: the gate samples only from the tick() of a batch big enough to be
+ * spread.
  *
  * WGTS_THREAD_GATE=off turns it off (every thread of WGTS_THREADS is used for a big batch), for
  * tests that must see slices, and for machines where /proc/stat does not show this process's
@@ -23,6 +24,13 @@ import type { NativeAddon, PoolStats } from '../io/native.js';
 export const SAMPLE_MS = 200;
 /** A worker is worth waking when it gets at least this share of a CPU that would otherwise idle. */
 export const WORKER_MIN_CPU = 0.7;
+/**
+ * The fewest datagrams a batch that two threads share can hold: native/limits.h spreads a batch
+ * only when each thread gets WGTS_THREAD_MIN_BYTES (256 KiB), and a datagram carries at most
+ * 65,535 bytes. Smaller batches (an idle ping's batch of one) never tick the gate, so no sample
+ * lands on the latency path.
+ */
+export const MIN_SPREAD_PACKETS = Math.ceil((2 * 262_144) / 65_535);
 /** /proc/stat's unit (USER_HZ): ticks per second on every Linux architecture Node runs on. */
 const USER_HZ = 100;
 
@@ -110,9 +118,12 @@ export class ThreadGate {
     this.#next = 0;
   }
 
-  /** From each batch before its AEAD: re-decides at most every SAMPLE_MS; cheap otherwise. */
-  tick(): void {
-    if (this.#native === null) return;
+  /**
+   * From each batch of `count` datagrams before its AEAD: re-decides at most every SAMPLE_MS, and
+   * only for a batch that could be spread at all; cheap otherwise.
+   */
+  tick(count: number): void {
+    if (this.#native === null || count < MIN_SPREAD_PACKETS) return;
     const now = this.#sources.now();
     if (now < this.#next) return;
     this.#next = now + SAMPLE_MS;

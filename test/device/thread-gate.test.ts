@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { applyThreads } from '../../src/device/threads.js';
 import {
+  MIN_SPREAD_PACKETS,
   parseGate,
   parseProcStat,
   SAMPLE_MS,
@@ -101,39 +102,53 @@ describe('the gate steering the native pool', { skip: noPool }, () => {
 
   const wakesOfBigBatch = (): number => sealBigBatch(n);
 
+  /** A gate on a scripted clock and idle counter, steering the pool at `threads`; counts reads. */
+  function scripted(
+    threads: number,
+    clock: () => number,
+    idle: () => number | null,
+  ): { gate: ThreadGate; reads: () => number } {
+    let reads = 0;
+    const gate = new ThreadGate({
+      now: clock,
+      idleTicks: () => {
+        reads++;
+        return idle();
+      },
+    });
+    n.setThreads!(threads);
+    gate.configure(n, true);
+    return { gate, reads: () => reads };
+  }
+
   test('no idle CPU: no worker; a CPU idle: one; re-decided only every SAMPLE_MS', () => {
     let now = 1000;
     let idle = 5000;
-    let reads = 0;
-    const gate = new ThreadGate({
-      now: () => now,
-      idleTicks: () => {
-        reads++;
-        return idle;
-      },
-    });
-    n.setThreads!(2);
-    gate.configure(n, true);
+    const { gate, reads: readCount } = scripted(
+      2,
+      () => now,
+      () => idle,
+    );
     assert.equal(n.poolStats!().spare, 63, 'configuring sets no cap before a measurement');
-    gate.tick(); // first sample: a baseline, no decision
-    assert.equal(reads, 1);
+    gate.tick(800); // first sample: a baseline, no decision
+    assert.equal(readCount(), 1);
     assert.equal(wakesOfBigBatch(), 1, 'without a cap the big batch wakes the worker');
 
     now += SAMPLE_MS; // nothing idle in that time; the worker's one batch is all it gives back
-    gate.tick();
-    assert.equal(reads, 2);
+    gate.tick(800);
+    assert.equal(readCount(), 2);
     assert.equal(n.poolStats!().spare, 0, 'the worker used far less than WORKER_MIN_CPU');
     assert.equal(wakesOfBigBatch(), 0, 'no spare CPU: the batch stays on the calling thread');
 
     now += SAMPLE_MS / 2;
     idle += 100; // a whole CPU idle (100 ticks a second) from here on
-    gate.tick();
-    assert.equal(reads, 2, 'within SAMPLE_MS the gate neither reads nor re-decides');
+    gate.tick(800);
+    assert.equal(readCount(), 2, 'within SAMPLE_MS the gate neither reads nor re-decides');
     assert.equal(wakesOfBigBatch(), 0);
 
     now += SAMPLE_MS / 2;
-    gate.tick(); // 100 ticks over 0.2 s: 5 idle CPUs' worth, capped by the pool
-    assert.equal(reads, 3);
+    gate.tick(800); // 100 ticks over 0.2 s: 5 idle CPUs' worth, capped by the pool
+    assert.equal(readCount(), 3);
     assert.equal(n.poolStats!().spare, 1);
     assert.equal(wakesOfBigBatch(), 1, 'a CPU to spare: the worker is woken');
   });
@@ -141,41 +156,71 @@ describe('the gate steering the native pool', { skip: noPool }, () => {
   test('an unreadable /proc/stat decides nothing; off lifts the cap', () => {
     let now = 0;
     let idle: number | null = 10;
-    const gate = new ThreadGate({ now: () => now, idleTicks: () => idle });
-    n.setThreads!(2);
-    gate.configure(n, true);
-    gate.tick();
+    const { gate } = scripted(
+      2,
+      () => now,
+      () => idle,
+    );
+    gate.tick(800);
     now += SAMPLE_MS;
-    gate.tick();
+    gate.tick(800);
     assert.equal(n.poolStats!().spare, 0, 'no idle ticks in the interval');
     idle = null;
     now += SAMPLE_MS;
-    gate.tick();
+    gate.tick(800);
     assert.equal(n.poolStats!().spare, 0, 'no reading: the last decision stands');
     gate.configure(n, false);
     assert.equal(n.poolStats!().spare, 63);
     now += SAMPLE_MS;
     idle = 10;
-    gate.tick();
+    gate.tick(800);
     now += SAMPLE_MS;
-    gate.tick();
+    gate.tick(800);
     assert.equal(n.poolStats!().spare, 63, 'off: ticks change nothing');
     assert.equal(wakesOfBigBatch(), 1);
   });
 
+  test('a batch too small to be spread never samples (an idle ping pays nothing)', () => {
+    let now = 0;
+    const { gate, reads } = scripted(
+      2,
+      () => now,
+      () => 0,
+    );
+    for (let k = 0; k < 5; k++) {
+      now += SAMPLE_MS;
+      gate.tick(1);
+      gate.tick(MIN_SPREAD_PACKETS - 1);
+    }
+    assert.equal(reads(), 0);
+    gate.tick(MIN_SPREAD_PACKETS);
+    assert.equal(reads(), 1);
+  });
+
+  test('MIN_SPREAD_PACKETS is the native threshold: one datagram fewer is never spread', () => {
+    n.setThreads!(2);
+    n.setSpareThreads!(63);
+    const wakes = (count: number): number => {
+      const stride = 16 + 65_535 + 16;
+      const buffer = new Uint8Array(count * stride);
+      const offsets = new Uint32Array(count).map((_, k) => k * stride);
+      const lengths = new Uint32Array(count).fill(65_535);
+      const before = n.poolStats!().wakes;
+      n.sealBatch(new Uint8Array(32).fill(5), 1, 0n, buffer, offsets, lengths, 0, count);
+      return n.poolStats!().wakes - before;
+    };
+    assert.equal(wakes(MIN_SPREAD_PACKETS - 1), 0, 'the largest datagrams, one fewer: one thread');
+    assert.equal(wakes(MIN_SPREAD_PACKETS), 1, 'MIN_SPREAD_PACKETS of them: shared with a worker');
+  });
+
   test('one thread: nothing to gate, nothing read', () => {
-    let reads = 0;
-    const gate = new ThreadGate({
-      now: () => 0,
-      idleTicks: () => {
-        reads++;
-        return 0;
-      },
-    });
-    n.setThreads!(1);
-    gate.configure(n, true);
-    gate.tick();
-    assert.equal(reads, 0);
+    const { gate, reads } = scripted(
+      1,
+      () => 0,
+      () => 0,
+    );
+    gate.tick(800);
+    assert.equal(reads(), 0);
     assert.equal(wakesOfBigBatch(), 0);
   });
 });
