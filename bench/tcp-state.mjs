@@ -12,6 +12,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { setTimeout } from 'node:timers';
 import { cleanup, ping, spawn, waitForTcpListen } from '../dist/test/helpers/netns.js';
+import { parseProcStat } from '../dist/src/device/thread-gate.js';
 import { median, numberArg, runBounded, flagArg, wgtsdEnv } from './lib.mjs';
 import { createTopology, eachPair, implsByRound, INNER } from './pair.mjs';
 
@@ -46,10 +47,9 @@ function workerTicks(pid) {
   return sum;
 }
 
-/** The whole machine's idle and total clock ticks (/proc/stat: idle + iowait, and every field). */
+/** The whole machine's idle and total clock ticks (/proc/stat, read as the thread gate reads it). */
 function machineTicks() {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
+  return parseProcStat(readFileSync('/proc/stat', 'latin1'));
 }
 
 async function measure(nsA, nsB, daemons) {

@@ -1,17 +1,18 @@
 /*
  * wgts native addon: the fork-join pool of native/crypto-pool.h. A batch is cut into contiguous
  * chunks that shrink as it is used up (guided self-scheduling); the caller wakes the workers it
- * wants, then every thread claims chunks from one atomic counter until none is left. Each worker sleeps on its own condition
- * variable, so a batch wants only the workers it needs woken. When the caller runs out of chunks
- * it withdraws the wake-up of any worker that has not started yet (on a busy machine the kernel
- * often queues the woken worker behind the caller on the caller's CPU), then waits only for the
- * workers inside a chunk, spinning briefly before it sleeps. The mutex orders the batch's
- * arguments before a worker reads them; the release of a worker's `pending` decrement and the
- * caller's acquire orders every write the worker did before the call returns. Threads are libuv's (uv_thread_create,
- * exported by the node binary): glibc 2.34 moved pthread_create into libc under a new symbol
- * version, which a prebuilt addon must not require (test/package/prebuilds). The pool counts the
- * wake-ups it sends and the time its workers spend on chunks, which the thread gate
- * (src/device/thread-gate.ts) reads to tell how much CPU the workers would give back.
+ * wants, then every thread claims chunks from one atomic counter until none is left. Each worker
+ * sleeps on its own condition variable, so a batch wakes only the workers it needs. When the
+ * caller runs out of chunks it withdraws the wake-up of any worker that has not started yet (on a
+ * busy machine the kernel often queues the woken worker behind the caller on the caller's CPU),
+ * then waits only for the workers inside a chunk, spinning briefly before it sleeps. The mutex
+ * orders the batch's arguments before a worker reads them; the release of a worker's `pending`
+ * decrement and the caller's acquire order every write the worker did before the call returns.
+ * Threads are libuv's (uv_thread_create, exported by the node binary): glibc 2.34 moved
+ * pthread_create into libc under a new symbol version, which a prebuilt addon must not require
+ * (test/package/prebuilds). The pool counts the wake-ups it sends and the time its workers spend
+ * on chunks, which the thread gate (src/device/thread-gate.ts) reads to tell how much CPU the
+ * workers would give back.
  */
 #include "crypto-pool.h"
 
