@@ -86,18 +86,29 @@ function cpuUs() {
 }
 
 /**
+ * Wall ms of the serial parts of the batches since the last reset, by part: what stays on the
+ * JavaScript thread however many threads seal and open (printed per batch after the rounds).
+ */
+const parts = { copy: 0, checks: 0, accept: 0 };
+
+/**
  * One batch through seal and open; returns the CPU µs of the process inside the two native calls
  * (with one thread: the crypto's own CPU time, whatever else the machine runs).
  */
 function iteration(n) {
   if (CRYPTO_ONLY) return cryptoIteration(n);
+  const p0 = performance.now();
   bytes.set(template.subarray(0, n * stride)); // the TUN split's copy
+  const p1 = performance.now();
+  parts.copy += p1 - p0;
   txLengths.fill(PACKET, 0, n);
   const r = tunnelA.reserveSend(n, now);
   threadGate.tick(n); // as the daemon's batches do: workers only on CPUs the machine has to spare
+  const p2 = performance.now();
   const t0 = cpuUs();
   native.sealBatch(r.keypair.sendKey, r.keypair.remoteIndex, r.first, bytes, offsets, txLengths, 0, n);
   const t1 = cpuUs();
+  const p3 = performance.now();
   for (let k = 0; k < n; k++) {
     const off = offsets[k];
     if (view.getUint32(off + 4, true) !== recvKp.localIndex) throw new Error('receiver');
@@ -107,9 +118,11 @@ function iteration(n) {
     rxLengths[k] = txLengths[k];
   }
   threadGate.tick(n);
+  parts.checks += p2 - p1 + (performance.now() - p3);
   const t2 = cpuUs();
   native.openBatch(recvKp.receiveKey, bytes, offsets, rxLengths, 0, n, results);
   const t3 = cpuUs();
+  const p4 = performance.now();
   acceptRun(
     b.device,
     {
@@ -127,6 +140,7 @@ function iteration(n) {
     now,
     deliver,
   );
+  parts.accept += performance.now() - p4;
   return t1 - t0 + (t3 - t2);
 }
 
@@ -169,6 +183,7 @@ function run(threads, n = BATCH, seconds = SECONDS) {
   const cpu0 = process.cpuUsage();
   const workers0 = workerCpuS();
   const wakes0 = native.poolStats().wakes;
+  for (const k of Object.keys(parts)) parts[k] = 0;
   const t0 = performance.now();
   let t = t0;
   while (t - t0 < seconds * 1000) {
@@ -194,6 +209,7 @@ function run(threads, n = BATCH, seconds = SECONDS) {
     wallMs: t - t0,
     batches,
     wakesPerBatch: (native.poolStats().wakes - wakes0) / batches,
+    serialMs: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, v / batches])),
   };
 }
 
@@ -246,6 +262,13 @@ console.log(
     `${f(cryptoShare * 100, 1)}% of the CPU time is in the native calls, serial fraction s = ${f(serial, 3)}; ` +
     `the measured x${f(measured)} on ${THREADS} threads implies s = ${f(Math.max(0, implied), 3)}`,
 );
+if (!CRYPTO_ONLY) {
+  // Where the serial fraction goes: the copy (memcpy), reserveSend + header reads + replay
+  // pre-checks + the gate's ticks, and acceptRun; wall ms per batch, medians over the rounds.
+  const per = (runs, k) => f(median(runs.map((r) => r.serialMs[k])), 3);
+  const line = (runs) => ['copy', 'checks', 'accept'].map((k) => `${k} ${per(runs, k)}`).join(', ');
+  console.log(`serial parts, ms per batch: 1 thread ${line(ones)}; ${THREADS} threads ${line(manys)}`);
+}
 for (const s of [serial, Math.max(serial, implied)]) {
   const proj = [2, 4, 8, 16].map((n) => `${n}: x${f(1 / (s + (1 - s) / n))}`).join(', ');
   console.log(`Amdahl with s = ${f(s, 3)}: ${proj} (x${f(1 / s, 1)} at most)`);

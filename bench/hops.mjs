@@ -4,7 +4,8 @@
 // A udp->tun), for wgtsd and for the anchors, side by side in one run.
 //
 //   node bench/hops.mjs [--impls wgtsd,boringtun] [--pings 30] [--interval 0.2] [--rounds 1]
-//                       [--noload] [--blocks N] [--strace | --perf | --stat | --record] [--dump] [--keep DIR]
+//                       [--noload] [--blocks N] [--cpu | --strace | --perf | --stat | --record] [--dump]
+//                       [--keep DIR]
 //                       [--env-NAME 'K=V ...' with wgtsd~NAME in --impls]
 //
 // Topology as in bench/run.mjs (bench/pair.mjs: namespaces A and B over a veth, MTU 1420; pinged
@@ -17,6 +18,11 @@
 // `--rounds N` repeats the list, alternating its order. A variant `wgtsd~NAME` is wgtsd with the
 // extra environment given by --env-NAME (an A/B of flags in one run, e.g.
 // --env-b8 'WGTS_V8_FLAGS=--interrupt-budget=8192').
+//
+// --cpu adds to the plain mode each daemon's CPU time per ping (user and system, all threads,
+// from /proc): a round trip's work in each daemon, two hops each, without a tracer's distortion.
+// With --interval 0.002 against the default 0.2 (or bench/run.mjs's 0.02) it shows how much of a
+// hop's cost is the cold start of a process that slept in between.
 //
 // Tracing modes (the fresh pings only; each slows the daemons, so compare implementations under
 // the same mode, never against an untraced RTT):
@@ -36,18 +42,28 @@ import { tmpdir } from 'node:os';
 import { setTimeout } from 'node:timers';
 import { join } from 'node:path';
 import { cleanup, ping, spawn, waitForTcpListen } from '../dist/test/helpers/netns.js';
-import { median, numberArg, runBounded, stringArg, flagArg, wgtsdEnv } from './lib.mjs';
+import {
+  CLK_TCK,
+  cpuSplitTicks,
+  median,
+  numberArg,
+  runBounded,
+  stringArg,
+  flagArg,
+  wgtsdEnv,
+} from './lib.mjs';
 import { createTopology, eachPair, implsByRound, INNER } from './pair.mjs';
 
 const impls = implsByRound('wgtsd,boringtun', 20);
 const pings = numberArg('pings', 30, 3, 500);
-const interval = numberArg('interval', 0.2, 0.01, 2);
+const interval = numberArg('interval', 0.2, 0.002, 2);
 const traced = flagArg('strace');
 const perf = flagArg('perf');
 const stat = flagArg('stat');
 const record = flagArg('record');
 const keep = stringArg('keep', '');
 const blocks = numberArg('blocks', 0, 0, 500);
+const cpu = flagArg('cpu');
 const env = wgtsdEnv();
 
 function rtts(text) {
@@ -161,6 +177,25 @@ async function slowPing(nsA) {
   return rtts(r.output);
 }
 
+/**
+ * slowPing, with (--cpu) each daemon's CPU µs per ping over it as `user+sys` in `cpuNote.text`.
+ * A tick is 1/CLK_TCK s: over 30 pings that is ~300 µs per ping, so --cpu wants --pings 300+.
+ */
+async function measuredPing(nsA, daemons, cpuNote) {
+  const before = daemons.map((d) => cpuSplitTicks(d.proc.pid));
+  const out = await slowPing(nsA);
+  if (cpu) {
+    const us = (ticks) => ((ticks / CLK_TCK) * 1e6) / out.length;
+    cpuNote.text = daemons
+      .map((d, i) => {
+        const after = cpuSplitTicks(d.proc.pid);
+        return `${i === 0 ? 'A' : 'B'} ${us(after.user - before[i].user).toFixed(0)}+${us(after.sys - before[i].sys).toFixed(0)}`;
+      })
+      .join(', ');
+  }
+  return out;
+}
+
 const dir = keep || mkdtempSync(join(tmpdir(), 'lt-hops-'));
 if (keep) mkdirSync(keep, { recursive: true });
 try {
@@ -247,13 +282,17 @@ try {
         console.log(`${impl} (traced) rtt median ${median(fresh).toFixed(3)} ms over ${fresh.length}`);
         for (let i = 0; i < 2; i++) summarizeTrace(i === 0 ? 'A' : 'B', parseStrace(files[i]));
       } else {
-        fresh = await slowPing(nsA);
+        const freshCpu = { text: '' };
+        const afterCpu = { text: '' };
+        fresh = await measuredPing(nsA, daemons, freshCpu);
         const gbps = flagArg('noload') ? NaN : await load(nsA, nsB).catch(() => NaN);
-        const after = await slowPing(nsA);
+        const after = await measuredPing(nsA, daemons, afterCpu);
         console.log(
           `${impl.padEnd(20)} rtt median fresh ${median(fresh).toFixed(3)} ms, after load ${median(after).toFixed(3)} ms ` +
             `(min ${Math.min(...fresh).toFixed(3)} / ${Math.min(...after).toFixed(3)}); load tcp1 ${gbps.toFixed(2)} Gbit/s`,
         );
+        if (cpu)
+          console.log(`  CPU µs per ping (user+sys): fresh ${freshCpu.text}; after load ${afterCpu.text}`);
         if (blocks > 0) {
           // The trend within one run: does the RTT fall as the daemons' code settles?
           const per = (xs) =>

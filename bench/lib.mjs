@@ -51,6 +51,8 @@ function stat(pid) {
     const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
     return {
       ppid: Number(f[1]),
+      user: Number(f[11]),
+      sys: Number(f[12]),
       ticks: Number(f[11]) + Number(f[12]),
       childTicks: Number(f[13]) + Number(f[14]),
     };
@@ -88,6 +90,19 @@ export function cpuTicks(pid) {
     total += s.ticks + (p === pid ? s.childTicks : 0);
   }
   return total;
+}
+
+/** User and system CPU ticks, apart, of `pid` and its live descendants (all their threads). */
+export function cpuSplitTicks(pid) {
+  let user = 0;
+  let sys = 0;
+  for (const p of processTree(pid)) {
+    const s = stat(p);
+    if (s === null) continue;
+    user += s.user;
+    sys += s.sys;
+  }
+  return { user, sys };
 }
 
 /** A CPU meter over the daemons `pids`: call the returned function to get % of one core each. */
