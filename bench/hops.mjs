@@ -55,7 +55,7 @@ import {
 import { createTopology, eachPair, implsByRound, INNER } from './pair.mjs';
 
 const impls = implsByRound('wgtsd,boringtun', 20);
-const pings = numberArg('pings', 30, 3, 500);
+const pings = numberArg('pings', 30, 3, 5000);
 const interval = numberArg('interval', 0.2, 0.002, 2);
 const traced = flagArg('strace');
 const perf = flagArg('perf');
