@@ -178,22 +178,20 @@ async function slowPing(nsA) {
 }
 
 /**
- * slowPing, with (--cpu) each daemon's CPU µs per ping over it as `user+sys` in `cpuNote.text`.
- * A tick is 1/CLK_TCK s: over 30 pings that is ~300 µs per ping, so --cpu wants --pings 300+.
+ * slowPing, and (--cpu) each daemon's CPU µs per ping over it as `A user+sys, B user+sys`. A tick
+ * is 1/CLK_TCK s: over 30 pings that is ~300 µs per ping, so --cpu wants --pings 300+.
  */
-async function measuredPing(nsA, daemons, cpuNote) {
+async function measuredPing(nsA, daemons) {
   const before = daemons.map((d) => cpuSplitTicks(d.proc.pid));
-  const out = await slowPing(nsA);
-  if (cpu) {
-    const us = (ticks) => ((ticks / CLK_TCK) * 1e6) / out.length;
-    cpuNote.text = daemons
-      .map((d, i) => {
-        const after = cpuSplitTicks(d.proc.pid);
-        return `${i === 0 ? 'A' : 'B'} ${us(after.user - before[i].user).toFixed(0)}+${us(after.sys - before[i].sys).toFixed(0)}`;
-      })
-      .join(', ');
-  }
-  return out;
+  const rtt = await slowPing(nsA);
+  const us = (ticks) => (((ticks / CLK_TCK) * 1e6) / rtt.length).toFixed(0);
+  const cpuText = daemons
+    .map((d, i) => {
+      const after = cpuSplitTicks(d.proc.pid);
+      return `${i === 0 ? 'A' : 'B'} ${us(after.user - before[i].user)}+${us(after.sys - before[i].sys)}`;
+    })
+    .join(', ');
+  return { rtt, cpuText };
 }
 
 const dir = keep || mkdtempSync(join(tmpdir(), 'lt-hops-'));
@@ -282,17 +280,17 @@ try {
         console.log(`${impl} (traced) rtt median ${median(fresh).toFixed(3)} ms over ${fresh.length}`);
         for (let i = 0; i < 2; i++) summarizeTrace(i === 0 ? 'A' : 'B', parseStrace(files[i]));
       } else {
-        const freshCpu = { text: '' };
-        const afterCpu = { text: '' };
-        fresh = await measuredPing(nsA, daemons, freshCpu);
+        const first = await measuredPing(nsA, daemons);
+        fresh = first.rtt;
         const gbps = flagArg('noload') ? NaN : await load(nsA, nsB).catch(() => NaN);
-        const after = await measuredPing(nsA, daemons, afterCpu);
+        const second = await measuredPing(nsA, daemons);
+        const after = second.rtt;
         console.log(
           `${impl.padEnd(20)} rtt median fresh ${median(fresh).toFixed(3)} ms, after load ${median(after).toFixed(3)} ms ` +
             `(min ${Math.min(...fresh).toFixed(3)} / ${Math.min(...after).toFixed(3)}); load tcp1 ${gbps.toFixed(2)} Gbit/s`,
         );
         if (cpu)
-          console.log(`  CPU µs per ping (user+sys): fresh ${freshCpu.text}; after load ${afterCpu.text}`);
+          console.log(`  CPU µs per ping (user+sys): fresh ${first.cpuText}; after load ${second.cpuText}`);
         if (blocks > 0) {
           // The trend within one run: does the RTT fall as the daemons' code settles?
           const per = (xs) =>

@@ -53,7 +53,6 @@ function stat(pid) {
       ppid: Number(f[1]),
       user: Number(f[11]),
       sys: Number(f[12]),
-      ticks: Number(f[11]) + Number(f[12]),
       childTicks: Number(f[13]) + Number(f[14]),
     };
   } catch {
@@ -81,17 +80,6 @@ export function processTree(pid) {
   return out;
 }
 
-/** User+system CPU ticks of `pid`, its reaped children and its live descendants (0 if gone). */
-export function cpuTicks(pid) {
-  let total = 0;
-  for (const p of processTree(pid)) {
-    const s = stat(p);
-    if (s === null) continue;
-    total += s.ticks + (p === pid ? s.childTicks : 0);
-  }
-  return total;
-}
-
 /** User and system CPU ticks, apart, of `pid` and its live descendants (all their threads). */
 export function cpuSplitTicks(pid) {
   let user = 0;
@@ -103,6 +91,12 @@ export function cpuSplitTicks(pid) {
     sys += s.sys;
   }
   return { user, sys };
+}
+
+/** User+system CPU ticks of `pid`, its reaped children and its live descendants (0 if gone). */
+export function cpuTicks(pid) {
+  const { user, sys } = cpuSplitTicks(pid);
+  return user + sys + (stat(pid)?.childTicks ?? 0);
 }
 
 /** A CPU meter over the daemons `pids`: call the returned function to get % of one core each. */
